@@ -1,0 +1,51 @@
+# kldrift: the two commands.  `make run` (demo job through Airflow) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False KLDRIFT_CONFIG_DIR=$(CURDIR)/configs
+DEMO_DATE ?= 2026-11-24
+
+.PHONY: install run test lint typecheck pytest lock bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the lock file or the project metadata change.
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/kldrift demo-data --out .demo
+	$(BIN)/kldrift run --config configs/demo.yaml --date 2026-11-23
+
+lint: install
+	$(BIN)/ruff check kldrift dags tests benchmarks
+	$(BIN)/ruff format --check kldrift dags tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+# Regenerate the lock file after changing dependencies in pyproject.toml.
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu -o requirements.lock
+
+bench: install
+	$(BIN)/python benchmarks/bench_compare.py
+
+clean:
+	rm -rf .demo out .airflow .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,440 @@
+"""Bins fitted on the reference only: cut points, discrete values or categories.
+
+A :class:`FeatureSpec` fixes, for one column, the bins every later period is
+counted into; a :class:`BinSpec` is the set of them with a fingerprint.
+
+Layout of a feature's count vector (always ends with the null bin):
+
+* continuous numeric, cut points ``e1 < … < ek``:
+  ``(-inf, e1), [e1, e2), …, [ek, +inf), null`` — left-closed, outer bins
+  open, so every value (±inf included) lands somewhere;
+* discrete numeric (at most ``binning.discrete_max_values`` distinct
+  reference values): one bin per value, ``other``, ``null``;
+* categorical: the ``binning.max_categories`` most frequent reference
+  categories, ``other``, ``null``.
+
+Fitting streams the reference once, keeping per column a bounded systematic
+sample (for quantile cut points), exact min/max, exact value counts while a
+column has few distinct values, and exact category counts. When the sample is
+the whole column (up to ``binning.sample_size`` rows), cut points are the
+exact ``numpy.quantile`` values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from kldrift.columns import Domain, domain_of, to_numbers, to_text_counts
+from kldrift.config import Settings
+from kldrift.errors import ProfileError, SchemaError
+from kldrift.scan import Scan
+
+__all__ = ["BinSpec", "FeatureSpec", "Fitter", "select_features"]
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["numeric", "categorical"]
+NULL_LABEL = "null"
+OTHER_LABEL = "other"
+
+
+def _fmt(x: float) -> str:
+    if math.isinf(x):
+        return "+inf" if x > 0 else "-inf"
+    return f"{x:.6g}"
+
+
+def _num_to_json(x: float) -> float | str:
+    return x if math.isfinite(x) else ("inf" if x > 0 else ("-inf" if x < 0 else "nan"))
+
+
+def _num_from_json(x: float | str) -> float:
+    return float(x)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    """The bins of one feature, fitted on the reference."""
+
+    name: str
+    kind: Kind
+    domain: str
+    """``number``, ``temporal`` or ``category``: what current data must hold to be counted."""
+    edges: tuple[float, ...] = ()
+    """Cut points of a continuous numeric feature."""
+    values: tuple[float, ...] | None = None
+    """The distinct values of a discrete numeric feature (sorted); ``None`` when continuous."""
+    categories: tuple[str, ...] = ()
+    source_type: str = ""
+
+    @property
+    def discrete(self) -> bool:
+        return self.kind == "numeric" and self.values is not None
+
+    @property
+    def n_bins(self) -> int:
+        """Length of the count vector, null bin included."""
+        if self.kind == "categorical":
+            return len(self.categories) + 2
+        if self.values is not None:
+            return len(self.values) + 2
+        return len(self.edges) + 2
+
+    def labels(self) -> list[str]:
+        """Readable bin names: ``"[1.5, 3.2)"``, ``"null"``, ``"other"``, category names."""
+        if self.kind == "categorical":
+            return [*self.categories, OTHER_LABEL, NULL_LABEL]
+        if self.values is not None:
+            return [*(self._value_label(v) for v in self.values), OTHER_LABEL, NULL_LABEL]
+        bounds = [-math.inf, *self.edges, math.inf]
+        out = []
+        for lo, hi in itertools.pairwise(bounds):
+            left = "(" if math.isinf(lo) else "["
+            out.append(f"{left}{self._value_label(lo)}, {self._value_label(hi)})")
+        return [*out, NULL_LABEL]
+
+    def _value_label(self, v: float) -> str:
+        if self.domain == "temporal" and math.isfinite(v):
+            import datetime as dt
+
+            ts = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=v)
+            return ts.isoformat().replace("+00:00", "Z")
+        if float(v).is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return _fmt(v)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "domain": self.domain, "source_type": self.source_type}
+        if self.kind == "categorical":
+            out["categories"] = list(self.categories)
+        elif self.values is not None:
+            out["values"] = [_num_to_json(v) for v in self.values]
+        else:
+            out["edges"] = [_num_to_json(v) for v in self.edges]
+        return out
+
+    @classmethod
+    def from_json(cls, name: str, data: Mapping[str, Any]) -> FeatureSpec:
+        try:
+            kind = data["kind"]
+            if kind not in ("numeric", "categorical"):
+                raise ValueError(f"unknown kind {kind!r}")
+            values = data.get("values")
+            return cls(
+                name=name,
+                kind=kind,
+                domain=str(data.get("domain", "category" if kind == "categorical" else "number")),
+                edges=tuple(_num_from_json(v) for v in data.get("edges", ())),
+                values=None if values is None else tuple(_num_from_json(v) for v in values),
+                categories=tuple(str(c) for c in data.get("categories", ())),
+                source_type=str(data.get("source_type", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProfileError(f"feature {name!r}: malformed bin spec: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class BinSpec:
+    """The fitted bins of every feature, in column order, with a fingerprint."""
+
+    features: tuple[FeatureSpec, ...]
+    fingerprint: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            object.__setattr__(self, "fingerprint", self.compute_fingerprint())
+
+    def compute_fingerprint(self) -> str:
+        payload = [[f.name, f.to_json()] for f in self.features]
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def __getitem__(self, name: str) -> FeatureSpec:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise SchemaError.missing_column(name, self.names(), where="binning spec")
+
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: f.to_json() for f in self.features}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], fingerprint: str = "") -> BinSpec:
+        spec = cls(tuple(FeatureSpec.from_json(n, d) for n, d in data.items()))
+        if fingerprint and spec.fingerprint != fingerprint:
+            raise ProfileError(
+                f"bin spec fingerprint {spec.fingerprint} does not match the recorded {fingerprint}; "
+                "the profile was edited or is corrupt"
+            )
+        return spec
+
+
+def select_features(scan: Scan, settings: Settings) -> list[tuple[str, pa.DataType]]:
+    """The reference columns to score, in file order, with their types.
+
+    Default: every column kldrift can bin, less hive partition keys and
+    ``features.exclude``. Names in ``features.include`` (or ``columns``) that
+    are missing or cannot be binned are errors.
+    """
+    schema = scan.schema
+    names = scan.column_names()
+    include = settings.features.include
+    exclude = set(settings.features.exclude)
+    for name in [*(include or ()), *exclude, *settings.columns]:
+        if name not in schema.names:
+            raise SchemaError.missing_column(name, names, where=f"reference {scan.description}")
+    chosen: list[tuple[str, pa.DataType]] = []
+    for name in include if include is not None else names:
+        if name in exclude:
+            continue
+        t = schema.field(name).type
+        forced = settings.column(name).kind
+        dom = domain_of(t)
+        if dom is None and not (forced == "categorical" and _castable_to_text(t)):
+            if include is not None:
+                raise SchemaError(
+                    f"column {name!r} has type {t}, which kldrift cannot bin "
+                    "(expected numbers, timestamps, dates, strings or booleans)"
+                )
+            log.info("skipping column %r of unsupported type %s", name, t)
+            continue
+        if forced == "numeric" and dom == "category":
+            raise SchemaError(f"columns.{name}.kind: numeric, but column {name!r} holds {t} values")
+        chosen.append((name, t))
+    return chosen
+
+
+def _castable_to_text(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)
+
+
+class _NumericFit:
+    """Pass-one state of one numeric column."""
+
+    __slots__ = ("discrete", "max_discrete", "n", "nulls", "sample", "stride", "vmax", "vmin")
+
+    def __init__(self, stride: int, max_discrete: int) -> None:
+        self.stride = stride
+        self.max_discrete = max_discrete
+        self.sample: list[np.ndarray[Any, Any]] = []
+        self.n = 0
+        self.nulls = 0
+        self.vmin = math.inf
+        self.vmax = -math.inf
+        self.discrete: dict[float, int] | None = {}
+
+    def add(self, x: np.ndarray[Any, Any], row0: int) -> None:
+        n = len(x)
+        self.n += n
+        if x.dtype.kind == "f":
+            ok = ~np.isnan(x)
+            nvalid = int(np.count_nonzero(ok))
+            if nvalid != n:
+                self.nulls += n - nvalid
+                take = x[(-row0) % self.stride :: self.stride]
+                take = take[~np.isnan(take)]
+                x = x[ok]
+            else:
+                take = x[(-row0) % self.stride :: self.stride]
+        else:
+            take = x[(-row0) % self.stride :: self.stride]
+        self.sample.append(np.array(take, dtype=np.float64, copy=True))
+        if len(x) == 0:
+            return
+        finite = x if x.dtype.kind in "iu" else x[np.isfinite(x)]
+        if len(finite):
+            self.vmin = min(self.vmin, float(finite.min()))
+            self.vmax = max(self.vmax, float(finite.max()))
+        self._track_discrete(x)
+
+    def _track_discrete(self, x: np.ndarray[Any, Any]) -> None:
+        if self.discrete is None:
+            return
+        limit = self.max_discrete
+        # Cheap early exit: a head of the batch already has too many values.
+        if len(x) > 4096 and len(np.unique(x[:4096])) > limit:
+            self.discrete = None
+            return
+        u, c = np.unique(x, return_counts=True)
+        if len(u) > limit:
+            self.discrete = None
+            return
+        d = self.discrete
+        for v, k in zip(u.tolist(), c.tolist(), strict=True):
+            d[float(v)] = d.get(float(v), 0) + int(k)
+        if len(d) > limit:
+            self.discrete = None
+
+    def sample_values(self) -> np.ndarray[Any, Any]:
+        return np.concatenate(self.sample) if self.sample else np.zeros(0)
+
+
+class _CategoryFit:
+    """Pass-one state of one categorical column: exact counts per category."""
+
+    __slots__ = ("n", "nulls", "parts", "pending")
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[pa.Array, np.ndarray[Any, Any]]] = []
+        self.pending = 0
+        self.nulls = 0
+        self.n = 0
+
+    def add(self, arr: pa.Array | pa.ChunkedArray) -> None:
+        values, counts, nulls = to_text_counts(arr)
+        self.n += len(arr)
+        self.nulls += nulls
+        if len(values):
+            self.parts.append((values, counts))
+            self.pending += len(values)
+        if len(self.parts) > 64 or self.pending > 1 << 20:
+            self.parts = [self.totals()]
+            self.pending = len(self.parts[0][0])
+
+    def totals(self) -> tuple[pa.Array, np.ndarray[Any, Any]]:
+        if not self.parts:
+            return pa.array([], pa.string()), np.zeros(0, np.int64)
+        if len(self.parts) == 1:
+            return self.parts[0]
+        table = pa.table(
+            {
+                "v": pa.concat_arrays([p[0] for p in self.parts]),
+                "c": np.concatenate([p[1] for p in self.parts]),
+            }
+        )
+        agg = table.group_by("v").aggregate([("c", "sum")])
+        return agg.column("v").combine_chunks(), agg.column("c_sum").to_numpy().astype(np.int64)
+
+
+class Fitter:
+    """Streams reference batches once and produces the :class:`BinSpec`.
+
+    Use :meth:`add` for every batch, then :meth:`spec`. Counts of categorical
+    and discrete features come out of the same pass (:meth:`exact_counts`);
+    continuous features need a counting pass unless :meth:`sample_is_complete`.
+    """
+
+    def __init__(self, columns: Sequence[tuple[str, pa.DataType]], settings: Settings, total_rows: int) -> None:
+        self.settings = settings
+        self.columns = list(columns)
+        b = settings.binning
+        self.stride = max(1, -(-total_rows // b.sample_size))
+        self.rows = 0
+        self.numeric: dict[str, _NumericFit] = {}
+        self.categorical: dict[str, _CategoryFit] = {}
+        self.domains: dict[str, str] = {}
+        for name, t in self.columns:
+            dom: Domain | None = domain_of(t)
+            forced = settings.column(name).kind
+            if forced == "categorical" or dom == "category" or (dom is None and forced is None):
+                self.categorical[name] = _CategoryFit()
+                self.domains[name] = "category"
+            else:
+                explicit = settings.column(name).edges is not None
+                limit = -1 if explicit else b.discrete_max_values
+                self.numeric[name] = _NumericFit(self.stride, limit)
+                self.domains[name] = "number" if dom in ("number", "null") else str(dom)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        for name, fit in self.numeric.items():
+            fit.add(to_numbers(batch.column(name)), self.rows)
+        for name, cfit in self.categorical.items():
+            cfit.add(batch.column(name))
+        self.rows += batch.num_rows
+
+    def add_column(self, name: str, arr: pa.Array | pa.ChunkedArray, row0: int) -> None:
+        """Thread-safe per column: callers may fan columns of one batch out to threads."""
+        if name in self.numeric:
+            self.numeric[name].add(to_numbers(arr), row0)
+        else:
+            self.categorical[name].add(arr)
+
+    def sample_is_complete(self) -> bool:
+        return self.stride == 1
+
+    def spec(self) -> BinSpec:
+        out = []
+        for name, t in self.columns:
+            if name in self.categorical:
+                out.append(self._categorical(name, t))
+            else:
+                out.append(self._numeric(name, t))
+        return BinSpec(tuple(out))
+
+    def _categorical(self, name: str, t: pa.DataType) -> FeatureSpec:
+        values, counts = self.categorical[name].totals()
+        texts = values.to_pylist()
+        order = sorted(range(len(texts)), key=lambda i: (-int(counts[i]), texts[i]))
+        top = [texts[i] for i in order[: self.settings.binning.max_categories]]
+        return FeatureSpec(name, "categorical", "category", categories=tuple(top), source_type=str(t))
+
+    def _numeric(self, name: str, t: pa.DataType) -> FeatureSpec:
+        fit = self.numeric[name]
+        col = self.settings.column(name)
+        dom = self.domains[name]
+        if col.edges is not None:
+            return FeatureSpec(name, "numeric", dom, edges=tuple(float(e) for e in col.edges), source_type=str(t))
+        if fit.discrete is not None:
+            return FeatureSpec(name, "numeric", dom, values=tuple(sorted(fit.discrete)), source_type=str(t))
+        bins = col.bins or self.settings.binning.bins
+        strategy = col.strategy or self.settings.binning.strategy
+        if strategy == "uniform":
+            edges = _uniform_edges(fit.vmin, fit.vmax, bins)
+        else:
+            edges = _quantile_edges(fit.sample_values(), bins)
+        return FeatureSpec(name, "numeric", dom, edges=edges, source_type=str(t))
+
+    def exact_counts(self, spec: BinSpec) -> dict[str, np.ndarray[Any, Any]]:
+        """Reference counts known from pass one (categorical, discrete, and all when the sample is complete)."""
+        out: dict[str, np.ndarray[Any, Any]] = {}
+        for f in spec.features:
+            if f.kind == "categorical":
+                values, counts = self.categorical[f.name].totals()
+                c = np.zeros(f.n_bins, np.int64)
+                index = {v: i for i, v in enumerate(f.categories)}
+                for v, k in zip(values.to_pylist(), counts.tolist(), strict=True):
+                    c[index.get(v, len(f.categories))] += k
+                c[-1] = self.categorical[f.name].nulls
+                out[f.name] = c
+                continue
+            fit = self.numeric[f.name]
+            if f.values is not None and fit.discrete is not None:
+                c = np.zeros(f.n_bins, np.int64)
+                for i, v in enumerate(f.values):
+                    c[i] = fit.discrete.get(v, 0)
+                c[-1] = fit.nulls
+                out[f.name] = c
+        return out
+
+
+def _quantile_edges(sample: np.ndarray[Any, Any], bins: int) -> tuple[float, ...]:
+    """Interior cut points at the 1/bins … (bins-1)/bins quantiles, ties deduplicated."""
+    if len(sample) == 0 or bins < 2:
+        return ()
+    qs = np.arange(1, bins) / bins
+    with np.errstate(invalid="ignore"):
+        edges = np.quantile(sample, qs)
+    edges = edges[np.isfinite(edges)]
+    return tuple(float(e) for e in np.unique(edges))
+
+
+def _uniform_edges(vmin: float, vmax: float, bins: int) -> tuple[float, ...]:
+    """Equal-width interior cut points over the reference's finite range."""
+    if not (math.isfinite(vmin) and math.isfinite(vmax)) or vmax <= vmin or bins < 2:
+        return ()
+    width = (vmax - vmin) / bins
+    edges = [vmin + width * j for j in range(1, bins)]
+    return tuple(float(e) for e in np.unique(np.asarray(edges)))

@@ -1,0 +1,357 @@
+"""``kldrift`` command line: a thin shell over :mod:`kldrift.pipeline`.
+
+Exit codes:
+  0  it ran (alerts or not)
+  1  ``--fail-on`` / ``alerts.fail_on`` severity was reached
+  2  bad input or config: one line on stderr naming the file, column or key
+  3  internal error (a bug): one line on stderr; ``-v`` shows the traceback
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich_argparse import RawDescriptionRichHelpFormatter
+
+from kldrift.errors import KLDriftError
+
+__all__ = ["main"]
+
+log = logging.getLogger("kldrift")
+
+EXIT_OK, EXIT_FAIL_ON, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EPILOG = """\
+exit codes:
+  0  ran (with or without alerts)
+  1  the --fail-on (or alerts.fail_on) severity was reached
+  2  bad input or config (one line on stderr; -v for details)
+  3  internal error (one line on stderr; -v for the traceback)
+"""
+FAIL_RANK = {"warn": 1, "critical": 2}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own usage errors: exit 2, one line
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"kldrift: error: {message}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _parser() -> argparse.ArgumentParser:
+    fmt = RawDescriptionRichHelpFormatter
+    p = _Parser(
+        prog="kldrift",
+        description="KL-divergence drift monitoring for Parquet data.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging; tracebacks on errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG, formatter_class=fmt)
+        sp.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return sp
+
+    c = add("compare", "Compare a current data set with a reference (or a saved profile) and print the drift.")
+    c.add_argument("reference", help="reference Parquet file, folder or glob, or a saved profile (.json)")
+    c.add_argument("current", help="current Parquet file, folder or glob")
+    c.add_argument("--config", help="YAML config (binning, thresholds, ...)")
+    c.add_argument("--format", choices=("table", "json"), default="table")
+    c.add_argument("--fail-on", choices=("never", "warn", "critical"), default="never")
+    c.add_argument("--out", help="also write alerts.jsonl, metrics.parquet and manifest.json into this folder")
+
+    r = add("run", "Run the scheduled job of a config for one data interval and write its files.")
+    r.add_argument("--config", required=True)
+    r.add_argument("--date", help="data interval [DATE, DATE + 1 day), YYYY-MM-DD")
+    r.add_argument("--start", help="interval start (ISO), with --end")
+    r.add_argument("--end", help="interval end (ISO), with --start")
+    r.add_argument("--fail-on", choices=("never", "warn", "critical"), help="overrides alerts.fail_on")
+    r.add_argument("--no-webhook", action="store_true", help="write the files but do not call the webhook")
+    r.add_argument("--format", choices=("table", "json"), default="table")
+
+    pr = add("profile", "Fit the reference profile of a config and save it (reused by `run`).")
+    pr.add_argument("--config", required=True)
+
+    h = add("history", "Print each feature's alert metric per run date (the trend).")
+    h.add_argument("--config", required=True)
+    h.add_argument("--feature", help="only this feature")
+    h.add_argument("--format", choices=("table", "json"), default="table")
+
+    d = add("demo-data", "Write a demo data set (reference + 7 daily partitions) and its config.")
+    d.add_argument("--out", required=True)
+    d.add_argument("--days", type=int, default=7)
+
+    rp = add("report", "Re-render a run's report.html from its saved metrics (no data is read).")
+    rp.add_argument("--config", required=True)
+    rp.add_argument("--date", required=True)
+    return p
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet or not verbose else (logging.INFO if verbose == 1 else logging.DEBUG)
+    try:
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(
+            console=_stderr_console(), show_path=False, show_time=False, rich_tracebacks=False
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    except ImportError:  # pragma: no cover - rich is a dependency
+        handler = logging.StreamHandler(sys.stderr)
+    root = logging.getLogger("kldrift")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
+
+
+@contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr counting rows, only when stderr is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=_stderr_console(),
+        transient=True,
+    ) as prog:
+        task = prog.add_task(label, total=None)
+        yield lambda n: prog.advance(task, n)
+
+
+def _fmt(x: float) -> str:
+    return "" if isinstance(x, float) and math.isnan(x) else f"{x:.4g}"
+
+
+def _print_report(report: Any, fmt: str) -> None:
+    if fmt == "json":
+        rows = [
+            {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+            for r in report.to_pandas().to_dict(orient="records")
+        ]
+        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    styles = {
+        "critical": "bold red",
+        "warn": "yellow",
+        "error": "magenta",
+        "insufficient_data": "cyan",
+        "ok": "green",
+    }
+    t = Table(title=f"drift: {report.n_current:,} current rows vs {report.n_reference:,} reference rows")
+    for col in ("feature", "kind", "n_bins", "kl", "kl_reverse", "psi", "js", "p_adj", "severity", "message"):
+        t.add_column(col, overflow="fold")
+    for f in report.features:
+        t.add_row(
+            f.feature,
+            f.kind,
+            str(f.n_bins),
+            _fmt(f.kl),
+            _fmt(f.kl_reverse),
+            _fmt(f.psi),
+            _fmt(f.jensen_shannon),
+            _fmt(f.p_adjusted),
+            f"[{styles[f.severity]}]{f.severity}[/]",
+            f.message,
+        )
+    Console(soft_wrap=False, width=max(160, Console().width)).print(t)
+
+
+def _exit_for(report: Any, fail_on: str | None) -> int:
+    if not fail_on or fail_on == "never":
+        return EXIT_OK
+    worst = max((FAIL_RANK.get(f.severity, 0) for f in report.features), default=0)
+    return EXIT_FAIL_ON if worst >= FAIL_RANK[fail_on] else EXIT_OK
+
+
+def _interval(args: argparse.Namespace) -> Any:
+    from kldrift.config import Interval
+
+    if args.date and (args.start or args.end):
+        raise KLDriftError("give either --date or --start/--end, not both")
+    if args.date:
+        return Interval.for_date(args.date)
+    if args.start and args.end:
+        return Interval.parse(args.start, args.end)
+    raise KLDriftError("missing data interval: give --date YYYY-MM-DD, or --start and --end")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from kldrift.config import coerce_config
+    from kldrift.pipeline import _reference_profile, count_current
+    from kldrift.scoring import score
+
+    settings = coerce_config(args.config)
+    with _progress(not args.quiet, "reading") as on_rows:
+        t0 = time.perf_counter()
+        profile = _reference_profile(args.reference, settings)
+        t1 = time.perf_counter()
+        current = count_current(profile, args.current, on_rows=on_rows)
+        t2 = time.perf_counter()
+    report = score(profile.spec, profile.histogram, current, settings)
+    _print_report(report, args.format)
+    if args.out:
+        from kldrift.outputs import write_outputs
+
+        paths, _ = write_outputs(
+            args.out,
+            report,
+            dataset="compare",
+            interval=None,
+            settings=settings,
+            manifest={
+                "inputs": {"reference": str(args.reference), "current": str(args.current)},
+                "timings": {"profile_s": round(t1 - t0, 4), "count_s": round(t2 - t1, 4)},
+            },
+            deliver_webhook=False,
+        )
+        for name, path in paths.items():
+            log.info("wrote %s: %s", name, path)
+    return _exit_for(report, args.fail_on)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kldrift.config import load_config
+    from kldrift.pipeline import run
+
+    config = load_config(args.config)
+    interval = _interval(args)
+    with _progress(not args.quiet, f"{config.dataset} {interval.ds}") as on_rows:
+        result = run(config, interval, on_rows=on_rows, deliver=not args.no_webhook)
+    if not args.quiet:
+        _print_report(result.report, args.format)
+    for name, path in result.paths.items():
+        print(f"{name}: {path}", file=sys.stderr if args.format == "json" else sys.stdout)
+    return _exit_for(result.report, args.fail_on or config.alerts.fail_on)
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from kldrift.config import load_config
+    from kldrift.pipeline import load_or_fit_profile
+
+    config = load_config(args.config)
+    with _progress(not args.quiet, "fitting") as on_rows:
+        profile = load_or_fit_profile(config, refit=True, on_rows=on_rows)
+    print(
+        f"profile: {config.profile_path()} ({profile.rows:,} rows, {len(profile.features)} features, "
+        f"fingerprint {profile.fingerprint})"
+    )
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from kldrift.config import load_config
+    from kldrift.history import read_history
+
+    config = load_config(args.config)
+    df = read_history(config, feature=args.feature)
+    if args.format == "json":
+        sys.stdout.write(df.to_json(orient="records", indent=1) + "\n")
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    wide = df.pivot_table(index="date", columns="feature", values="value", aggfunc="first", sort=True)
+    sev = df.pivot_table(index="date", columns="feature", values="severity", aggfunc="first", sort=True)
+    t = Table(title=f"{config.dataset}: {config.metric} per run")
+    t.add_column("date")
+    for col in wide.columns:
+        t.add_column(str(col), justify="right")
+    marks = {"critical": "!!", "warn": "!", "error": "E", "insufficient_data": "?"}
+    values, severities = wide.to_numpy(dtype=float), sev.to_numpy(dtype=object)
+    for i, date in enumerate(wide.index):
+        cells = [_fmt(float(v)) + marks.get(str(s), "") for v, s in zip(values[i], severities[i], strict=True)]
+        t.add_row(str(date), *cells)
+    Console(width=max(120, Console().width)).print(t)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kldrift.demo import make_demo
+
+    info = make_demo(args.out, days=args.days)
+    print(
+        f"demo data: {os.path.abspath(args.out)} ({len(info['dates'])} days {info['dates'][0]} .. "
+        f"{info['dates'][-1]}; drift from {info['drift_from']} in {', '.join(info['drifted'])})"
+    )
+    print(f"config: {os.path.abspath(info['config'])}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from kldrift.config import Interval, load_config
+    from kldrift.outputs.report import rerender
+
+    config = load_config(args.config)
+    paths = rerender(config, Interval.for_date(args.date))
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "compare": cmd_compare,
+    "run": cmd_run,
+    "profile": cmd_profile,
+    "history": cmd_history,
+    "demo-data": cmd_demo,
+    "report": cmd_report,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kldrift`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    try:
+        return COMMANDS[args.command](args)
+    except KLDriftError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"kldrift: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("kldrift: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        msg = " ".join(str(exc).split())
+        print(
+            f"kldrift: internal error: {type(exc).__name__}: {msg} (run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

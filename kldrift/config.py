@@ -1,0 +1,484 @@
+"""Configuration: one entry point, :func:`load_config`, returning frozen, validated objects.
+
+Two levels:
+
+* :class:`Settings` — how to bin and score (``binning``, ``columns``,
+  ``smoothing``, ``metric``, ``thresholds``, ``significance``, ``min_rows``,
+  ``features``, ``dataset_drift``, ``alerts``). Enough for :func:`kldrift.compare`.
+* :class:`JobConfig` — a scheduled job: the settings plus ``dataset``,
+  ``reference``, ``current``, ``output`` and the scheduling keys.
+
+Every validation problem becomes one :class:`~kldrift.errors.ConfigError`
+line that starts with the key path (``thresholds.warn: ...``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from kldrift.errors import ConfigError, did_you_mean
+
+__all__ = [
+    "METRICS",
+    "SEVERITIES",
+    "TEMPLATE_FIELDS",
+    "AirflowSettings",
+    "AlertSettings",
+    "Binning",
+    "ColumnSettings",
+    "DatasetDrift",
+    "Features",
+    "Interval",
+    "JobConfig",
+    "Settings",
+    "Significance",
+    "Smoothing",
+    "Thresholds",
+    "Webhook",
+    "coerce_config",
+    "load_config",
+]
+
+METRICS = ("kl", "kl_reverse", "psi", "jensen_shannon")
+SEVERITIES = ("ok", "warn", "critical", "insufficient_data", "error")
+TEMPLATE_FIELDS = ("ds", "ds_nodash", "start", "end")
+
+Metric = Literal["kl", "kl_reverse", "psi", "jensen_shannon"]
+Strategy = Literal["quantile", "uniform"]
+FailOn = Literal["never", "warn", "critical"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+class Binning(_Model):
+    """How numeric and categorical columns are binned (fitted on the reference only)."""
+
+    bins: int = Field(10, ge=1, le=10_000)
+    strategy: Strategy = "quantile"
+    max_categories: int = Field(50, ge=1, le=100_000)
+    discrete_max_values: int = Field(20, ge=0, le=10_000)
+    sample_size: int = Field(1 << 18, ge=1_000)
+    """Reference values per column kept to place quantile cut points; above it, a systematic sample."""
+
+
+class Thresholds(_Model):
+    warn: float = Field(0.1, ge=0)
+    critical: float = Field(0.25, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.warn > self.critical:
+            msg = f"warn ({self.warn}) must be <= critical ({self.critical})"
+            raise ValueError(msg)
+        return self
+
+
+class ColumnSettings(_Model):
+    """Per-column overrides."""
+
+    kind: Literal["numeric", "categorical"] | None = None
+    edges: tuple[float, ...] | None = None
+    bins: int | None = Field(None, ge=1, le=10_000)
+    strategy: Strategy | None = None
+    thresholds: Thresholds | None = None
+
+    @field_validator("edges")
+    @classmethod
+    def _edges(cls, v: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if v is None:
+            return v
+        if not v:
+            msg = "expected at least one cut point"
+            raise ValueError(msg)
+        if not all(math.isfinite(e) for e in v):
+            msg = "cut points must be finite numbers"
+            raise ValueError(msg)
+        if any(b <= a for a, b in itertools.pairwise(v)):
+            msg = f"cut points must be strictly increasing, got {list(v)}"
+            raise ValueError(msg)
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ColumnSettings:
+        if self.kind == "categorical" and (self.edges is not None or self.bins is not None):
+            msg = "edges/bins apply to numeric columns, not kind: categorical"
+            raise ValueError(msg)
+        return self
+
+
+class Smoothing(_Model):
+    pseudocount: float = Field(0.5, ge=0, allow_inf_nan=False)
+
+
+class Significance(_Model):
+    alpha: float = Field(0.01, gt=0, lt=1)
+    correction: Literal["fdr_bh", "bonferroni", "none"] = "fdr_bh"
+
+
+class Features(_Model):
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+
+
+class DatasetDrift(_Model):
+    share: float = Field(0.5, gt=0, le=1)
+
+
+class Webhook(_Model):
+    url: str
+    on: Literal["warn", "critical"] = "critical"
+    timeout: float = Field(5.0, gt=0, le=300)
+    retries: int = Field(3, ge=0, le=10)
+    backoff: float = Field(0.5, ge=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            msg = f"expected an http:// or https:// URL, got {v!r}"
+            raise ValueError(msg)
+        return v
+
+
+class AlertSettings(_Model):
+    fail_on: FailOn = "never"
+    webhook: Webhook | None = None
+
+
+class AirflowSettings(_Model):
+    max_shards: int = Field(4, ge=1, le=1024)
+    retries: int = Field(2, ge=0, le=20)
+    pool: str | None = None
+
+
+class Settings(_Model):
+    """How to bin and score: everything :func:`kldrift.compare` needs."""
+
+    features: Features = Features()
+    binning: Binning = Binning()
+    columns: dict[str, ColumnSettings] = Field(default_factory=dict)
+    smoothing: Smoothing = Smoothing()
+    metric: Metric = "kl"
+    thresholds: Thresholds = Thresholds()
+    significance: Significance = Significance()
+    min_rows: int = Field(100, ge=0)
+    dataset_drift: DatasetDrift = DatasetDrift()
+    alerts: AlertSettings = AlertSettings()
+
+    def column(self, name: str) -> ColumnSettings:
+        return self.columns.get(name) or ColumnSettings()
+
+    def thresholds_for(self, name: str) -> Thresholds:
+        return self.column(name).thresholds or self.thresholds
+
+    def binning_fingerprint(self) -> str:
+        """Hash of every setting that changes the fitted bins (not thresholds or smoothing)."""
+        payload = {
+            "binning": self.binning.model_dump(mode="json"),
+            "columns": {
+                k: {f: v for f, v in c.model_dump(mode="json").items() if f != "thresholds"}
+                for k, c in sorted(self.columns.items())
+            },
+            "features": self.features.model_dump(mode="json"),
+        }
+        return _sha(payload)
+
+    def fingerprint(self) -> str:
+        return _sha(self.model_dump(mode="json"))
+
+
+class JobConfig(Settings):
+    """A scheduled drift job: the :class:`Settings` plus where data comes from and goes to."""
+
+    dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    reference: str
+    current: str
+    output: str
+    profile: str | None = None
+    schedule: str = "@daily"
+    start_date: dt.date | None = None
+    catchup: bool = False
+    tags: tuple[str, ...] = ()
+    doc: str | None = None
+    timezone: str = "UTC"
+    airflow: AirflowSettings = AirflowSettings()
+    base_dir: str = Field(".", exclude=True)
+    """Folder relative paths resolve against (the config file's); not a YAML key."""
+
+    @field_validator("reference", "current", "output", "profile")
+    @classmethod
+    def _template(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_template(v)
+        return v
+
+    def resolve(self, path: str) -> str:
+        """A path from the config, relative to the config file's folder; URIs untouched."""
+        if "://" in path or os.path.isabs(path):
+            return path
+        return os.path.normpath(os.path.join(self.base_dir, path))
+
+    def dataset_dir(self) -> str:
+        return os.path.join(self.resolve(self.output), self.dataset)
+
+    def profile_path(self) -> str:
+        return self.resolve(self.profile) if self.profile else os.path.join(self.dataset_dir(), "profile.json")
+
+    def current_source(self, interval: Interval) -> str:
+        return self.resolve(interval.render(self.current))
+
+    def reference_source(self) -> str:
+        return self.resolve(self.reference)
+
+    def settings(self) -> Settings:
+        return Settings.model_validate({k: getattr(self, k) for k in Settings.model_fields}, context=None)
+
+
+def check_template(value: str) -> None:
+    """Raise ValueError naming the bad placeholder of a ``{ds}``-style path template."""
+    try:
+        parts = list(string.Formatter().parse(value))
+    except ValueError as exc:
+        msg = f"bad template {value!r}: {exc}; use {{ds}}, {{ds_nodash}}, {{start}} or {{end}}"
+        raise ValueError(msg) from None
+    for _, field, spec, conv in parts:
+        if field is None:
+            continue
+        if field not in TEMPLATE_FIELDS:
+            msg = (
+                f"unknown placeholder {{{field}}} in {value!r}{did_you_mean(field, TEMPLATE_FIELDS)}; "
+                f"use one of {{ds}}, {{ds_nodash}}, {{start}}, {{end}}"
+            )
+            raise ValueError(msg)
+        if spec or conv:
+            msg = f"placeholder {{{field}}} in {value!r} takes no format spec or conversion"
+            raise ValueError(msg)
+
+
+class Interval:
+    """A data interval [start, end); ``{ds}`` is the start's date."""
+
+    __slots__ = ("end", "start")
+
+    def __init__(self, start: dt.datetime, end: dt.datetime) -> None:
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.UTC)
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=dt.UTC)
+        if end <= start:
+            msg = f"interval end {end.isoformat()} must be after its start {start.isoformat()}"
+            raise ConfigError(msg)
+        self.start = start
+        self.end = end
+
+    @classmethod
+    def for_date(cls, date: str | dt.date) -> Interval:
+        day = parse_date(date) if isinstance(date, str) else date
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        return cls(start, start + dt.timedelta(days=1))
+
+    @classmethod
+    def parse(cls, start: str, end: str) -> Interval:
+        return cls(_parse_ts(start, "--start"), _parse_ts(end, "--end"))
+
+    @property
+    def ds(self) -> str:
+        return self.start.date().isoformat()
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "ds": self.ds,
+            "ds_nodash": self.ds.replace("-", ""),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
+
+    def render(self, template: str) -> str:
+        return template.format(**self.fields())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Interval) and (self.start, self.end) == (other.start, other.end)
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end))
+
+    def __repr__(self) -> str:
+        return f"Interval({self.start.isoformat()}, {self.end.isoformat()})"
+
+
+def parse_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        msg = f"--date: expected a date as YYYY-MM-DD, got {value!r}"
+        raise ConfigError(msg) from None
+
+
+def _parse_ts(value: str, name: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        msg = f"{name}: expected an ISO date or timestamp (2026-11-23 or 2026-11-23T06:00:00+00:00), got {value!r}"
+        raise ConfigError(msg) from None
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false, so ``on: critical`` is a key, not ``True``."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def _sha(payload: Any) -> str:
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys allowed at ``loc`` in ``model`` (for did-you-mean hints)."""
+    current: Any = model
+    parts = list(loc[:-1])
+    i = 0
+    while i < len(parts):
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(str(parts[i]))
+        if field is None:
+            return []
+        ann = field.annotation
+        if get_origin(ann) is dict:  # dict[str, Model]: the next part is a free name
+            current = _unwrap_model(get_args(ann)[1])
+            i += 2
+        else:
+            current = _unwrap_model(ann)
+            i += 1
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [n for n, f in current.model_fields.items() if not f.exclude]
+    return []
+
+
+def _unwrap_model(ann: Any) -> Any:
+    args = getattr(ann, "__args__", ())
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for a in args:
+        m = _unwrap_model(a)
+        if m is not None:
+            return m
+    return None
+
+
+def _format_error(err: Mapping[str, Any], model: type[BaseModel]) -> str:
+    loc = tuple(err.get("loc", ()))
+    path = ".".join(str(p) for p in loc)
+    kind = err.get("type", "")
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, loc)
+        key = str(loc[-1]) if loc else "?"
+        parent = ".".join(str(p) for p in loc[:-1])
+        return str(ConfigError.unknown_key(parent, key, allowed))
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    msg = str(err.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    if kind in {"literal_error", "enum"}:
+        return f"{path}: expected {msg.removeprefix('Input should be ')}, got {value!r}"
+    if kind.endswith(("_type", "_parsing")) or kind in {"model_type", "dict_type"}:
+        return f"{path}: {msg.replace('Input should be', 'expected')}, got {value!r}"
+    if path:
+        return f"{path}: {msg.replace('Input should be', 'expected')}" + (
+            f", got {value!r}" if kind.startswith(("greater", "less", "string_pattern")) else ""
+        )
+    return msg
+
+
+def _validate(model: type[_Model], data: Any, source: str) -> Any:
+    if not isinstance(data, Mapping):
+        msg = f"{source}: expected a mapping of keys (YAML dict) at the top level, got {type(data).__name__}"
+        raise ConfigError(msg)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = _format_error(errors[0], model)
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        prefix = f"{source}: " if source and not first.startswith(source) else ""
+        raise ConfigError(f"{prefix}{first}{more}") from None
+
+
+def load_config(path: str | os.PathLike[str]) -> JobConfig:
+    """The validated, frozen job config in the YAML file at ``path``.
+
+    Relative paths in it resolve against the file's folder. Raises
+    :class:`~kldrift.errors.ConfigError` with one line naming the file and the
+    key path for every kind of problem.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a directory, expected a YAML config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config file: {exc}") from None
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
+    if data is None:
+        raise ConfigError(f"{p}: config file is empty; expected at least dataset, reference, current, output")
+    if isinstance(data, Mapping) and "base_dir" in data:
+        raise ConfigError.unknown_key("", "base_dir", JobConfig.model_fields.keys() - {"base_dir"}, source=str(p))
+    cfg = _validate(JobConfig, data, str(p))
+    return cfg.model_copy(update={"base_dir": str(p.resolve().parent)})
+
+
+def coerce_config(config: object, *, source: str = "config") -> Settings:
+    """A :class:`Settings` (or :class:`JobConfig`) from a dict, a YAML path, or a config object."""
+    if config is None:
+        return Settings()
+    if isinstance(config, Settings):
+        return config
+    if isinstance(config, str | os.PathLike):
+        return load_config(config)
+    if isinstance(config, Mapping):
+        job_keys = {"dataset", "reference", "current", "output"}
+        model: type[_Model] = JobConfig if job_keys & set(config) else Settings
+        return _validate(model, dict(config), source)
+    msg = f"{source}: expected a dict, a YAML path or a Settings object, got {type(config).__name__}"
+    raise ConfigError(msg)

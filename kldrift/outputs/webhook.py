@@ -1,0 +1,86 @@
+"""Webhook sink: POST one JSON summary of a run, with bounded retries and backoff.
+
+A delivery never raises: it returns a record of every attempt, which the run
+writes into its manifest. The run's files are written before any delivery,
+so a slow or dead endpoint cannot lose or delay them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from kldrift.config import Webhook
+from kldrift.scoring import SEVERITY_RANK, DriftReport
+
+__all__ = ["deliver", "payload", "should_deliver"]
+
+log = logging.getLogger(__name__)
+
+
+def should_deliver(report: DriftReport, hook: Webhook) -> bool:
+    """Whether the run's worst severity reaches ``hook.on``."""
+    worst = report.worst
+    return worst in ("warn", "critical") and SEVERITY_RANK[worst] <= SEVERITY_RANK[hook.on]
+
+
+def payload(report: DriftReport, alerts: list[dict[str, Any]], *, dataset: str, date: str | None) -> dict[str, Any]:
+    """The JSON body: summary fields, the alert rows, and a Slack-compatible ``text``."""
+    names = ", ".join(a["feature"] for a in alerts[:10]) + (" ..." if len(alerts) > 10 else "")
+    text = (
+        f"kldrift: {dataset} {date or ''}: {report.worst.upper()} drift in {len(report.alerts)} "
+        f"feature{'s' if len(report.alerts) != 1 else ''} ({names})"
+    )
+    return {
+        "dataset": dataset,
+        "date": date,
+        "worst_severity": report.worst,
+        "dataset_drift": report.dataset_drift,
+        "drift_share": report.drift_share,
+        "alerts": alerts,
+        "text": text,
+    }
+
+
+def deliver(hook: Webhook, body: dict[str, Any], *, sleep: Any = time.sleep) -> dict[str, Any]:
+    """POST ``body`` to ``hook.url``; retry on errors and 5xx with exponential backoff."""
+    data = json.dumps(body, allow_nan=False).encode()
+    attempts: list[dict[str, Any]] = []
+    started = time.time()
+    for attempt in range(hook.retries + 1):
+        if attempt:
+            sleep(hook.backoff * 2 ** (attempt - 1))
+        req = urllib.request.Request(
+            hook.url,
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "kldrift"},
+        )
+        t0 = time.perf_counter()
+        try:
+            with urllib.request.urlopen(req, timeout=hook.timeout) as resp:
+                status = int(resp.status)
+            attempts.append({"status": status, "seconds": round(time.perf_counter() - t0, 3)})
+            if 200 <= status < 300:
+                return {
+                    "sink": "webhook",
+                    "url": hook.url,
+                    "ok": True,
+                    "attempts": attempts,
+                    "started": started,
+                }
+        except urllib.error.HTTPError as exc:
+            attempts.append({"status": exc.code, "seconds": round(time.perf_counter() - t0, 3)})
+            if exc.code < 500 and exc.code != 429:
+                break  # a client error will not heal by retrying
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            attempts.append(
+                {"error": f"{type(reason).__name__}: {reason}", "seconds": round(time.perf_counter() - t0, 3)}
+            )
+    log.warning("webhook delivery to %s failed after %d attempt(s): %s", hook.url, len(attempts), attempts[-1])
+    return {"sink": "webhook", "url": hook.url, "ok": False, "attempts": attempts, "started": started}
