@@ -7,21 +7,65 @@
 
 from __future__ import annotations
 
-from kldrift.binning import BinSpec, FeatureSpec
-from kldrift.config import Interval, JobConfig, Settings, load_config
-from kldrift.divergence import g_test_pvalue, js_divergence, kl_divergence, psi
-from kldrift.errors import (
-    ConfigError,
-    KLDriftError,
-    OutputError,
-    ProfileError,
-    SchemaError,
-    SourceError,
-)
-from kldrift.histogram import Histogram
-from kldrift.pipeline import RunResult, compare, fit, run
-from kldrift.profile import FeatureProfile, Profile
-from kldrift.scoring import DriftReport, FeatureDrift
+from typing import TYPE_CHECKING, Any
+
+# Public names and the module that defines each. Imported on first use (PEP 562), so that
+# `import kldrift.config` (what an Airflow DAG file needs at parse time) pulls in neither
+# pyarrow, scipy nor pandas.
+_EXPORTS = {
+    "BinSpec": "kldrift.binning",
+    "FeatureSpec": "kldrift.binning",
+    "Interval": "kldrift.config",
+    "JobConfig": "kldrift.config",
+    "Settings": "kldrift.config",
+    "load_config": "kldrift.config",
+    "g_test_pvalue": "kldrift.divergence",
+    "js_divergence": "kldrift.divergence",
+    "kl_divergence": "kldrift.divergence",
+    "psi": "kldrift.divergence",
+    "ConfigError": "kldrift.errors",
+    "KLDriftError": "kldrift.errors",
+    "OutputError": "kldrift.errors",
+    "ProfileError": "kldrift.errors",
+    "SchemaError": "kldrift.errors",
+    "SourceError": "kldrift.errors",
+    "Histogram": "kldrift.histogram",
+    "RunResult": "kldrift.pipeline",
+    "compare": "kldrift.pipeline",
+    "fit": "kldrift.pipeline",
+    "run": "kldrift.pipeline",
+    "FeatureProfile": "kldrift.profile",
+    "Profile": "kldrift.profile",
+    "DriftReport": "kldrift.scoring",
+    "FeatureDrift": "kldrift.scoring",
+}
+
+if TYPE_CHECKING:
+    from kldrift.binning import BinSpec, FeatureSpec
+    from kldrift.config import Interval, JobConfig, Settings, load_config
+    from kldrift.divergence import g_test_pvalue, js_divergence, kl_divergence, psi
+    from kldrift.errors import ConfigError, KLDriftError, OutputError, ProfileError, SchemaError, SourceError
+    from kldrift.histogram import Histogram
+    from kldrift.pipeline import RunResult, compare, fit, run
+    from kldrift.profile import FeatureProfile, Profile
+    from kldrift.scoring import DriftReport, FeatureDrift
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module 'kldrift' has no attribute {name!r}"
+        raise AttributeError(msg)
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BinSpec",
