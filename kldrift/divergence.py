@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+from scipy import special
 
 __all__ = [
     "Divergences",
@@ -36,6 +36,9 @@ def _check_options(pseudocount: float, base: float | None) -> None:
     if not math.isfinite(pseudocount) or pseudocount < 0:
         msg = f"`pseudocount` must be a finite number >= 0, got {pseudocount!r}"
         raise ValueError(msg)
+    if base is not None and (not isinstance(base, int | float | np.integer | np.floating) or isinstance(base, bool)):
+        msg = f"`base` must be None or a number, got {base!r}"
+        raise TypeError(msg)
     if base is not None and (not math.isfinite(base) or base <= 0 or base == 1):
         msg = f"`base` must be None or a finite number > 0 other than 1, got {base!r}"
         raise ValueError(msg)
@@ -165,8 +168,8 @@ def psi(p: ArrayLike, q: ArrayLike, *, pseudocount: float = 0.0, base: float | N
 
     Examples
     --------
-    >>> round(psi([0.9, 0.1], [0.6, 0.4]), 4)  # 0.2263 + 0.3466
-    0.5729
+    >>> round(psi([0.9, 0.1], [0.6, 0.4]), 4)  # 0.2263 + (0.6 ln(2/3) + 0.4 ln 4 = 0.3112)
+    0.5375
     """
     pn, qn = _distributions(p, q, pseudocount, base)
     return _kl(pn, qn, base) + _kl(qn, pn, base)
@@ -219,5 +222,10 @@ def g_test_pvalue(reference: ArrayLike, current: ArrayLike) -> float:
         return 1.0
     if ref.sum() == 0 or cur.sum() == 0:
         return math.nan
-    res = stats.chi2_contingency(np.vstack([ref, cur]), lambda_="log-likelihood", correction=False)
-    return float(res.pvalue)
+    # The operations of scipy.stats.chi2_contingency(..., lambda_="log-likelihood",
+    # correction=False) for a 2 x k table, in its order, so the result is the same to
+    # the last bit (tested) without importing scipy.stats (~0.5 s per process).
+    observed = np.vstack([ref, cur])
+    expected = observed.sum(axis=1, keepdims=True) * observed.sum(axis=0, keepdims=True) / observed.sum()
+    statistic = np.sum(2.0 * special.xlogy(observed, observed / expected).ravel())
+    return float(special.chdtrc(ref.size - 1, statistic))

@@ -20,16 +20,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.config import SEVERITIES, Settings
 from kldrift.divergence import divergences, g_test_pvalue
 from kldrift.histogram import Histogram
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SEVERITY_RANK", "DriftReport", "FeatureBins", "FeatureDrift", "adjust_pvalues", "score"]
 
@@ -127,8 +128,23 @@ class DriftReport:
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per feature with the :class:`FeatureDrift` fields as columns."""
+        import pandas as pd
+
         rows = [{c: getattr(f, c) for c in COLUMNS} for f in self.features]
         return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _benjamini_hochberg(ps: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``scipy.stats.false_discovery_control(ps, method="bh")``, same operations (tested equal)."""
+    m = len(ps)
+    if m <= 1:
+        return ps.copy()
+    order = np.argsort(ps)
+    adj = ps[order] * (m / np.arange(1, m + 1, dtype=ps.dtype))
+    np.minimum.accumulate(adj[::-1], out=adj[::-1])
+    out = np.empty_like(adj)
+    out[order] = adj
+    return np.clip(out, 0.0, 1.0)
 
 
 def adjust_pvalues(p: Sequence[float], method: str) -> list[float]:
@@ -140,7 +156,7 @@ def adjust_pvalues(p: Sequence[float], method: str) -> list[float]:
         return out.tolist()
     vals = arr[ok]
     if method == "fdr_bh":
-        adj = stats.false_discovery_control(vals, method="bh")
+        adj = _benjamini_hochberg(vals)
     elif method == "bonferroni":
         adj = np.minimum(1.0, vals * len(vals))
     elif method == "none":
