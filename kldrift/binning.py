@@ -37,6 +37,7 @@ import pyarrow as pa
 from kldrift.columns import Domain, domain_of, to_numbers, to_text_counts
 from kldrift.config import Settings
 from kldrift.errors import ProfileError, SchemaError
+from kldrift.kernels import count_edges, count_values
 from kldrift.scan import Scan
 
 __all__ = ["BinSpec", "FeatureSpec", "Fitter", "select_features"]
@@ -218,7 +219,7 @@ def select_features(scan: Scan, settings: Settings) -> list[tuple[str, pa.DataTy
 
 
 def _castable_to_text(t: pa.DataType) -> bool:
-    return pa.types.is_integer(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)
+    return bool(pa.types.is_integer(t))
 
 
 class _NumericFit:
@@ -234,52 +235,57 @@ class _NumericFit:
         self.nulls = 0
         self.vmin = math.inf
         self.vmax = -math.inf
-        self.discrete: dict[float, int] | None = {}
+        self.discrete: dict[float, int] | None = {} if max_discrete >= 0 else None
 
     def add(self, x: np.ndarray[Any, Any], row0: int) -> None:
         n = len(x)
         self.n += n
+        # Systematic sample: global rows 0, stride, 2*stride, ... (every row when stride is 1).
+        take = x[(-row0) % self.stride :: self.stride] if self.stride > 1 else x
         if x.dtype.kind == "f":
-            ok = ~np.isnan(x)
-            nvalid = int(np.count_nonzero(ok))
-            if nvalid != n:
-                self.nulls += n - nvalid
-                take = x[(-row0) % self.stride :: self.stride]
-                take = take[~np.isnan(take)]
-                x = x[ok]
-            else:
-                take = x[(-row0) % self.stride :: self.stride]
-        else:
-            take = x[(-row0) % self.stride :: self.stride]
+            nan = np.isnan(x)
+            nnan = int(np.count_nonzero(nan))
+            if nnan:
+                self.nulls += nnan
+                x = x[~nan]
+                take = x if self.stride == 1 else take[~np.isnan(take)]
         self.sample.append(np.array(take, dtype=np.float64, copy=True))
         if len(x) == 0:
             return
-        finite = x if x.dtype.kind in "iu" else x[np.isfinite(x)]
-        if len(finite):
-            self.vmin = min(self.vmin, float(finite.min()))
-            self.vmax = max(self.vmax, float(finite.max()))
-        self._track_discrete(x)
+        lo, hi = float(x.min()), float(x.max())
+        if math.isinf(lo) or math.isinf(hi):  # rare: only then pay for a finite-only copy
+            finite = x[np.isfinite(x)]
+            lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (math.inf, -math.inf)
+        self.vmin, self.vmax = min(self.vmin, lo), max(self.vmax, hi)
+        if self.discrete is not None:
+            self._track_discrete(x, lo, hi)
 
-    def _track_discrete(self, x: np.ndarray[Any, Any]) -> None:
-        if self.discrete is None:
-            return
+    def _track_discrete(self, x: np.ndarray[Any, Any], lo: float, hi: float) -> None:
         limit = self.max_discrete
-        # Cheap early exit: a head of the batch already has too many values.
-        if len(x) > 4096 and len(np.unique(x[:4096])) > limit:
-            self.discrete = None
-            return
-        u, c = np.unique(x, return_counts=True)
+        if x.dtype.kind in "iu" and hi - lo < 1 << 16:
+            binc = np.bincount(x - int(lo))
+            nz = np.flatnonzero(binc)
+            u, c = nz + int(lo), binc[nz]
+        else:
+            # Cheap early exit: a head of the batch already has too many values.
+            if len(x) > 4096 and len(np.unique(x[:4096])) > limit:
+                self.discrete = None
+                return
+            u, c = np.unique(x, return_counts=True)
         if len(u) > limit:
             self.discrete = None
             return
         d = self.discrete
+        assert d is not None
         for v, k in zip(u.tolist(), c.tolist(), strict=True):
             d[float(v)] = d.get(float(v), 0) + int(k)
         if len(d) > limit:
             self.discrete = None
 
-    def sample_values(self) -> np.ndarray[Any, Any]:
-        return np.concatenate(self.sample) if self.sample else np.zeros(0)
+    def take_sample(self) -> np.ndarray[Any, Any]:
+        """The kept values as one array; releases the pieces."""
+        parts, self.sample = self.sample, []
+        return np.concatenate(parts) if parts else np.zeros(0)
 
 
 class _CategoryFit:
@@ -331,22 +337,23 @@ class Fitter:
         self.settings = settings
         self.columns = list(columns)
         b = settings.binning
-        self.stride = max(1, -(-total_rows // b.sample_size))
         self.rows = 0
         self.numeric: dict[str, _NumericFit] = {}
         self.categorical: dict[str, _CategoryFit] = {}
         self.domains: dict[str, str] = {}
+        numeric_names = []
         for name, t in self.columns:
             dom: Domain | None = domain_of(t)
             forced = settings.column(name).kind
+            self.domains[name] = "number" if dom in ("number", "null") else str(dom)
             if forced == "categorical" or dom == "category" or (dom is None and forced is None):
                 self.categorical[name] = _CategoryFit()
-                self.domains[name] = "category"
             else:
-                explicit = settings.column(name).edges is not None
-                limit = -1 if explicit else b.discrete_max_values
-                self.numeric[name] = _NumericFit(self.stride, limit)
-                self.domains[name] = "number" if dom in ("number", "null") else str(dom)
+                numeric_names.append(name)
+        self.stride = sampling_stride(total_rows, len(numeric_names), b.sample_size)
+        for name in numeric_names:
+            explicit = settings.column(name).edges is not None
+            self.numeric[name] = _NumericFit(self.stride, -1 if explicit else b.discrete_max_values)
 
     def add(self, batch: pa.RecordBatch) -> None:
         for name, fit in self.numeric.items():
@@ -365,23 +372,58 @@ class Fitter:
     def sample_is_complete(self) -> bool:
         return self.stride == 1
 
-    def spec(self) -> BinSpec:
-        out = []
+    def finish(self) -> tuple[BinSpec, dict[str, np.ndarray[Any, Any]]]:
+        """The fitted spec, and the reference counts known without another pass.
+
+        Categorical and discrete features are always counted in pass one; the
+        continuous ones too when every value was kept (stride 1). Each
+        column's kept values are released as soon as it is done, so the peak
+        is one column's values, not all of them twice.
+        """
+        features: list[FeatureSpec] = []
+        counts: dict[str, np.ndarray[Any, Any]] = {}
         for name, t in self.columns:
             if name in self.categorical:
-                out.append(self._categorical(name, t))
+                f = self._categorical(name, t)
+                counts[name] = self._category_counts(f)
             else:
-                out.append(self._numeric(name, t))
-        return BinSpec(tuple(out))
+                fit = self.numeric[name]
+                values = fit.take_sample()
+                f = self._numeric(name, t, values)
+                if f.values is not None and fit.discrete is not None:
+                    c = np.zeros(f.n_bins, np.int64)
+                    for i, v in enumerate(f.values):
+                        c[i] = fit.discrete.get(v, 0)
+                    c[-1] = fit.nulls
+                    counts[name] = c
+                elif self.stride == 1:
+                    c = (
+                        count_values(values, np.asarray(f.values))
+                        if f.values is not None
+                        else count_edges(values, np.asarray(f.edges, dtype=np.float64))
+                    )
+                    c[-1] = fit.nulls
+                    counts[name] = c
+            features.append(f)
+        return BinSpec(tuple(features)), counts
 
     def _categorical(self, name: str, t: pa.DataType) -> FeatureSpec:
         values, counts = self.categorical[name].totals()
         texts = values.to_pylist()
         order = sorted(range(len(texts)), key=lambda i: (-int(counts[i]), texts[i]))
         top = [texts[i] for i in order[: self.settings.binning.max_categories]]
-        return FeatureSpec(name, "categorical", "category", categories=tuple(top), source_type=str(t))
+        return FeatureSpec(name, "categorical", self.domains[name], categories=tuple(top), source_type=str(t))
 
-    def _numeric(self, name: str, t: pa.DataType) -> FeatureSpec:
+    def _category_counts(self, f: FeatureSpec) -> np.ndarray[Any, Any]:
+        values, counts = self.categorical[f.name].totals()
+        c = np.zeros(f.n_bins, np.int64)
+        index = {v: i for i, v in enumerate(f.categories)}
+        for v, k in zip(values.to_pylist(), counts.tolist(), strict=True):
+            c[index.get(v, len(f.categories))] += k
+        c[-1] = self.categorical[f.name].nulls
+        return c
+
+    def _numeric(self, name: str, t: pa.DataType, sample: np.ndarray[Any, Any]) -> FeatureSpec:
         fit = self.numeric[name]
         col = self.settings.column(name)
         dom = self.domains[name]
@@ -391,33 +433,28 @@ class Fitter:
             return FeatureSpec(name, "numeric", dom, values=tuple(sorted(fit.discrete)), source_type=str(t))
         bins = col.bins or self.settings.binning.bins
         strategy = col.strategy or self.settings.binning.strategy
-        if strategy == "uniform":
-            edges = _uniform_edges(fit.vmin, fit.vmax, bins)
-        else:
-            edges = _quantile_edges(fit.sample_values(), bins)
+        edges = _uniform_edges(fit.vmin, fit.vmax, bins) if strategy == "uniform" else _quantile_edges(sample, bins)
         return FeatureSpec(name, "numeric", dom, edges=edges, source_type=str(t))
 
-    def exact_counts(self, spec: BinSpec) -> dict[str, np.ndarray[Any, Any]]:
-        """Reference counts known from pass one (categorical, discrete, and all when the sample is complete)."""
-        out: dict[str, np.ndarray[Any, Any]] = {}
-        for f in spec.features:
-            if f.kind == "categorical":
-                values, counts = self.categorical[f.name].totals()
-                c = np.zeros(f.n_bins, np.int64)
-                index = {v: i for i, v in enumerate(f.categories)}
-                for v, k in zip(values.to_pylist(), counts.tolist(), strict=True):
-                    c[index.get(v, len(f.categories))] += k
-                c[-1] = self.categorical[f.name].nulls
-                out[f.name] = c
-                continue
-            fit = self.numeric[f.name]
-            if f.values is not None and fit.discrete is not None:
-                c = np.zeros(f.n_bins, np.int64)
-                for i, v in enumerate(f.values):
-                    c[i] = fit.discrete.get(v, 0)
-                c[-1] = fit.nulls
-                out[f.name] = c
-        return out
+
+KEEP_ALL_VALUES = 40_000_000
+"""Reference values (all numeric columns together, ~320 MiB) kept in memory to fit and
+count in one pass; above it, fitting samples and counting reads the reference again."""
+SAMPLE_VALUES = 16_000_000
+"""Sampled values for all numeric columns together (~128 MiB) when not keeping all."""
+
+
+def sampling_stride(total_rows: int, n_numeric: int, sample_size: int) -> int:
+    """Keep every ``stride``-th reference row for cut points (1: keep every value).
+
+    Every value is kept when the rows fit ``sample_size`` or all numeric
+    values fit :data:`KEEP_ALL_VALUES`; else each column keeps about
+    ``min(sample_size, SAMPLE_VALUES / n_numeric)`` values (at least 16384).
+    """
+    if total_rows <= sample_size or total_rows * max(1, n_numeric) <= KEEP_ALL_VALUES:
+        return 1
+    per_column = max(16_384, min(sample_size, SAMPLE_VALUES // max(1, n_numeric)))
+    return max(1, -(-total_rows // per_column))
 
 
 def _quantile_edges(sample: np.ndarray[Any, Any], bins: int) -> tuple[float, ...]:

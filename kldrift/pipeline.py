@@ -17,12 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from kldrift.binning import BinSpec, Fitter, select_features
 from kldrift.config import Interval, JobConfig, Settings, coerce_config
 from kldrift.errors import ProfileError, SourceError
-from kldrift.histogram import Histogram, count, count_edges, workers
+from kldrift.histogram import Histogram, count, workers
 from kldrift.profile import Profile
 from kldrift.scan import Scan, Source, open_source
 from kldrift.scoring import DriftReport, score
@@ -61,17 +59,10 @@ def _fit_scan(scan: Scan, settings: Settings, on_rows: Progress | None = None) -
             if on_rows:
                 on_rows(batch.num_rows)
     fitter.rows = row0
-    spec = fitter.spec()
-    counts = fitter.exact_counts(spec)
+    spec, counts = fitter.finish()
     rest = [f for f in spec.features if f.name not in counts]
-    if rest and fitter.sample_is_complete():
-        # The sample is every value: count it instead of reading the reference again.
-        for f in rest:
-            fit = fitter.numeric[f.name]
-            c = count_edges(fit.sample_values(), np.asarray(f.edges, dtype=np.float64))
-            c[-1] = fit.nulls
-            counts[f.name] = c
-    elif rest:
+    if rest:
+        # Cut points came from a sample: count the reference exactly in a second pass.
         sub = BinSpec(tuple(rest))
         partial = count(sub, scan, where=f"reference {scan.description}", on_batch=on_rows)
         counts.update(partial.counts)
