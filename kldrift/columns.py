@@ -88,6 +88,8 @@ def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarra
     nulls = 0
     for chunk in chunks:
         nulls += chunk.null_count
+        if pa.types.is_string_view(chunk.type):  # Arrow has no filter/value_counts kernel for views
+            chunk = chunk.cast(pa.string())
         if pa.types.is_dictionary(chunk.type):
             nd = len(chunk.dictionary)
             idx = chunk.indices
@@ -95,6 +97,8 @@ def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarra
                 idx = pc.fill_null(idx, nd)
             binc = np.bincount(idx.to_numpy(zero_copy_only=False), minlength=nd + 1)[:nd]
             dictionary = chunk.dictionary
+            if pa.types.is_string_view(dictionary.type):
+                dictionary = dictionary.cast(pa.string())
             if dictionary.null_count:  # a null inside the dictionary is a null value
                 is_null = np.asarray(dictionary.is_null().to_numpy(zero_copy_only=False), bool)
                 nulls += int(binc[is_null].sum())
