@@ -273,15 +273,16 @@ def score(
             )
         )
     adjusted = adjust_pvalues([r["p_value"] for r in rows], sig.correction)
+    min_rows = max(settings.min_rows, 1)  # no rows on a side is never scorable, even with min_rows: 0
     for r, padj in zip(rows, adjusted, strict=True):
         r["p_adjusted"] = padj
         r["value"] = r[metric]
         if r.get("severity") == "error":
             pass
-        elif r["n_current"] < settings.min_rows or r["n_reference"] < settings.min_rows:
+        elif r["n_current"] < min_rows or r["n_reference"] < min_rows:
             r["severity"] = "insufficient_data"
             need = f"fewer than min_rows={settings.min_rows} rows"
-            side = "current" if r["n_current"] < settings.min_rows else "reference"
+            side = "current" if r["n_current"] < min_rows else "reference"
             r["message"] = r["message"] or f"{need} in the {side} data ({r[f'n_{side}']})"
         else:
             significant = math.isfinite(padj) and padj < sig.alpha
