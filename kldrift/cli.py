@@ -149,10 +149,12 @@ def _fmt(x: float) -> str:
 
 def _print_report(report: Any, fmt: str) -> None:
     if fmt == "json":
-        rows = [
-            {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-            for r in report.to_pandas().to_dict(orient="records")
-        ]
+        from kldrift.scoring import COLUMNS
+
+        def clean(v: Any) -> Any:
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
+        rows = [{k: clean(getattr(f, k)) for k in COLUMNS} for f in report.features]
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return
     from rich.console import Console
