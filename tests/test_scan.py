@@ -1,0 +1,219 @@
+"""kldrift.scan: every kind of source resolves to the same rows; every bad source is one SourceError line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from conftest import write_parquet
+
+from kldrift.errors import KLDriftError, SourceError
+from kldrift.scan import Scan, describe, open_source
+
+TABLE = pa.table({"x": np.arange(12, dtype=np.float64), "s": pa.array(list("abcabcabcabc"))})
+
+
+def rows(scan: Scan, columns: list[str] | None = None) -> pa.Table:
+    cols = columns or scan.column_names()
+    parts = [b if isinstance(b, pa.Table) else pa.Table.from_batches([b]) for b in scan.batches(cols)]
+    return pa.concat_tables(parts).combine_chunks().sort_by("x")
+
+
+def read_all(source: object) -> int:
+    scan = open_source(source)
+    return sum(b.num_rows for b in scan.batches(scan.column_names()))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """TABLE split over three files, one in a subfolder, plus files readers must skip."""
+    root = tmp_path / "data"
+    write_parquet(root / "a.parquet", TABLE.slice(0, 5))
+    write_parquet(root / "b.parquet", TABLE.slice(5, 4))
+    write_parquet(root / "sub" / "c.parquet", TABLE.slice(9))
+    (root / "_SUCCESS").write_text("")
+    (root / ".a.parquet.crc").write_text("checksum")
+    return root
+
+
+@pytest.fixture
+def hive(tmp_path: Path) -> Path:
+    root = tmp_path / "hive"
+    write_parquet(root / "day=2024-01-01" / "part-0.parquet", TABLE.slice(0, 6))
+    write_parquet(root / "day=2024-01-02" / "part-0.parquet", TABLE.slice(6))
+    return root
+
+
+def test_single_file(tmp_path: Path) -> None:
+    path = write_parquet(tmp_path / "t.parquet", TABLE)
+    scan = open_source(path)
+    assert scan.description == str(path)
+    assert [f.path for f in scan.files] == [str(path)]
+    assert scan.files[0].size == path.stat().st_size
+    assert scan.count_rows() == 12
+    assert rows(scan).equals(TABLE)
+
+
+def test_folder_skips_hidden_and_underscore_files(folder: Path) -> None:
+    scan = open_source(folder)
+    assert [os.path.relpath(f.path, folder) for f in scan.files] == ["a.parquet", "b.parquet", "sub/c.parquet"]
+    assert rows(scan).equals(TABLE)
+
+
+def test_hive_partition_keys_are_not_data_columns(hive: Path) -> None:
+    scan = open_source(hive)
+    assert scan.partition_columns == ("day",)
+    assert scan.column_names() == ["x", "s"]
+    assert rows(scan).equals(TABLE)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "files"),
+    [("*.parquet", ["a.parquet", "b.parquet"]), ("**/*.parquet", ["a.parquet", "b.parquet", "sub/c.parquet"])],
+    ids=["one-level", "recursive"],
+)
+def test_glob(folder: Path, pattern: str, files: list[str]) -> None:
+    scan = open_source(f"{folder}/{pattern}")
+    assert [os.path.relpath(f.path, folder) for f in scan.files] == files
+    assert scan.count_rows() == (12 if len(files) == 3 else 9)
+
+
+def test_relative_glob(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(folder.parent)
+    assert open_source("data/*.parquet").count_rows() == 9
+
+
+def test_list_of_paths(folder: Path) -> None:
+    scan = open_source([folder / "a.parquet", str(folder / "sub")])
+    assert [os.path.relpath(f.path, folder) for f in scan.files] == ["a.parquet", "sub/c.parquet"]
+    assert scan.count_rows() == 8
+    assert describe([folder / "a.parquet", folder / "b.parquet"]).startswith("[")
+
+
+def test_list_with_duplicates_reads_each_file_once(folder: Path) -> None:
+    scan = open_source([folder / "a.parquet", folder / "a.parquet", folder])
+    assert scan.count_rows() == 12
+
+
+def test_table_dataframe_and_batch() -> None:
+    assert rows(open_source(TABLE)).equals(TABLE)
+    assert open_source(TABLE).description == "<pyarrow.Table 12 rows>"
+    df_scan = open_source(TABLE.to_pandas())
+    assert df_scan.description == "<pandas.DataFrame 12 rows>"
+    assert df_scan.count_rows() == 12
+    assert rows(df_scan)["x"].equals(TABLE["x"])
+    batch_scan = open_source(TABLE.to_batches()[0])
+    assert batch_scan.count_rows() == 12
+
+
+def test_open_source_of_a_scan_is_itself() -> None:
+    scan = open_source(TABLE)
+    assert open_source(scan) is scan
+
+
+def test_only_the_requested_columns_are_read(tmp_path: Path) -> None:
+    scan = open_source(write_parquet(tmp_path / "t.parquet", TABLE))
+    (batch,) = list(scan.batches(["s"]))
+    assert batch.schema.names == ["s"]
+
+
+def test_subset_and_shards(folder: Path) -> None:
+    scan = open_source(folder)
+    shards = scan.shards(2)
+    assert sum(len(s) for s in shards) == 3
+    assert [p for s in shards for p in s] == [f.path for f in scan.files]  # order kept, nothing lost
+    total = sum(scan.subset(s).count_rows() for s in shards)
+    assert total == 12
+    assert scan.shards(10) == [[f.path] for f in scan.files]  # at most one shard per file
+    assert open_source(TABLE).shards(4) == [[]]
+
+
+def test_subset_of_an_unknown_file(folder: Path) -> None:
+    with pytest.raises(SourceError, match=r"/elsewhere\.parquet: not a file of .*data"):
+        open_source(folder).subset(["/elsewhere.parquet"])
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def test_source_errors_are_kldrift_value_errors() -> None:
+    assert issubclass(SourceError, KLDriftError)
+    assert issubclass(SourceError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda d: d / "missing.parquet", r"missing\.parquet: no such file or directory$"),
+        (lambda d: _touch(d / "empty.parquet"), r"empty\.parquet: empty file \(0 bytes\); expected a Parquet file$"),
+        (lambda d: _mkdir(d / "nothing"), r"nothing: no Parquet files in this folder$"),
+        (lambda d: _mkdir(d / "hidden-only", "_SUCCESS"), r"hidden-only: no Parquet files in this folder$"),
+        (lambda d: f"{d}/nowhere/*.parquet", r"nowhere/\*\.parquet: glob matched no files$"),
+        (lambda d: f"{_mkdir(d / 'g')}/*.parquet", r"g/\*\.parquet: glob matched no files$"),
+        (lambda d: _text(d / "notes.parquet"), r"notes\.parquet: not a readable Parquet file: "),
+        (lambda d: _text(d / "mixed" / "readme.txt"), r"mixed/readme\.txt: not a readable Parquet file: "),
+        (lambda d: [d / "missing.parquet"], r"missing\.parquet: no such file or directory$"),
+        (lambda d: [], r"^\[\]: empty list of paths; expected at least one Parquet file or folder$"),
+        (lambda d: 42, r"^42: unsupported source type int; expected a path, a glob, a list of paths"),
+        (lambda d: {"x": [1]}, r"unsupported source type dict"),
+    ],
+    ids=[
+        "missing",
+        "empty-file",
+        "empty-dir",
+        "dir-of-hidden-files",
+        "glob-no-base",
+        "glob-no-match",
+        "not-parquet",
+        "dir-with-not-parquet",
+        "list-with-missing",
+        "empty-list",
+        "int",
+        "dict",
+    ],
+)
+def test_source_errors(tmp_path: Path, make: object, match: str) -> None:
+    source = make(tmp_path)  # type: ignore[operator]
+    with pytest.raises(SourceError, match=match) as info:
+        read_all(source)  # some problems only show when reading
+    assert "\n" not in str(info.value)  # one line, for the CLI
+
+
+def test_dataframe_that_arrow_cannot_convert() -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"x": [1, "a", 2.5]})
+    with pytest.raises(SourceError, match=r"<pandas\.DataFrame 3 rows>: cannot convert to Arrow: "):
+        open_source(df)
+
+
+def test_corrupt_file_fails_when_read(tmp_path: Path) -> None:
+    path = write_parquet(tmp_path / "t.parquet", TABLE)
+    data = path.read_bytes()
+    # keep the magic and the footer (schema, row groups) intact, scribble over the column data
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    path.write_bytes(data[:4] + b"\xff" * (len(data) - 4 - footer) + data[-footer:])
+    assert open_source(path).count_rows() == 12  # the footer still reads
+    with pytest.raises(SourceError, match=r"t\.parquet: cannot read Parquet data: "):
+        read_all(path)
+
+
+def _touch(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
+def _mkdir(path: Path, *files: str) -> Path:
+    path.mkdir(parents=True)
+    for name in files:
+        (path / name).write_text("")
+    return path
+
+
+def _text(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("not parquet at all\n")
+    return path
