@@ -71,6 +71,8 @@ class Scan:
     base_dir: str | None = None
     table: pa.Table | None = None
     _rows: int | None = field(default=None, repr=False)
+    _footers: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Parquet footers already read, by path: each file's footer is fetched once per scan."""
 
     def column_names(self) -> list[str]:
         """Data columns: the schema less hive partition keys."""
@@ -78,13 +80,18 @@ class Scan:
 
     def _open(self, info: FileInfo) -> pq.ParquetFile:
         remote = self.filesystem is not None and not isinstance(self.filesystem, pafs.LocalFileSystem)
+        footer = self._footers.get(info.path)
         try:
             if remote:
                 assert self.filesystem is not None
                 # Pre-buffering coalesces a row group's reads: a win on object stores, while on
                 # local disks it doubles peak memory for no speed (measured).
-                return pq.ParquetFile(self.filesystem.open_input_file(_strip_scheme(info.path)), pre_buffer=True)
-            return pq.ParquetFile(info.path, pre_buffer=False)
+                source = self.filesystem.open_input_file(_strip_scheme(info.path))
+                pf = pq.ParquetFile(source, metadata=footer, pre_buffer=True)
+            else:
+                pf = pq.ParquetFile(info.path, metadata=footer, pre_buffer=False)
+            self._footers[info.path] = pf.metadata
+            return pf
         except PermissionError as exc:
             raise SourceError(f"{info.path}: permission denied") from exc
         except FileNotFoundError as exc:
@@ -183,9 +190,9 @@ class Scan:
                 raise SourceError(f"{path}: not a file of {self.description}")
             rg = (int(m.group("start")), int(m.group("stop"))) if m else None
             picked.append(FileInfo(path, by_path[path].size, by_path[path].mtime, rg))
-        return Scan(
-            self.description, self.schema, tuple(picked), self.partition_columns, self.filesystem, self.base_dir
-        )
+        out = Scan(self.description, self.schema, tuple(picked), self.partition_columns, self.filesystem, self.base_dir)
+        out._footers = self._footers
+        return out
 
     def shards(self, max_shards: int) -> list[list[str]]:
         """Shard units (files, or row-group ranges of big files) in at most ``max_shards`` groups.
