@@ -434,6 +434,10 @@ class Fitter:
         bins = col.bins or self.settings.binning.bins
         strategy = col.strategy or self.settings.binning.strategy
         edges = _uniform_edges(fit.vmin, fit.vmax, bins) if strategy == "uniform" else _quantile_edges(sample, bins)
+        if fit.vmin == fit.vmax and bins >= 2:
+            # A constant reference: give its value a bin of its own, so that a column that
+            # becomes non-constant (above or below) moves rows to another bin and can alert.
+            edges = (fit.vmin, float(np.nextafter(fit.vmin, math.inf)))
         return FeatureSpec(name, "numeric", dom, edges=edges, source_type=str(t))
 
 

@@ -463,3 +463,14 @@ def test_missing_feature_in_spec_has_a_hint() -> None:
         SchemaError, match=r"column 'fare_amont' is not in the binning spec .*did you mean 'fare_amount'"
     ):
         spec["fare_amont"]
+
+
+@pytest.mark.parametrize("strategy", ["quantile", "uniform"], ids=["quantile", "uniform"])
+def test_constant_reference_value_gets_a_bin_of_its_own(strategy: str) -> None:
+    cfg = {"binning": {"discrete_max_values": 0, "strategy": strategy}}
+    profile = fitted(pa.table({"x": [7.0] * 10 + [math.inf]}), cfg)
+    # [7, next float after 7): only the constant itself, so any other value lands elsewhere
+    assert profile.spec["x"].edges == (7.0, float(np.nextafter(7.0, math.inf)))
+    assert profile.features["x"].counts == (0, 10, 1, 0)
+    current = pa.table({"x": [6.99, 7.0, 7.01]})
+    assert counts_of(profile, current, "x") == [1, 1, 1, 0]

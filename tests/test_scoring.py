@@ -432,11 +432,18 @@ def test_constant_reference_reports_zero_with_a_message() -> None:
     ],
     ids=["above", "below", "partly"],
 )
-def test_constant_reference_that_becomes_non_constant_alerts(current: pa.Array) -> None:
+@pytest.mark.parametrize(
+    "binning",
+    [{}, {"discrete_max_values": 0}, {"discrete_max_values": 0, "strategy": "uniform"}],
+    ids=["discrete", "quantile", "uniform"],
+)
+def test_constant_reference_that_becomes_non_constant_alerts(current: pa.Array, binning: dict[str, Any]) -> None:
     ref = pa.table({"k": [7.0] * 500})
-    f = kldrift.compare(ref, pa.table({"k": current}))["k"]
-    assert f.severity in ("warn", "critical")
-    assert f.n_bins >= 2
+    report = kldrift.compare(ref, pa.table({"k": current}), config={"binning": binning})
+    assert report["k"].severity in ("warn", "critical")
+    assert report["k"].n_bins >= 2
+    (b,) = report.bins
+    assert sum(r > 0 for r in b.reference) == 1  # the reference still sits in one bin of its own
 
 
 def test_constant_category_that_changes_alerts() -> None:

@@ -1,0 +1,215 @@
+"""Properties that must hold for any input (hypothesis), and the honesty of the alerts.
+
+* divergences: KL ≥ 0, KL(p, p) = 0, scaling counts leaves KL unchanged, JS symmetric and ≤ ln 2;
+* counting: counts of a ++ b == counts of a + counts of b, counts sum to rows, for random
+  numeric / temporal / categorical data with nulls, NaN, infinities and empty batches;
+* honesty: on identical distributions, alerts stay at the significance level's rate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kldrift
+from kldrift.config import coerce_config
+from kldrift.divergence import js_divergence, kl_divergence, psi
+from kldrift.histogram import Histogram, count
+from kldrift.scan import open_source
+from kldrift.scoring import score
+
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+COUNT_SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# --- divergences ---------------------------------------------------------------------------
+
+weight = st.one_of(
+    st.just(0.0),
+    st.integers(0, 10**6).map(float),
+    st.floats(1e-6, 1e6, allow_nan=False, allow_infinity=False),
+)
+
+
+@st.composite
+def weight_pairs(draw: st.DrawFn) -> tuple[list[float], list[float]]:
+    k = draw(st.integers(1, 12))
+    p = draw(st.lists(weight, min_size=k, max_size=k).filter(lambda w: any(x > 0 for x in w)))
+    q = draw(st.lists(weight, min_size=k, max_size=k).filter(lambda w: any(x > 0 for x in w)))
+    return p, q
+
+
+pseudocounts = st.sampled_from([0.0, 0.5, 1.0])
+
+
+@SETTINGS
+@given(weight_pairs(), pseudocounts)
+def test_kl_is_non_negative(pq: tuple[list[float], list[float]], alpha: float) -> None:
+    p, q = pq
+    # Gibbs' inequality; the sum of rel_entr terms may round a hair below 0 when p ≈ q
+    assert kl_divergence(p, q, pseudocount=alpha) >= -1e-12
+    assert psi(p, q, pseudocount=alpha) >= -1e-12
+
+
+@SETTINGS
+@given(weight_pairs(), pseudocounts)
+def test_kl_of_a_distribution_with_itself_is_zero(pq: tuple[list[float], list[float]], alpha: float) -> None:
+    p, _ = pq
+    assert kl_divergence(p, p, pseudocount=alpha) == 0.0
+    assert js_divergence(p, p, pseudocount=alpha) == 0.0
+
+
+@SETTINGS
+@given(weight_pairs(), st.sampled_from([2.0, 10.0, 1e3, 0.125]))
+def test_scaling_the_counts_leaves_kl_unchanged(pq: tuple[list[float], list[float]], factor: float) -> None:
+    p, q = pq
+    expected = kl_divergence(p, q)
+    got = kl_divergence([x * factor for x in p], [x * factor for x in q])
+    if math.isinf(expected):
+        assert got == math.inf
+    else:
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+@SETTINGS
+@given(weight_pairs(), pseudocounts)
+def test_js_is_symmetric_and_bounded(pq: tuple[list[float], list[float]], alpha: float) -> None:
+    p, q = pq
+    js = js_divergence(p, q, pseudocount=alpha)
+    assert js == js_divergence(q, p, pseudocount=alpha)
+    assert -1e-12 <= js <= math.log(2) + 1e-12
+    assert js_divergence(p, q, pseudocount=alpha, base=2) <= 1 + 1e-12
+
+
+# --- counting ----------------------------------------------------------------------------
+
+T0 = int(dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp() * 1e6)
+floats = st.one_of(
+    st.none(),
+    st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0]),
+    st.floats(-1e6, 1e6, allow_nan=False),
+)
+ints = st.one_of(st.none(), st.integers(-5, 5), st.integers(-(2**40), 2**40))
+words = st.one_of(st.none(), st.sampled_from(["a", "b", "c", "", "é", "a b"]), st.text(max_size=3))
+stamps = st.one_of(st.none(), st.integers(0, 10**11))
+bools = st.one_of(st.none(), st.booleans())
+
+
+@st.composite
+def tables(draw: st.DrawFn, min_rows: int = 0) -> pa.Table:
+    n = draw(st.integers(min_rows, 60))
+
+    def col(strategy: st.SearchStrategy[Any]) -> list[Any]:
+        return draw(st.lists(strategy, min_size=n, max_size=n))
+
+    return pa.table(
+        {
+            "f": pa.array(col(floats), pa.float64()),
+            "i": pa.array(col(ints), pa.int64()),
+            "s": pa.array(col(words), pa.string()),
+            "d": pa.array(col(words), pa.string()).dictionary_encode(),
+            "b": pa.array(col(bools), pa.bool_()),
+            "t": pa.array([None if v is None else T0 + v for v in col(stamps)], pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def split(table: pa.Table, cuts: list[int]) -> list[pa.Table]:
+    """Contiguous pieces at the given cut points (repeated cuts give empty pieces)."""
+    bounds = [0, *sorted(min(c, table.num_rows) for c in cuts), table.num_rows]
+    return [table.slice(lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
+
+
+@COUNT_SETTINGS
+@given(
+    tables(min_rows=1),
+    tables(),
+    st.lists(st.integers(0, 60), max_size=4),
+    st.sampled_from([{}, {"binning": {"discrete_max_values": 0, "bins": 4}}, {"binning": {"strategy": "uniform"}}]),
+)
+def test_counts_of_parts_add_up_to_the_whole(
+    reference: pa.Table, current: pa.Table, cuts: list[int], config: dict[str, Any]
+) -> None:
+    profile = kldrift.fit(reference, config=config)
+    # fitting counts every reference row in every feature
+    assert all(sum(f.counts) == reference.num_rows for f in profile.features.values())
+    spec = profile.spec
+    whole = count(spec, open_source(current))
+    assert whole.errors == {}
+    assert whole.rows == current.num_rows
+    assert all(int(v.sum()) == current.num_rows for v in whole.counts.values())
+    parts = [count(spec, open_source(piece)) for piece in split(current, cuts)]
+    assert sum(parts, Histogram.zero(spec)) == whole
+    # and as record batches of one source, with an empty batch for every empty piece
+    empty = pa.RecordBatch.from_arrays([pa.array([], f.type) for f in current.schema], schema=current.schema)
+    batches = [b for piece in split(current, cuts) for b in (piece.to_batches() or [empty])]
+    assert count(spec, open_source(pa.Table.from_batches(batches, schema=current.schema))) == whole
+
+
+@COUNT_SETTINGS
+@given(tables(min_rows=1), tables())
+def test_scoring_random_data_never_raises(reference: pa.Table, current: pa.Table) -> None:
+    report = kldrift.compare(reference, current, config={"min_rows": 0})
+    for f in report.features:
+        assert f.severity in ("ok", "warn", "critical", "insufficient_data")
+        assert f.n_current == current.num_rows
+        assert f.n_reference == reference.num_rows
+        if f.severity != "insufficient_data":
+            assert f.kl >= -1e-12
+            assert 0.0 <= f.p_value <= 1.0
+            assert 0.0 <= f.p_adjusted <= 1.0
+
+
+# --- honesty: no false alarms from noise ----------------------------------------------------
+
+TRIALS = 400
+MASTER_SEED = 20261124
+
+
+def _draw(rng: np.random.Generator, n: int) -> pa.Table:
+    return pa.table(
+        {
+            "x": rng.normal(size=n),
+            "k": rng.poisson(3, n),
+            "c": pa.array(rng.choice(["a", "b", "c", "d", "e"], n, p=[0.4, 0.25, 0.2, 0.1, 0.05]).tolist()),
+            "u": rng.uniform(size=n),
+        }
+    )
+
+
+def _tolerance(alpha: float, trials: int) -> float:
+    # three binomial standard deviations of an observed rate over `trials` independent runs
+    return 3 * math.sqrt(alpha * (1 - alpha) / trials)
+
+
+@pytest.mark.parametrize(
+    ("config", "alpha"),
+    [
+        ({}, 0.01),
+        # thresholds 0: only the G-test and Benjamini–Hochberg decide: a test of the p-values themselves
+        ({"thresholds": {"warn": 0, "critical": 0}}, 0.01),
+        ({"thresholds": {"warn": 0, "critical": 0}, "significance": {"alpha": 0.05}}, 0.05),
+    ],
+    ids=["defaults", "significance-only", "significance-only-alpha-0.05"],
+)
+def test_identical_distributions_alert_at_most_at_alpha(config: dict[str, Any], alpha: float) -> None:
+    master = np.random.default_rng(MASTER_SEED)
+    profile = kldrift.fit(_draw(master, 20_000))
+    settings_ = coerce_config(config)
+    runs_with_alert = 0
+    for seed in master.integers(0, 2**32, TRIALS):
+        rng = np.random.default_rng(seed)
+        current = _draw(rng, int(rng.integers(100, 501)))  # small samples: n between 100 and 500
+        report = score(profile.spec, profile.histogram, count(profile.spec, open_source(current)), settings_)
+        assert all(f.severity != "insufficient_data" for f in report.features)
+        runs_with_alert += bool(report.alerts)
+    # Under the global null, Benjamini–Hochberg bounds P(any alert in a run) by alpha.
+    rate = runs_with_alert / TRIALS
+    assert rate <= alpha + _tolerance(alpha, TRIALS), f"{runs_with_alert} of {TRIALS} runs alerted"
