@@ -40,7 +40,7 @@ from kldrift.errors import ProfileError, SchemaError
 from kldrift.kernels import count_edges, count_values
 from kldrift.scan import Scan
 
-__all__ = ["BinSpec", "FeatureSpec", "Fitter", "select_features"]
+__all__ = ["BinSpec", "FeatureSpec", "Fitter", "quantile_edges", "select_features"]
 
 log = logging.getLogger(__name__)
 
@@ -225,10 +225,13 @@ def _castable_to_text(t: pa.DataType) -> bool:
 class _NumericFit:
     """Pass-one state of one numeric column."""
 
-    __slots__ = ("discrete", "max_discrete", "n", "nulls", "sample", "stride", "vmax", "vmin")
+    __slots__ = ("counts", "discrete", "edges", "max_discrete", "n", "nulls", "sample", "stride", "vmax", "vmin")
 
-    def __init__(self, stride: int, max_discrete: int) -> None:
+    def __init__(self, stride: int, max_discrete: int, edges: tuple[float, ...] | None = None) -> None:
         self.stride = stride
+        # Cut points known before the pass (explicit, or from a pilot sample): count exactly on the way.
+        self.edges = None if edges is None else np.asarray(edges, dtype=np.float64)
+        self.counts = None if edges is None else np.zeros(len(edges) + 2, np.int64)
         self.max_discrete = max_discrete
         self.sample: list[np.ndarray[Any, Any]] = []
         self.n = 0
@@ -240,6 +243,8 @@ class _NumericFit:
     def add(self, x: np.ndarray[Any, Any], row0: int) -> None:
         n = len(x)
         self.n += n
+        if self.counts is not None:
+            self.counts += count_edges(x, self.edges)  # type: ignore[arg-type]
         # Systematic sample: global rows 0, stride, 2*stride, ... (every row when stride is 1).
         take = x[(-row0) % self.stride :: self.stride] if self.stride > 1 else x
         if x.dtype.kind == "f":
@@ -333,7 +338,13 @@ class Fitter:
     continuous features need a counting pass unless :meth:`sample_is_complete`.
     """
 
-    def __init__(self, columns: Sequence[tuple[str, pa.DataType]], settings: Settings, total_rows: int) -> None:
+    def __init__(
+        self,
+        columns: Sequence[tuple[str, pa.DataType]],
+        settings: Settings,
+        total_rows: int,
+        pilot: Mapping[str, tuple[float, ...]] | None = None,
+    ) -> None:
         self.settings = settings
         self.columns = list(columns)
         b = settings.binning
@@ -351,9 +362,22 @@ class Fitter:
             else:
                 numeric_names.append(name)
         self.stride = sampling_stride(total_rows, len(numeric_names), b.sample_size)
+        self.pilot = dict(pilot or {})
         for name in numeric_names:
-            explicit = settings.column(name).edges is not None
-            self.numeric[name] = _NumericFit(self.stride, -1 if explicit else b.discrete_max_values)
+            explicit = settings.column(name).edges
+            if explicit is not None:
+                self.numeric[name] = _NumericFit(self.stride, -1, tuple(explicit))
+            else:
+                self.numeric[name] = _NumericFit(self.stride, b.discrete_max_values, self.pilot.get(name))
+
+    def numeric_quantile_columns(self) -> list[str]:
+        """Numeric columns whose cut points are reference quantiles (candidates for a pilot)."""
+        return [
+            n
+            for n in self.numeric
+            if self.settings.column(n).edges is None
+            and (self.settings.column(n).strategy or self.settings.binning.strategy) == "quantile"
+        ]
 
     def add(self, batch: pa.RecordBatch) -> None:
         for name, fit in self.numeric.items():
@@ -396,6 +420,8 @@ class Fitter:
                         c[i] = fit.discrete.get(v, 0)
                     c[-1] = fit.nulls
                     counts[name] = c
+                elif fit.counts is not None and fit.edges is not None and f.edges == tuple(fit.edges.tolist()):
+                    counts[name] = fit.counts  # counted exactly during the pass
                 elif self.stride == 1:
                     c = (
                         count_values(values, np.asarray(f.values))
@@ -433,7 +459,12 @@ class Fitter:
             return FeatureSpec(name, "numeric", dom, values=tuple(sorted(fit.discrete)), source_type=str(t))
         bins = col.bins or self.settings.binning.bins
         strategy = col.strategy or self.settings.binning.strategy
-        edges = _uniform_edges(fit.vmin, fit.vmax, bins) if strategy == "uniform" else _quantile_edges(sample, bins)
+        if strategy == "uniform":
+            edges = _uniform_edges(fit.vmin, fit.vmax, bins)
+        else:
+            edges = quantile_edges(sample, bins)
+            if fit.edges is not None and fit.counts is not None and _pilot_holds(fit.counts, fit.edges, sample, edges):
+                edges = tuple(float(e) for e in fit.edges)
         if fit.vmin == fit.vmax and bins >= 2:
             # A constant reference: give its value a bin of its own, so that a column that
             # becomes non-constant (above or below) moves rows to another bin and can alert.
@@ -461,7 +492,33 @@ def sampling_stride(total_rows: int, n_numeric: int, sample_size: int) -> int:
     return max(1, -(-total_rows // per_column))
 
 
-def _quantile_edges(sample: np.ndarray[Any, Any], bins: int) -> tuple[float, ...]:
+PILOT_TOLERANCE = 0.005
+"""Largest gap (in reference mass) between a pilot's bins, counted exactly, and the sample's quantile bins."""
+
+
+def _pilot_holds(
+    counts: np.ndarray[Any, Any],
+    pilot_edges: np.ndarray[Any, Any],
+    sample: np.ndarray[Any, Any],
+    edges: tuple[float, ...],
+) -> bool:
+    """Whether cut points from a pilot (a few row groups) bin the reference as its quantiles would.
+
+    ``counts`` are the exact reference counts in the pilot's bins. They must
+    match, bin for bin within :data:`PILOT_TOLERANCE`, the masses that the
+    systematic sample's own quantile cut points ``edges`` give the sample. A
+    pilot taken from row groups can miss on sorted or clustered data; then the
+    caller counts the sample's cut points in a second pass instead.
+    """
+    valid = int(counts[:-1].sum())
+    if len(pilot_edges) != len(edges) or valid == 0 or len(sample) == 0:
+        return False
+    exact = counts[:-1] / valid
+    target = count_edges(sample, np.asarray(edges, dtype=np.float64))[:-1] / len(sample)
+    return bool(np.max(np.abs(exact - target)) <= PILOT_TOLERANCE)
+
+
+def quantile_edges(sample: np.ndarray[Any, Any], bins: int) -> tuple[float, ...]:
     """Interior cut points at the 1/bins … (bins-1)/bins quantiles, ties deduplicated."""
     if len(sample) == 0 or bins < 2:
         return ()

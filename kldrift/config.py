@@ -437,14 +437,10 @@ def _validate(model: type[_Model], data: Any, source: str) -> Any:
         raise ConfigError(f"{prefix}{first}{more}") from None
 
 
-def load_config(path: str | os.PathLike[str]) -> JobConfig:
-    """The validated, frozen job config in the YAML file at ``path``.
+_JOB_KEYS = frozenset({"dataset", "reference", "current", "output"})
 
-    Relative paths in it resolve against the file's folder. Raises
-    :class:`~kldrift.errors.ConfigError` with one line naming the file and the
-    key path for every kind of problem.
-    """
-    p = Path(path)
+
+def _read_yaml(p: Path) -> Any:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -462,6 +458,21 @@ def load_config(path: str | os.PathLike[str]) -> JobConfig:
         raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
     if data is None:
         raise ConfigError(f"{p}: config file is empty; expected at least dataset, reference, current, output")
+    return data
+
+
+def load_config(path: str | os.PathLike[str]) -> JobConfig:
+    """The validated, frozen job config in the YAML file at ``path``.
+
+    Relative paths in it resolve against the file's folder. Raises
+    :class:`~kldrift.errors.ConfigError` with one line naming the file and the
+    key path for every kind of problem.
+    """
+    p = Path(path)
+    return _job_config(p, _read_yaml(p))
+
+
+def _job_config(p: Path, data: Any) -> JobConfig:
     if isinstance(data, Mapping) and "base_dir" in data:
         raise ConfigError.unknown_key("", "base_dir", JobConfig.model_fields.keys() - {"base_dir"}, source=str(p))
     cfg = _validate(JobConfig, data, str(p))
@@ -475,10 +486,14 @@ def coerce_config(config: object, *, source: str = "config") -> Settings:
     if isinstance(config, Settings):
         return config
     if isinstance(config, str | os.PathLike):
-        return load_config(config)
+        # A job file (with dataset, reference, ...) or just the analysis settings.
+        p = Path(config)
+        data = _read_yaml(p)
+        if isinstance(data, Mapping) and not _JOB_KEYS & set(data):
+            return _validate(Settings, data, str(p))
+        return _job_config(p, data)
     if isinstance(config, Mapping):
-        job_keys = {"dataset", "reference", "current", "output"}
-        model: type[_Model] = JobConfig if job_keys & set(config) else Settings
+        model: type[_Model] = JobConfig if _JOB_KEYS & set(config) else Settings
         return _validate(model, dict(config), source)
     msg = f"{source}: expected a dict, a YAML path or a Settings object, got {type(config).__name__}"
     raise ConfigError(msg)

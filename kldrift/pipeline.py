@@ -17,7 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kldrift.binning import BinSpec, Fitter, select_features
+import numpy as np
+
+from kldrift.binning import BinSpec, Fitter, quantile_edges, select_features
+from kldrift.columns import to_numbers
 from kldrift.config import Interval, JobConfig, Settings, coerce_config
 from kldrift.errors import ProfileError, SourceError
 from kldrift.histogram import Histogram, count, workers
@@ -51,6 +54,11 @@ def _fit_scan(scan: Scan, settings: Settings, on_rows: Progress | None = None) -
     names = [n for n, _ in columns]
     total = scan.count_rows()
     fitter = Fitter(columns, settings, total)
+    if not fitter.sample_is_complete():
+        # Big reference: place provisional cut points from a pilot of a few row groups, so the
+        # one full pass both samples and counts exactly; columns where the pilot misses the
+        # quantiles (checked against the pass's systematic sample) get a second pass.
+        fitter = Fitter(columns, settings, total, _pilot_edges(scan, settings, fitter.numeric_quantile_columns()))
     row0 = 0
     with ThreadPoolExecutor(workers()) as pool:
         for batch in scan.batches(names):
@@ -69,6 +77,33 @@ def _fit_scan(scan: Scan, settings: Settings, on_rows: Progress | None = None) -
     hist = Histogram(spec.fingerprint, row0, {f.name: counts[f.name] for f in spec.features}, {})
     files = tuple({"path": f.path, "size": f.size, "mtime": f.mtime} for f in scan.files)
     return Profile(spec, hist, settings.binning_fingerprint(), scan.description, files)
+
+
+PILOT_ROW_GROUPS = 8
+
+
+def _pilot_edges(scan: Scan, settings: Settings, names: list[str]) -> dict[str, tuple[float, ...]]:
+    """Quantile cut points of each column from a few row groups spread over the reference."""
+    if not names:
+        return {}
+    pilot = scan.spread(PILOT_ROW_GROUPS)
+    per_column = settings.binning.sample_size
+    stride = max(1, -(-pilot.count_rows() // per_column))
+    samples: dict[str, list[np.ndarray[Any, Any]]] = {n: [] for n in names}
+    row0 = 0
+    for batch in pilot.batches(names):
+        for n in names:
+            x = to_numbers(batch.column(n))[(-row0) % stride :: stride]
+            samples[n].append(x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64))
+        row0 += batch.num_rows
+    out = {}
+    for n in names:
+        col = settings.column(n)
+        values = np.concatenate(samples[n]) if samples[n] else np.zeros(0)
+        edges = quantile_edges(values, col.bins or settings.binning.bins)
+        if edges:
+            out[n] = edges
+    return out
 
 
 def fit(reference: Source, *, config: object = None) -> Profile:

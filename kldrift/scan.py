@@ -194,6 +194,28 @@ class Scan:
         out._footers = self._footers
         return out
 
+    def spread(self, n_units: int) -> Scan:
+        """A scan of at most ``n_units`` row groups spread evenly over the source (a pilot sample)."""
+        if self.table is not None:
+            size = self.batch_size(self.table.num_columns)
+            starts = range(0, self.table.num_rows, size)
+            picked = [starts[i * len(starts) // n_units] for i in range(min(n_units, len(starts)))]
+            table = pa.concat_tables([self.table.slice(s, size) for s in sorted(set(picked))]) if picked else self.table
+            return Scan(self.description, self.schema, table=table)
+        units: list[tuple[FileInfo, int]] = []
+        for f in self.files:
+            n = self._open(f).metadata.num_row_groups
+            start, stop = f.row_groups or (0, n)
+            units.extend((f, i) for i in range(start, stop))
+        chosen = sorted({i * len(units) // n_units for i in range(min(n_units, len(units)))})
+        files = tuple(
+            FileInfo(units[i][0].path, units[i][0].size, units[i][0].mtime, (units[i][1], units[i][1] + 1))
+            for i in chosen
+        )
+        out = Scan(self.description, self.schema, files, self.partition_columns, self.filesystem, self.base_dir)
+        out._footers = self._footers
+        return out
+
     def shards(self, max_shards: int) -> list[list[str]]:
         """Shard units (files, or row-group ranges of big files) in at most ``max_shards`` groups.
 

@@ -153,11 +153,6 @@ def test_config_as_dict_and_settings_object_agree(tables: tuple[pa.Table, pa.Tab
     assert a["x"].metric == "psi"
 
 
-@pytest.mark.xfail(
-    reason="config.coerce_config reads a YAML path as a full JobConfig (dataset, reference, ... required), "
-    "so a settings-only YAML cannot be passed to compare(); issue 2 says config may be a YAML path",
-    strict=True,
-)
 def test_config_as_settings_only_yaml_path(tmp_path: Path, tables: tuple[pa.Table, pa.Table]) -> None:
     path = tmp_path / "settings.yaml"
     path.write_text("binning:\n  bins: 5\nmetric: psi\n")

@@ -1,0 +1,158 @@
+"""Benchmark: ``kldrift compare`` (whole process) against the shared pyarrow+numpy baseline.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_compare.py [--sizes 1m,10m] [--repeat 3]
+
+Makes (or reuses) data with ``../shared/bench/make_data.py`` under
+``benchmarks/data/<size>/``, then, alternately in one sitting so both sides see
+the same machine:
+
+* ``baseline``  ``python ../shared/bench/limit_baseline.py DIR --phase kl``
+* ``compare``   ``kldrift compare DIR/reference.parquet DIR/current.parquet --format json``
+* ``run``       ``kldrift run`` with a saved profile (the reference is not re-read)
+* ``read``      ``limit_baseline.py DIR --phase read``: the streamed-read floor
+
+Each is a child process; its wall time and peak RSS (``wait4``) are recorded.
+It prints the median of each, the ratios to the baseline and to the read
+floor, and an in-process breakdown of where kldrift's time goes (decode vs
+counting). Figures are ratios: machines here are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "bench"
+PY = sys.executable
+KLDRIFT = str(Path(PY).with_name("kldrift"))
+SIZES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
+
+
+def ensure_data(size: str, data_dir: Path) -> Path:
+    out = data_dir / size
+    if not (out / "current.parquet").exists():
+        print(f"making {size} rows of data in {out} ...", flush=True)
+        subprocess.run(
+            [PY, str(SHARED / "make_data.py"), "--rows", str(SIZES[size]), "--out", str(out)], check=True
+        )
+    return out
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if status != 0:
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"failed ({status}): {' '.join(cmd)}\n{err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024.0
+
+
+def job_config(data: Path, tmp: Path) -> Path:
+    cfg = tmp / "bench.yaml"
+    cfg.write_text(
+        f"dataset: bench\nreference: {data / 'reference.parquet'}\ncurrent: {data / 'current.parquet'}\n"
+        f"output: {tmp / 'out'}\n"
+    )
+    subprocess.run([KLDRIFT, "-q", "profile", "--config", str(cfg)], check=True, stdout=subprocess.DEVNULL)
+    return cfg
+
+
+def breakdown(data: Path) -> dict[str, float]:
+    """In-process: seconds to decode the current file alone, and to count it (decode + count)."""
+    code = f"""
+import json, time
+import pyarrow as pa
+from kldrift.columns import to_numbers
+from kldrift.histogram import count
+from kldrift.profile import Profile
+from kldrift.scan import open_source
+import sys
+prof = Profile.load(sys.argv[1])
+scan = open_source({str(data / "current.parquet")!r})
+cols = [f.name for f in prof.spec.features]
+t0 = time.perf_counter()
+for b in scan.batches(cols):
+    for c in cols:
+        a = b.column(c)
+        if pa.types.is_dictionary(a.type):
+            a.indices.to_numpy(zero_copy_only=False)
+        else:
+            to_numbers(a)
+t1 = time.perf_counter()
+count(prof.spec, scan)
+t2 = time.perf_counter()
+print(json.dumps({{"decode_s": t1 - t0, "decode_and_count_s": t2 - t1}}))
+"""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = job_config(data, Path(tmp))
+        profile = Path(tmp) / "out" / "bench" / "profile.json"
+        assert cfg.exists()
+        out = subprocess.run([PY, "-c", code, str(profile)], check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def bench(size: str, data: Path, repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = job_config(data, Path(tmp))
+        cmds = {
+            "baseline": [PY, str(SHARED / "limit_baseline.py"), str(data), "--phase", "kl"],
+            "compare": [KLDRIFT, "-q", "compare", str(data / "reference.parquet"), str(data / "current.parquet"),
+                        "--format", "json"],
+            "run": [KLDRIFT, "-q", "run", "--config", str(cfg), "--date", "2026-01-01", "--no-webhook"],
+            "read": [PY, str(SHARED / "limit_baseline.py"), str(data), "--phase", "read"],
+        }
+        results: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
+        for i in range(repeat):
+            for name, cmd in cmds.items():
+                wall, rss = timed(cmd)
+                results[name].append((wall, rss))
+                print(f"  {size} round {i + 1}: {name:8s} {wall:7.2f} s  {rss:7.0f} MiB", flush=True)
+    med = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
+    rss = {k: max(r for _, r in v) for k, v in results.items()}
+    return {"size": size, "median_s": med, "peak_rss_mib": rss, "raw": results}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1m,10m")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--data-dir", type=Path, default=ROOT / "benchmarks" / "data")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    a = ap.parse_args()
+    summary = []
+    for size in a.sizes.split(","):
+        data = ensure_data(size, a.data_dir)
+        res = bench(size, data, a.repeat)
+        res["breakdown"] = breakdown(data)
+        summary.append(res)
+    print()
+    print(f"{'size':>5} {'side':>9} {'median s':>9} {'x baseline':>10} {'x read':>7} {'peak MiB':>9}")
+    for res in summary:
+        base, read = res["median_s"]["baseline"], res["median_s"]["read"]
+        for side in ("baseline", "compare", "run", "read"):
+            m = res["median_s"][side]
+            print(f"{res['size']:>5} {side:>9} {m:9.2f} {m / base:10.2f} {m / read:7.2f} {res['peak_rss_mib'][side]:9.0f}")
+        b = res["breakdown"]
+        count_s = b["decode_and_count_s"] - b["decode_s"]
+        print(f"{res['size']:>5} where the current file's time goes: decode {b['decode_s']:.2f} s, "
+              f"counting {count_s:.2f} s (decode+count {b['decode_and_count_s']:.2f} s)")
+    if a.json:
+        a.json.write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
