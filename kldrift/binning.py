@@ -101,7 +101,10 @@ class FeatureSpec:
         out = []
         for lo, hi in itertools.pairwise(bounds):
             left = "(" if math.isinf(lo) else "["
-            out.append(f"{left}{self._value_label(lo)}, {self._value_label(hi)})")
+            a, b = self._value_label(lo), self._value_label(hi)
+            if a == b:  # a bin narrower than 6 digits show (a constant's own bin): full precision
+                a, b = repr(float(lo)), repr(float(hi))
+            out.append(f"{left}{a}, {b})")
         return [*out, NULL_LABEL]
 
     def _value_label(self, v: float) -> str:
@@ -156,7 +159,8 @@ class BinSpec:
             object.__setattr__(self, "fingerprint", self.compute_fingerprint())
 
     def compute_fingerprint(self) -> str:
-        payload = [[f.name, f.to_json()] for f in self.features]
+        # The bins only: the same data read as pandas (large_string, nullable ints) fits the same spec.
+        payload = [[f.name, {k: v for k, v in f.to_json().items() if k != "source_type"}] for f in self.features]
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -53,6 +53,10 @@ class Histogram:
                 f"{other.fingerprint}); count both with the same profile"
             )
             raise KLDriftError(msg)
+        if self.counts.keys() != other.counts.keys() or any(
+            len(v) != len(other.counts[k]) for k, v in self.counts.items()
+        ):
+            raise KLDriftError("cannot merge histograms: their features or bin counts differ (corrupt partial counts?)")
         counts = {k: v + other.counts[k] for k, v in self.counts.items()}
         errors = dict(self.errors)
         for k, v in other.errors.items():

@@ -142,6 +142,10 @@ class Profile:
                 c = np.asarray(feats[f.name]["counts"], dtype=np.int64)
                 if c.shape != (f.n_bins,) or (c < 0).any():
                     raise ProfileError(f"feature {f.name!r}: expected {f.n_bins} non-negative counts")
+                if int(c.sum()) != int(data["rows"]):
+                    raise ProfileError(
+                        f"feature {f.name!r}: counts sum to {int(c.sum())}, not the profile's {data['rows']} rows"
+                    )
                 counts[f.name] = c
             hist = Histogram(spec.fingerprint, int(data["rows"]), counts, {})
             return cls(

@@ -213,6 +213,15 @@ def test_merge_refuses_different_specs() -> None:
         Histogram.zero(SPEC) + Histogram.zero(other)
 
 
+def test_merge_refuses_corrupt_partial_counts() -> None:
+    good = Histogram.zero(SPEC)
+    data = good.to_json()
+    name = next(iter(data["counts"]))
+    data["counts"][name] = data["counts"][name][:-1]  # one bin short, e.g. an edited XCom
+    with pytest.raises(KLDriftError, match=r"cannot merge histograms: their features or bin counts differ"):
+        good + Histogram.from_json(data)
+
+
 def test_merge_with_another_type_is_not_implemented() -> None:
     with pytest.raises(TypeError):
         Histogram.zero(SPEC) + 1  # type: ignore[operator]

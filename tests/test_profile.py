@@ -112,6 +112,10 @@ def test_counts_that_do_not_belong_to_the_spec(profile: Profile) -> None:
         (lambda d: d.update(fingerprint="0123456789abcdef"), r"does not match the recorded 0123456789abcdef"),
         (lambda d: d["features"]["x"]["counts"].pop(), r"feature 'x': expected 11 non-negative counts"),
         (lambda d: d["features"]["c"]["counts"].__setitem__(0, -1), r"feature 'c': expected 5 non-negative counts"),
+        (
+            lambda d: d["features"]["x"]["counts"].__setitem__(0, d["features"]["x"]["counts"][0] + 1),
+            r"feature 'x': counts sum to \d+, not the profile's \d+ rows",
+        ),
         (lambda d: d["features"]["x"].pop("counts"), r"malformed profile: KeyError: 'counts'"),
         (lambda d: d.pop("features"), r"malformed profile: KeyError: 'features'"),
         (lambda d: d.update(rows="many"), r"malformed profile: ValueError: "),
@@ -126,6 +130,7 @@ def test_counts_that_do_not_belong_to_the_spec(profile: Profile) -> None:
         "tampered-fingerprint",
         "short-counts",
         "negative-count",
+        "counts-not-rows",
         "no-counts",
         "no-features",
         "bad-rows",
