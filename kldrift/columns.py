@@ -68,6 +68,12 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
         arr = pc.multiply(arr.view(pa.int64()), 1000)
     elif pa.types.is_unsigned_integer(t) and t.bit_width == 64:
         arr = pc.cast(arr, pa.float64())
+    if arr.null_count:
+        # Nulls become NaN in Arrow's own kernels: Array.to_numpy with nulls goes through
+        # pyarrow's pandas conversion, which imports pandas (seconds) in every process.
+        if not pa.types.is_floating(arr.type):
+            arr = pc.cast(arr, pa.float64())
+        arr = pc.fill_null(arr, float("nan"))
     values = arr.to_numpy(zero_copy_only=False)
     if values.dtype.kind in "iu" and values.dtype != np.int64:
         values = values.astype(np.int64)
