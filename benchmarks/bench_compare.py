@@ -43,9 +43,7 @@ def ensure_data(size: str, data_dir: Path) -> Path:
     out = data_dir / size
     if not (out / "current.parquet").exists():
         print(f"making {size} rows of data in {out} ...", flush=True)
-        subprocess.run(
-            [PY, str(SHARED / "make_data.py"), "--rows", str(SIZES[size]), "--out", str(out)], check=True
-        )
+        subprocess.run([PY, str(SHARED / "make_data.py"), "--rows", str(SIZES[size]), "--out", str(out)], check=True)
     return out
 
 
@@ -89,7 +87,8 @@ for b in scan.batches(cols):
     for c in cols:
         a = b.column(c)
         if pa.types.is_dictionary(a.type):
-            a.indices.to_numpy(zero_copy_only=False)
+            for chunk in getattr(a, "chunks", [a]):
+                chunk.indices.to_numpy(zero_copy_only=False)
         else:
             to_numbers(a)
 t1 = time.perf_counter()
@@ -110,8 +109,15 @@ def bench(size: str, data: Path, repeat: int) -> dict[str, Any]:
         cfg = job_config(data, Path(tmp))
         cmds = {
             "baseline": [PY, str(SHARED / "limit_baseline.py"), str(data), "--phase", "kl"],
-            "compare": [KLDRIFT, "-q", "compare", str(data / "reference.parquet"), str(data / "current.parquet"),
-                        "--format", "json"],
+            "compare": [
+                KLDRIFT,
+                "-q",
+                "compare",
+                str(data / "reference.parquet"),
+                str(data / "current.parquet"),
+                "--format",
+                "json",
+            ],
             "run": [KLDRIFT, "-q", "run", "--config", str(cfg), "--date", "2026-01-01", "--no-webhook"],
             "read": [PY, str(SHARED / "limit_baseline.py"), str(data), "--phase", "read"],
         }
@@ -122,8 +128,8 @@ def bench(size: str, data: Path, repeat: int) -> dict[str, Any]:
                 results[name].append((wall, rss))
                 print(f"  {size} round {i + 1}: {name:8s} {wall:7.2f} s  {rss:7.0f} MiB", flush=True)
     med = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
-    rss = {k: max(r for _, r in v) for k, v in results.items()}
-    return {"size": size, "median_s": med, "peak_rss_mib": rss, "raw": results}
+    peak = {k: max(r for _, r in v) for k, v in results.items()}
+    return {"size": size, "median_s": med, "peak_rss_mib": peak, "raw": results}
 
 
 def main() -> None:
@@ -144,12 +150,14 @@ def main() -> None:
     for res in summary:
         base, read = res["median_s"]["baseline"], res["median_s"]["read"]
         for side in ("baseline", "compare", "run", "read"):
-            m = res["median_s"][side]
-            print(f"{res['size']:>5} {side:>9} {m:9.2f} {m / base:10.2f} {m / read:7.2f} {res['peak_rss_mib'][side]:9.0f}")
+            m, rss = res["median_s"][side], res["peak_rss_mib"][side]
+            print(f"{res['size']:>5} {side:>9} {m:9.2f} {m / base:10.2f} {m / read:7.2f} {rss:9.0f}")
         b = res["breakdown"]
         count_s = b["decode_and_count_s"] - b["decode_s"]
-        print(f"{res['size']:>5} where the current file's time goes: decode {b['decode_s']:.2f} s, "
-              f"counting {count_s:.2f} s (decode+count {b['decode_and_count_s']:.2f} s)")
+        print(
+            f"{res['size']:>5} where the current file's time goes: decode {b['decode_s']:.2f} s, "
+            f"counting {count_s:.2f} s (decode+count {b['decode_and_count_s']:.2f} s)"
+        )
     if a.json:
         a.json.write_text(json.dumps(summary, indent=1))
 
