@@ -124,27 +124,55 @@ class Scan:
         if self.table is not None:
             yield from self.table.select(cols).to_batches(max_chunksize=self.batch_size(len(cols)))
             return
-        with ThreadPoolExecutor(1, thread_name_prefix="kldrift-read") as reader:
-            pending: deque[tuple[FileInfo, Future[Any]]] = deque()
-            for info, task in self._tasks(cols):
-                pending.append((info, reader.submit(task)))
-                if len(pending) > _PREFETCH:
-                    yield from self._drain(*pending.popleft(), cols)
-            while pending:
-                yield from self._drain(*pending.popleft(), cols)
+        # Small row groups (many small files) are glued into batches of about half the
+        # target size: per-batch costs (a numpy call per bin and column) dominate otherwise.
+        target = self.batch_size(len(cols)) // 2
+        buf: list[Batch] = []
+        rows = 0
+        for part in self._read(cols, target):
+            if not buf and part.num_rows >= target:
+                yield part
+                continue
+            buf.append(part)
+            rows += part.num_rows
+            if rows >= target:
+                yield _concat(buf)
+                buf, rows = [], 0
+        if buf:
+            yield _concat(buf)
 
-    def _tasks(self, cols: list[str]) -> Iterator[tuple[FileInfo, Callable[[], Any]]]:
+    def _read(self, cols: list[str], target: int) -> Iterator[Batch]:
+        """Row groups in order, read ahead on two reader threads (one row group, or a target's worth)."""
+        with ThreadPoolExecutor(2, thread_name_prefix="kldrift-read") as reader:
+            pending: deque[tuple[FileInfo, Future[Any], int]] = deque()
+            in_flight = 0
+            for info, task, n in self._tasks(cols):
+                pending.append((info, reader.submit(task), n))
+                in_flight += n
+                while len(pending) > _PREFETCH and in_flight - pending[0][2] >= target:
+                    done, fut, m = pending.popleft()
+                    in_flight -= m
+                    yield from self._drain(done, fut, cols)
+            while pending:
+                done, fut, _ = pending.popleft()
+                yield from self._drain(done, fut, cols)
+
+    def _tasks(self, cols: list[str]) -> Iterator[tuple[FileInfo, Callable[[], Any], int]]:
         for info in self.files:
             pf = self._open(info)
             present = [c for c in cols if c in pf.schema_arrow.names]
             start, stop = info.row_groups or (0, pf.metadata.num_row_groups)
             for i in range(start, stop):
                 rows = pf.metadata.row_group(i).num_rows
-                if rows * max(1, len(present)) * 8 > _MAX_ROW_GROUP_BYTES:
-                    size = self.batch_size(len(present))
-                    yield info, functools.partial(pf.iter_batches, size, [i], present, use_threads=True)
-                else:
-                    yield info, functools.partial(pf.read_row_group, i, columns=present, use_threads=True)
+                yield info, functools.partial(self._read_row_group, info, i, present, rows), rows
+
+    def _read_row_group(self, info: FileInfo, i: int, present: list[str], rows: int) -> Any:
+        """One row group, on a reader thread, through its own file handle (readers are not shared
+        between threads); the footer is not read again."""
+        pf = self._open(info)
+        if rows * max(1, len(present)) * 8 > _MAX_ROW_GROUP_BYTES:
+            return pf.iter_batches(self.batch_size(len(present)), [i], present, use_threads=True)  # lazily, by batch
+        return pf.read_row_group(i, columns=present, use_threads=True)
 
     def _drain(self, info: FileInfo, future: Future[Any], cols: list[str]) -> Iterator[Batch]:
         try:
@@ -246,6 +274,12 @@ class Scan:
             groups[min(k - 1, acc * k // total)].append(label)
             acc += w
         return [g for g in groups if g]
+
+
+def _concat(parts: list[Batch]) -> Batch:
+    if len(parts) == 1:
+        return parts[0]
+    return pa.concat_tables([p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in parts])
 
 
 def _arrow_msg(exc: BaseException) -> str:
