@@ -1,10 +1,15 @@
-"""Writers of a run's files, each atomic: alerts.jsonl, metrics.parquet, manifest.json, webhook.
+"""Writers of a run's files, each atomic: alerts.jsonl, metrics.parquet, report.html, manifest.json, webhook.
 
 :func:`write_run` is the one place a run's outputs are produced, for
 ``kldrift run``, ``kldrift compare --out`` and the Airflow DAG alike.
 Runs of the same folder are serialised by a lock file, and every file is
 written to a temp name and renamed, so two racing runs end with one complete,
 consistent set and a crash leaves the previous set intact.
+
+The HTML report (and the dataset's ``index.html``) is derived from the saved
+metrics and can be re-rendered at any time with ``kldrift report``; so a
+failure to render it is logged and recorded in the manifest's ``errors``
+instead of failing the run: the alerts, the metrics and the webhook matter more.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -31,6 +37,8 @@ if TYPE_CHECKING:
     from kldrift.scan import Scan
 
 __all__ = ["run_dir", "write_outputs", "write_run"]
+
+log = logging.getLogger(__name__)
 
 
 def run_dir(config: JobConfig, interval: Interval) -> str:
@@ -70,13 +78,14 @@ def write_outputs(
     end = interval.end.isoformat() if interval else None
     started = time.time()
     with _locked(folder):
+        table = metrics_table(report, dataset=dataset, date=date, start=start, end=end)
         paths = {
             "alerts": write_alerts(os.path.join(folder, "alerts.jsonl"), report, dataset=dataset, date=date),
-            "metrics": write_metrics(
-                os.path.join(folder, "metrics.parquet"),
-                metrics_table(report, dataset=dataset, date=date, start=start, end=end),
-            ),
+            "metrics": write_metrics(os.path.join(folder, "metrics.parquet"), table),
         }
+        t_report = time.perf_counter()
+        errors = _write_pages(folder, table, paths, settings=settings, dataset=dataset, date=date)
+        report_s = time.perf_counter() - t_report
         deliveries: list[dict[str, Any]] = []
         hook = settings.alerts.webhook
         if hook is not None and deliver_webhook and should_deliver(report, hook):
@@ -95,8 +104,13 @@ def write_outputs(
                 "rows": {"reference": report.n_reference, "current": report.n_current},
                 "severities": report.counts_by_severity(),
                 "worst": report.worst,
-                "outputs": {k: {"path": os.path.basename(v), "sha256": file_digest(v)} for k, v in paths.items()},
+                # index.html belongs to the dataset, not to this run: later runs rewrite it.
+                "outputs": {
+                    k: {"path": os.path.basename(v), "sha256": file_digest(v)} for k, v in paths.items() if k != "index"
+                },
+                "errors": errors,
                 "deliveries": deliveries,
+                "timings": {**manifest.get("timings", {}), "report_s": round(report_s, 4)},
                 "wall_clock": {
                     "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(),
                     "finished": dt.datetime.fromtimestamp(finished, dt.UTC).isoformat(),
@@ -104,6 +118,39 @@ def write_outputs(
             },
         )
     return paths, tuple(deliveries)
+
+
+def _write_pages(
+    folder: str, table: Any, paths: dict[str, str], *, settings: Settings, dataset: str, date: str | None
+) -> dict[str, str]:
+    """Write report.html (and, in a ``dt=<date>`` run folder, the dataset's index.html) into ``paths``.
+
+    Returns what failed, by output name. A failed report also removes the
+    report of an earlier run of this folder, which would no longer match the metrics.
+    """
+    from kldrift.outputs import report as html
+
+    errors: dict[str, str] = {}
+    dataset_dir, name = os.path.split(os.path.abspath(folder))
+    in_runs = date is not None and name == f"dt={date}"
+    try:
+        history = html.read_history(dataset_dir, date) if in_runs and date else []
+        paths["report"] = html.write_report(
+            folder, table, settings=settings, history=history, index_href="../index.html" if in_runs else None
+        )
+    except Exception as exc:  # a chart bug must not cost the user their alerts
+        errors["report"] = f"{type(exc).__name__}: {exc}"
+        log.warning("%s: report.html not written (%s); re-render it with `kldrift report`", folder, errors["report"])
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(folder, html.REPORT_NAME))
+    if in_runs:
+        try:
+            with _locked(dataset_dir):
+                paths["index"] = html.write_index(dataset_dir, dataset=dataset)
+        except Exception as exc:
+            errors["index"] = f"{type(exc).__name__}: {exc}"
+            log.warning("%s: index.html not written (%s)", dataset_dir, errors["index"])
+    return errors
 
 
 def write_run(

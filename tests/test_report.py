@@ -1,0 +1,429 @@
+"""report.html and index.html: content, order, self-containment, re-rendering, and a real headless Chromium.
+
+The demo job (``kldrift.demo.make_demo``: 4 days, drift from the 3rd) runs once
+per module through the real pipeline, so every page here was written by
+``write_outputs`` exactly as ``kldrift run`` writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from bs4 import BeautifulSoup
+
+import kldrift
+from kldrift.config import Interval, JobConfig, Settings, load_config
+from kldrift.errors import KLDriftError, SourceError
+from kldrift.outputs import report as html_report
+from kldrift.outputs import write_outputs
+from kldrift.pipeline import run
+from kldrift.scoring import SEVERITY_RANK, DriftReport
+
+DATES = ["2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"]
+DRIFT_DAY = "2026-11-19"  # make_demo(drift_day=3): the third day onwards
+SCHEME = re.compile(r"^\s*[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[JobConfig, dict[str, Any]]:
+    from kldrift.demo import make_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    info = make_demo(str(out), days=4, drift_day=3, reference_rows=12_000, rows_per_day=3_000)
+    config = load_config(info["config"])
+    for d in DATES:
+        result = run(config, Interval.for_date(d), deliver=False)
+        assert {"report", "index"} <= set(result.paths)
+    return config, info
+
+
+def _page(config: JobConfig, date: str) -> Path:
+    return Path(config.dataset_dir()) / f"dt={date}" / "report.html"
+
+
+def _soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def _links(soup: BeautifulSoup) -> Iterator[tuple[str, str]]:
+    """Every (attribute, value) that makes a browser fetch or navigate: src, href, xlink:href, srcset."""
+    for tag in soup.find_all(True):
+        for attr, value in tag.attrs.items():
+            if attr in ("src", "href", "srcset", "data", "poster", "action") or attr.endswith(":href"):
+                yield attr, str(value)
+
+
+# --- content ----------------------------------------------------------------------
+
+
+def test_every_feature_in_the_summary_and_a_section_most_urgent_first(demo: tuple[JobConfig, Any]) -> None:
+    config, info = demo
+    soup = _soup(_page(config, DRIFT_DAY))
+    metrics = pq.read_table(Path(config.dataset_dir()) / f"dt={DRIFT_DAY}" / "metrics.parquet").to_pylist()
+    rows = soup.select("#summary tbody tr")
+    assert sorted(r["data-feature"] for r in rows) == sorted(m["feature"] for m in metrics)
+    # The order the issue asks for: severity (critical, warn, error, insufficient_data, ok), then the metric descending.
+    by_name = {m["feature"]: m for m in metrics}
+    keys = [(SEVERITY_RANK[r["data-severity"]], -by_name[r["data-feature"]]["value"]) for r in rows]
+    assert keys == sorted(keys)
+    # The demo's documented drifted columns (make_demo's DRIFTED) lead the table.
+    assert {r["data-feature"] for r in rows[: len(info["drifted"])]} == set(info["drifted"])
+    assert all(r["data-severity"] == "critical" for r in rows[: len(info["drifted"])])
+    # Each row links to its feature's section, and the sections come in the same order.
+    sections = soup.select("section.feature")
+    assert [s["data-feature"] for s in sections] == [r["data-feature"] for r in rows]
+    for row, section in zip(rows, sections, strict=True):
+        assert row.select_one("a")["href"] == f"#{section['id']}"
+        assert len(section.select("svg.chart")) == 2  # bins + trend
+
+
+def test_header_shows_verdict_rows_thresholds_and_metric(demo: tuple[JobConfig, Any]) -> None:
+    config, _ = demo
+    soup = _soup(_page(config, DRIFT_DAY))
+    verdict = soup.select_one("#verdict").get_text(" ", strip=True)
+    # 4 of the 7 scored demo features drift (make_demo's DRIFTED); dataset_drift.share defaults to 0.5.
+    assert verdict.startswith("Dataset drift")
+    assert "57% of 7 scored features" in verdict
+    assert "(threshold 50%)" in verdict
+    assert soup.select_one("#thresholds").get_text(" ", strip=True) == "warn 0.1 · critical 0.25"  # demo.yaml
+    assert soup.select_one("#metric").get_text(strip=True) == "kl"
+    assert soup.select_one("#rows").get_text(" ", strip=True) == "reference 12,000 · current 3,000"
+    assert "[2026-11-19 00:00, 2026-11-20 00:00) UTC" in soup.select_one("header").get_text(" ")
+    calm = _soup(_page(config, DATES[0])).select_one("#verdict").get_text(" ", strip=True)
+    assert calm.startswith("No dataset drift")
+
+
+def test_bin_labels_are_readable(demo: tuple[JobConfig, Any]) -> None:
+    config, _ = demo
+    soup = _soup(_page(config, DRIFT_DAY))
+
+    def labels(feature: str) -> list[str]:
+        """The bin table's labels, after checking the chart draws each of them."""
+        section = soup.select_one(f'section.feature[data-feature="{feature}"]')
+        chart = {t.get_text() for t in section.select("svg.chart")[0].find_all("text")}
+        table = [tr.find("td").get_text() for tr in section.select("details tbody tr")]
+        assert set(table) <= chart
+        return table
+
+    fare = labels("fare")
+    assert fare[0].startswith("(-inf, ")
+    assert fare[-2].endswith(", +inf)")
+    assert re.fullmatch(r"\[\d+(\.\d+)?, \d+(\.\d+)?\)", fare[1]), fare[1]  # like "[1.5, 3.2)"
+    assert fare[-1] == "null"
+    zones = labels("pickup_zone")
+    assert "zone_00" in zones
+    assert zones[-2:] == ["other", "null"]
+
+
+def test_page_is_self_contained(demo: tuple[JobConfig, Any]) -> None:
+    config, _ = demo
+    for path in (_page(config, DRIFT_DAY), Path(config.dataset_dir()) / "index.html"):
+        soup = _soup(path)
+        links = list(_links(soup))
+        assert links, "expected some links (sections, sibling files)"
+        for attr, value in links:
+            assert not SCHEME.match(value), f"{path.name}: {attr}={value!r} is an external URL"
+            assert not value.startswith("//"), f"{path.name}: {attr}={value!r} is protocol-relative"
+        assert soup.find_all(["script", "link", "iframe", "img", "object", "embed"]) == []
+        css = " ".join(s.get_text() for s in soup.find_all("style"))
+        assert "@import" not in css
+        assert "url(" not in css
+        assert "@font-face" not in css
+
+
+def test_ids_are_unique_and_svgs_have_no_dates(demo: tuple[JobConfig, Any]) -> None:
+    config, _ = demo
+    text = _page(config, DRIFT_DAY).read_text(encoding="utf-8")
+    ids = re.findall(r'\sid="([^"]+)"', text)
+    assert len(ids) == len(set(ids))
+    # every url(#...) and href="#..." points at an id on the page
+    for ref in re.findall(r'(?:url\(#|href="#)([^)"]+)', text):
+        assert ref in ids, ref
+    assert "<dc:date>" not in text
+    assert "<metadata>" not in text
+    assert "<?xml" not in text
+
+
+def test_rerender_from_saved_metrics_equals_the_live_page(demo: tuple[JobConfig, Any]) -> None:
+    config, _ = demo
+    for date in (DATES[0], DRIFT_DAY, DATES[-1]):
+        live = _page(config, date).read_bytes()
+        paths = html_report.rerender(config, Interval.for_date(date))
+        assert paths == {"report": str(_page(config, date)), "index": os.path.join(config.dataset_dir(), "index.html")}
+        assert _page(config, date).read_bytes() == live
+
+
+def test_rerender_without_metrics_is_a_one_line_error(demo: tuple[JobConfig, Any]) -> None:
+    config, _ = demo
+    with pytest.raises(
+        SourceError, match=r"no saved metrics for 2026-12-01; runs with metrics: 2026-11-17, .*2026-11-20"
+    ):
+        html_report.rerender(config, Interval.for_date("2026-12-01"))
+    assert issubclass(SourceError, KLDriftError)
+
+
+def test_index_lists_every_run_newest_first(demo: tuple[JobConfig, Any]) -> None:
+    config, _ = demo
+    soup = _soup(Path(config.dataset_dir()) / "index.html")
+    rows = soup.select("#runs tbody tr")
+    assert [r["data-date"] for r in rows] == sorted(DATES, reverse=True)
+    for r in rows:
+        date = r["data-date"]
+        assert r.select_one("a")["href"] == f"dt={date}/report.html"
+        verdict = r.select_one(".badge").get_text(strip=True)
+        assert verdict == ("drift" if date >= DRIFT_DAY else "no drift")
+        hrefs = {a["href"] for a in r.select("a")}
+        assert f"dt={date}/alerts.jsonl" in hrefs
+        assert all((Path(config.dataset_dir()) / h).is_file() for h in hrefs)
+
+
+def test_trend_shows_each_earlier_run(demo: tuple[JobConfig, Any]) -> None:
+    config, _ = demo
+    soup = _soup(_page(config, DATES[-1]))
+    trend = soup.select_one('section.feature[data-feature="fare"]').select("svg.chart")[1]
+    texts = [t.get_text() for t in trend.find_all("text")]
+    assert [d[5:] for d in DATES] == [t for t in texts if re.fullmatch(r"\d\d-\d\d", t)]
+    assert {"warn", "0.1", "critical", "0.25"} <= set(texts)  # the thresholds' labels (demo.yaml)
+
+
+# --- write path ------------------------------------------------------------------------
+
+
+def _scored(tmp_path: Path, columns: dict[str, tuple[Any, Any]]) -> DriftReport:
+    ref = pa.table({k: v[0] for k, v in columns.items()})
+    cur = pa.table({k: v[1] for k, v in columns.items()})
+    pq.write_table(ref, tmp_path / "ref.parquet")
+    pq.write_table(cur, tmp_path / "cur.parquet")
+    return kldrift.compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet")
+
+
+def test_compare_out_writes_the_report_without_index_or_trend(small_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    report = kldrift.compare(*small_pair)
+    out = tmp_path / "out"
+    paths, _ = write_outputs(str(out), report, dataset="compare", interval=None, settings=Settings(), manifest={})
+    assert paths["report"] == str(out / "report.html")
+    assert "index" not in paths
+    assert not (tmp_path / "index.html").exists()
+    soup = _soup(out / "report.html")
+    assert "ad-hoc comparison" in soup.select_one("header").get_text()
+    assert soup.find("a", string="All runs") is None
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["errors"] == {}
+    assert "report" in manifest["outputs"]
+
+
+def test_a_failing_report_keeps_alerts_metrics_and_manifest(
+    small_pair: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    report = kldrift.compare(*small_pair)
+    folder = tmp_path / "ds" / "dt=2026-01-05"
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_text("stale page of an earlier run")
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("chart broke")
+
+    monkeypatch.setattr(html_report, "render_report", broken)
+    monkeypatch.setattr(logging.getLogger("kldrift"), "propagate", True)  # the CLI turns it off
+    paths, _ = write_outputs(
+        str(folder),
+        report,
+        dataset="ds",
+        interval=Interval.for_date("2026-01-05"),
+        settings=Settings(),
+        manifest={},
+    )
+    assert set(paths) == {"alerts", "metrics", "index", "manifest"}
+    assert not (folder / "report.html").exists()  # the stale page would contradict the new metrics
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["errors"] == {"report": "RuntimeError: chart broke"}
+    assert "report" not in manifest["outputs"]
+    assert "report.html not written (RuntimeError: chart broke)" in caplog.text
+    # The index still lists the run, without a link to the missing page.
+    row = _soup(tmp_path / "ds" / "index.html").select_one('tr[data-date="2026-01-05"]')
+    assert "dt=2026-01-05/report.html" not in {a["href"] for a in row.select("a")}
+
+
+def test_hostile_names_are_escaped(tmp_path: Path, rng: np.random.Generator) -> None:
+    n = 2_000
+    evil = ["<script>alert(1)</script>", "$5 tip", "a & b", 'quote"d']
+    report = _scored(
+        tmp_path,
+        {
+            "<b>col</b>": (rng.choice(evil, n), rng.choice(evil, n)),
+            "x": (rng.normal(0, 1, n), rng.normal(0.5, 1, n)),
+        },
+    )
+    out = tmp_path / "out"
+    paths, _ = write_outputs(str(out), report, dataset="compare", interval=None, settings=Settings(), manifest={})
+    text = Path(paths["report"]).read_text(encoding="utf-8")
+    soup = BeautifulSoup(text, "html.parser")
+    assert soup.find_all("script") == []
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    section = soup.select_one('section.feature[data-feature="<b>col</b>"]')
+    assert section.select_one("h2").get_text() == "<b>col</b>"  # shown as text, not markup
+    chart_text = {t.get_text() for t in section.select("svg.chart")[0].find_all("text")}
+    assert {"<script>alert(1)</script>", "$5 tip", "a & b", 'quote"d'} <= chart_text  # not mathtext
+
+
+@pytest.mark.slow
+def test_fifty_features_render_fast_and_small(tmp_path: Path, rng: np.random.Generator) -> None:
+    import time
+
+    n = 20_000
+    cats = [f"category_{i:03d}" for i in range(200)]
+    weights = 1 / np.arange(1, 201)
+    weights /= weights.sum()
+    columns: dict[str, tuple[Any, Any]] = {}
+    for i in range(40):
+        columns[f"num_{i:02d}"] = (rng.lognormal(0, 1, n), rng.lognormal(0.1 * (i % 3), 1, n))
+    for i in range(10):
+        columns[f"cat_{i}"] = (rng.choice(cats, n, p=weights), rng.choice(cats, n, p=weights[::-1]))
+    report = _scored(tmp_path, columns)
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    paths, _ = write_outputs(str(out), report, dataset="compare", interval=None, settings=Settings(), manifest={})
+    elapsed = time.perf_counter() - t0
+    size = os.path.getsize(paths["report"])
+    assert size < 2_500_000, f"{size:,} bytes for 50 features"  # the issue's budget is 5 MB; keep half of it free
+    assert elapsed < 60, f"{elapsed:.1f} s"  # loose: CI machines are shared; locally about 3 s
+    soup = _soup(Path(paths["report"]))
+    assert len(soup.select("section.feature")) == 50
+
+
+# --- a real browser ----------------------------------------------------------------
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+]
+CONSOLE_LINE = re.compile(r":CONSOLE[:(]\d*\)?\]\s*(.*)")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; CI must install it (scripts/ensure-chromium.sh)")
+        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh installs it)")
+    return path
+
+
+def _screenshot(chromium: str, page: Path, png: Path, profile: Path) -> list[str]:
+    """Render ``page`` at 1280 px to ``png``; returns the page's console messages."""
+    proc = subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            "--window-size=1280,2000",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert png.is_file(), proc.stderr[-2000:]
+    return [m.group(1) for m in map(CONSOLE_LINE.search, proc.stderr.splitlines()) if m]
+
+
+def _pixels(png: Path) -> np.ndarray[Any, Any]:
+    from PIL import Image
+
+    with Image.open(png) as im:
+        return np.asarray(im.convert("L"), dtype=np.float64)
+
+
+@pytest.mark.browser
+def test_chromium_detects_console_errors(chromium: str, tmp_path: Path) -> None:
+    """The console check below works: a page that logs an error and throws is caught."""
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><p>x</p><script>console.error("boom"); notDefined();</script>')
+    messages = _screenshot(chromium, bad, tmp_path / "bad.png", tmp_path / "profile")
+    assert any("boom" in m for m in messages), messages
+    assert any("Uncaught ReferenceError" in m for m in messages), messages
+
+
+@pytest.mark.browser
+def test_report_renders_in_chromium(chromium: str, demo: tuple[JobConfig, Any], tmp_path: Path) -> None:
+    config, _ = demo
+    png = tmp_path / "report.png"
+    messages = _screenshot(chromium, _page(config, DRIFT_DAY), png, tmp_path / "profile")
+    assert messages == []
+    px = _pixels(png)
+    assert px.shape == (2000, 1280)
+    assert px.std() > 20  # not blank: text, badges and charts (a blank page has std 0)
+    assert (px < 128).mean() > 0.01  # some dark ink
+    # Readable at 1280 px: nothing spills into the right margin (main is 1240 px wide, centred).
+    assert px[:, -16:].min() > 245
+    index = _screenshot(chromium, Path(config.dataset_dir()) / "index.html", tmp_path / "i.png", tmp_path / "p2")
+    assert index == []
+    assert _pixels(tmp_path / "i.png").std() > 5
+
+
+@pytest.mark.browser
+def test_report_prints_one_feature_per_page(chromium: str, demo: tuple[JobConfig, Any], tmp_path: Path) -> None:
+    config, _ = demo
+    pdf = tmp_path / "report.pdf"
+    proc = subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            _page(config, DRIFT_DAY).resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf.read_bytes()))
+    n_features = len(_soup(_page(config, DRIFT_DAY)).select("section.feature"))
+    assert pages >= 1 + n_features  # the print CSS starts every feature on a new page
+
+
+def test_numbers_are_formatted_for_people() -> None:
+    assert html_report._num(0.58612) == "0.5861"
+    assert html_report._num(math.nan) == "—"
+    assert html_report._num(None) == "—"
+    assert html_report._pct(4 / 7) == "57%"
+    assert html_report._int(60000) == "60,000"
+
+
+def test_importing_the_writers_does_not_import_matplotlib_or_jinja2() -> None:
+    """The charts' and the templates' import cost is paid when a page is rendered, not on import."""
+    import sys
+
+    code = "import sys, kldrift.outputs.report; print(sorted({'matplotlib', 'jinja2'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
