@@ -40,7 +40,7 @@ from kldrift.errors import ProfileError, SchemaError
 from kldrift.kernels import count_edges, count_values
 from kldrift.scan import Scan
 
-__all__ = ["BinSpec", "FeatureSpec", "Fitter", "quantile_edges", "select_features"]
+__all__ = ["BinSpec", "FeatureSpec", "Fitter", "quantile_edges", "sample_per_column", "select_features"]
 
 log = logging.getLogger(__name__)
 
@@ -492,8 +492,12 @@ def sampling_stride(total_rows: int, n_numeric: int, sample_size: int) -> int:
     """
     if total_rows <= sample_size or total_rows * max(1, n_numeric) <= KEEP_ALL_VALUES:
         return 1
-    per_column = max(16_384, min(sample_size, SAMPLE_VALUES // max(1, n_numeric)))
-    return max(1, -(-total_rows // per_column))
+    return max(1, -(-total_rows // sample_per_column(n_numeric, sample_size)))
+
+
+def sample_per_column(n_numeric: int, sample_size: int) -> int:
+    """Values each numeric column keeps when sampling: ``sample_size``, less for wide tables."""
+    return max(16_384, min(sample_size, SAMPLE_VALUES // max(1, n_numeric)))
 
 
 PILOT_TOLERANCE = 0.005

@@ -11,7 +11,7 @@ map tasks) and adding them gives exactly the counts of the whole.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,15 +153,27 @@ class Counter:
     def columns(self) -> list[str]:
         return [name for name, _ in self.plans]
 
-    def add(self, batch: pa.RecordBatch, pool: ThreadPoolExecutor | None = None) -> None:
+    def add(
+        self,
+        batch: pa.RecordBatch,
+        pool: ThreadPoolExecutor | None = None,
+        *,
+        columns: Collection[str] | None = None,
+        new_rows: bool = True,
+    ) -> None:
+        """Count a batch; with ``columns``, only those features (a column group of a wide
+        scan), and ``new_rows=False`` when these rows were already counted for other columns."""
+
         def one(plan: tuple[str, Callable[[Any], Counts]]) -> tuple[str, Counts]:
             name, fn = plan
             return name, fn(batch.column(name))
 
-        results: Iterable[tuple[str, Counts]] = pool.map(one, self.plans) if pool else map(one, self.plans)
+        plans = self.plans if columns is None else [p for p in self.plans if p[0] in columns]
+        results: Iterable[tuple[str, Counts]] = pool.map(one, plans) if pool else map(one, plans)
         for name, c in results:
             self.totals[name] += c
-        self.rows += batch.num_rows
+        if new_rows:
+            self.rows += batch.num_rows
 
     def histogram(self) -> Histogram:
         return Histogram(self.spec.fingerprint, self.rows, dict(self.totals), dict(self.errors))
@@ -177,10 +189,11 @@ def count(
     """Histogram of every row of ``scan`` in the bins of ``spec``."""
     counter = Counter(spec, scan.schema, where=where)
     with ThreadPoolExecutor(workers()) as pool:
-        for batch in scan.batches(counter.columns):
-            counter.add(batch, pool)
-            if on_batch:
-                on_batch(batch.num_rows)
+        for i, group in enumerate(scan.column_groups(counter.columns)):
+            for batch in scan.batches(group):
+                counter.add(batch, pool, columns=set(group), new_rows=i == 0)
+                if on_batch and i == 0:
+                    on_batch(batch.num_rows)
     if not counter.columns:
         counter.rows = scan.count_rows()
     return counter.histogram()

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kldrift.binning import BinSpec, Fitter, quantile_edges, select_features
+from kldrift.binning import BinSpec, Fitter, quantile_edges, sample_per_column, select_features
 from kldrift.columns import to_numbers
 from kldrift.config import Interval, JobConfig, Settings, coerce_config
 from kldrift.errors import ProfileError, SourceError
@@ -61,11 +61,13 @@ def _fit_scan(scan: Scan, settings: Settings, on_rows: Progress | None = None) -
         fitter = Fitter(columns, settings, total, _pilot_edges(scan, settings, fitter.numeric_quantile_columns()))
     row0 = 0
     with ThreadPoolExecutor(workers()) as pool:
-        for batch in scan.batches(names):
-            list(pool.map(fitter.add_column, names, [batch.column(n) for n in names], [row0] * len(names)))
-            row0 += batch.num_rows
-            if on_rows:
-                on_rows(batch.num_rows)
+        for i, group in enumerate(scan.column_groups(names)):
+            row0 = 0
+            for batch in scan.batches(group):
+                list(pool.map(fitter.add_column, group, [batch.column(n) for n in group], [row0] * len(group)))
+                row0 += batch.num_rows
+                if on_rows and i == 0:
+                    on_rows(batch.num_rows)
     fitter.rows = row0
     spec, counts = fitter.finish()
     rest = [f for f in spec.features if f.name not in counts]
@@ -87,15 +89,16 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str]) -> dict[str, 
     if not names:
         return {}
     pilot = scan.spread(PILOT_ROW_GROUPS)
-    per_column = settings.binning.sample_size
+    per_column = sample_per_column(len(names), settings.binning.sample_size)
     stride = max(1, -(-pilot.count_rows() // per_column))
     samples: dict[str, list[np.ndarray[Any, Any]]] = {n: [] for n in names}
-    row0 = 0
-    for batch in pilot.batches(names):
-        for n in names:
-            x = to_numbers(batch.column(n))[(-row0) % stride :: stride]
-            samples[n].append(x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64))
-        row0 += batch.num_rows
+    for group in pilot.column_groups(names):
+        row0 = 0
+        for batch in pilot.batches(group):
+            for n in group:
+                x = to_numbers(batch.column(n))[(-row0) % stride :: stride]
+                samples[n].append(x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64))
+            row0 += batch.num_rows
     out = {}
     for n in names:
         col = settings.column(n)

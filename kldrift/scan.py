@@ -36,7 +36,7 @@ Batch = Any  # pa.Table | pa.RecordBatch (pyarrow ships no type hints)
 _GLOB_CHARS = set("*?[")
 _TARGET_BATCH_BYTES = 64 << 20
 """Decoded bytes of one batch (rows x columns x 8) kldrift aims for."""
-_MAX_ROW_GROUP_BYTES = 256 << 20
+_MAX_ROW_GROUP_BYTES = 96 << 20
 """Row groups larger than this (decoded) are streamed in batches instead of read whole."""
 _PREFETCH = 1
 """Row groups decoded ahead, on a reader thread, while the current one is counted."""
@@ -78,7 +78,7 @@ class Scan:
         """Data columns: the schema less hive partition keys."""
         return [n for n in self.schema.names if n not in self.partition_columns]
 
-    def _open(self, info: FileInfo) -> pq.ParquetFile:
+    def _open(self, info: FileInfo, buffer_size: int = 0) -> pq.ParquetFile:
         remote = self.filesystem is not None and not isinstance(self.filesystem, pafs.LocalFileSystem)
         footer = self._footers.get(info.path)
         try:
@@ -87,9 +87,9 @@ class Scan:
                 # Pre-buffering coalesces a row group's reads: a win on object stores, while on
                 # local disks it doubles peak memory for no speed (measured).
                 source = self.filesystem.open_input_file(_strip_scheme(info.path))
-                pf = pq.ParquetFile(source, metadata=footer, pre_buffer=True)
+                pf = pq.ParquetFile(source, metadata=footer, pre_buffer=not buffer_size, buffer_size=buffer_size)
             else:
-                pf = pq.ParquetFile(info.path, metadata=footer, pre_buffer=False)
+                pf = pq.ParquetFile(info.path, metadata=footer, pre_buffer=False, buffer_size=buffer_size)
             self._footers[info.path] = pf.metadata
             return pf
         except PermissionError as exc:
@@ -169,10 +169,11 @@ class Scan:
     def _read_row_group(self, info: FileInfo, i: int, present: list[str], rows: int) -> Any:
         """One row group, on a reader thread, through its own file handle (readers are not shared
         between threads); the footer is not read again."""
-        pf = self._open(info)
         if rows * max(1, len(present)) * 8 > _MAX_ROW_GROUP_BYTES:
+            # Wide or long row groups: stream pages through a small buffer, batch by batch.
+            pf = self._open(info, buffer_size=1 << 20)
             return pf.iter_batches(self.batch_size(len(present)), [i], present, use_threads=True)  # lazily, by batch
-        return pf.read_row_group(i, columns=present, use_threads=True)
+        return self._open(info).read_row_group(i, columns=present, use_threads=True)
 
     def _drain(self, info: FileInfo, future: Future[Any], cols: list[str]) -> Iterator[Batch]:
         try:
@@ -221,6 +222,24 @@ class Scan:
         out = Scan(self.description, self.schema, tuple(picked), self.partition_columns, self.filesystem, self.base_dir)
         out._footers = self._footers
         return out
+
+    def column_groups(self, columns: Sequence[str]) -> list[list[str]]:
+        """``columns`` split so one row group of a group fits ``_MAX_ROW_GROUP_BYTES`` decoded.
+
+        Parquet stores each column of a row group on its own, so scanning a wide
+        table one group of columns at a time decodes every value once, like a
+        single scan, while holding a fraction of a row group in memory.
+        """
+        cols = list(columns)
+        if self.table is not None or not cols:
+            return [cols]
+        widest = 0
+        for f in self.files:
+            md = self._open(f).metadata
+            start, stop = f.row_groups or (0, md.num_row_groups)
+            widest = max([widest, *(md.row_group(i).num_rows for i in range(start, stop))])
+        per_group = max(1, _MAX_ROW_GROUP_BYTES // max(1, widest * 8))
+        return [cols[i : i + per_group] for i in range(0, len(cols), per_group)]
 
     def spread(self, n_units: int) -> Scan:
         """A scan of at most ``n_units`` row groups spread evenly over the source (a pilot sample)."""

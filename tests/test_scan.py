@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import write_parquet
 
+import kldrift
 from kldrift.errors import KLDriftError, SourceError
 from kldrift.scan import Scan, describe, open_source
 
@@ -217,3 +219,27 @@ def _text(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("not parquet at all\n")
     return path
+
+
+def test_wide_row_groups_are_scanned_in_column_groups_with_the_same_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kldrift.scan as scan_module
+
+    rng = np.random.default_rng(3)
+    ref = pa.table({f"x{i}": rng.normal(0, 1, 9000) for i in range(5)} | {"c": pa.array(rng.choice(["a", "b"], 9000))})
+    shifted = {f"x{i}": rng.normal(0.3 * i, 1, 7000) for i in range(5)}
+    cur = pa.table(shifted | {"c": pa.array(rng.choice(["a", "b"], 7000))})
+    pq.write_table(ref, tmp_path / "ref.parquet", row_group_size=3000)
+    pq.write_table(cur, tmp_path / "cur.parquet", row_group_size=3000)
+    whole = kldrift.compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet").to_pandas()
+    # Room for two columns of one 3000-row row group: the scan goes column group by column group.
+    monkeypatch.setattr(scan_module, "_MAX_ROW_GROUP_BYTES", 2 * 3000 * 8)
+    assert open_source(tmp_path / "cur.parquet").column_groups(cur.column_names) == [
+        ["x0", "x1"],
+        ["x2", "x3"],
+        ["x4", "c"],
+    ]
+    grouped = kldrift.compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet").to_pandas()
+    assert grouped.equals(whole)
+    assert set(grouped["n_current"]) == {7000}
