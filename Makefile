@@ -8,7 +8,7 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 	AIRFLOW__CORE__LOAD_EXAMPLES=False KLDRIFT_CONFIG_DIR=$(CURDIR)/configs
 DEMO_DATE ?= 2026-11-24
 
-.PHONY: install run test lint typecheck pytest lock bench clean
+.PHONY: install run test lint typecheck pytest browser lock bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+# The report's browser test renders pages in a real headless Chromium (Debian package).
+browser:
+	sh scripts/ensure-chromium.sh
+
+pytest: install browser
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
