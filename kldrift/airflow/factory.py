@@ -1,0 +1,192 @@
+"""The parse-time half of the DAG factory: job configs found in a folder, checked for Airflow.
+
+``dags/kldrift_dags.py`` turns every :class:`Job` of :func:`load_jobs` into a
+DAG; ``dags/kldrift_config_errors.py`` raises the errors of the configs that
+failed, so that a broken config becomes *that* file's import error while the
+other DAGs keep loading. Two files, because Airflow keys import errors by the
+DAG file: an error raised by the file that defines the DAGs would mark every
+DAG of that file as stale (not scheduled), and an error keyed by the YAML
+path would be cleared as orphaned at the next bundle refresh.
+
+Importing this module imports neither Airflow, pyarrow, scipy nor pandas:
+it runs every time the scheduler parses the DAG folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kldrift.config import JobConfig, load_config
+from kldrift.errors import ConfigError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Asset
+
+__all__ = [
+    "CONFIG_DIR_ENV",
+    "DAG_PREFIX",
+    "Job",
+    "dag_id_for",
+    "discover",
+    "drift_asset",
+    "load_job",
+    "load_jobs",
+    "raise_config_errors",
+]
+
+DAG_PREFIX = "kldrift__"
+CONFIG_DIR_ENV = "KLDRIFT_CONFIG_DIR"
+_TAG_MAX_LEN = 100  # Airflow's limit on a DAG tag
+
+
+def dag_id_for(path: str | os.PathLike[str]) -> str:
+    """``kldrift__<file stem>``: the DAG id of a config file."""
+    return DAG_PREFIX + Path(path).stem
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job config that passed the Airflow checks, and what its DAG is made of."""
+
+    path: str
+    """Absolute path of the YAML file (tasks load it again at run time)."""
+    config: JobConfig
+
+    @property
+    def dag_id(self) -> str:
+        return dag_id_for(self.path)
+
+    @property
+    def start_date(self) -> dt.datetime | None:
+        """Midnight of ``start_date`` in the schedule's time zone (None: Airflow's default)."""
+        if self.config.start_date is None:
+            return None
+        import pendulum
+
+        d = self.config.start_date
+        return pendulum.datetime(d.year, d.month, d.day, tz=self.config.timezone)
+
+    @property
+    def output_uri(self) -> str:
+        """URI of the dataset's output folder (``file://`` for local paths)."""
+        folder = self.config.dataset_dir()
+        return folder if "://" in folder else Path(folder).as_uri()
+
+    def doc_md(self) -> str:
+        c = self.config
+        doc = c.doc.strip() if c.doc else f"Drift of `{c.dataset}` against its reference."
+        return (
+            f"{doc}\n\n"
+            f"| | |\n|---|---|\n"
+            f"| config | `{self.path}` |\n"
+            f"| reference | `{c.reference}` |\n"
+            f"| current | `{c.current}` |\n"
+            f"| outputs | `{c.dataset_dir()}/dt={{ds}}/` |\n"
+            f"| metric, thresholds | {c.metric}: warn {c.thresholds.warn:g}, critical {c.thresholds.critical:g} |\n"
+            f"| fail_on | {c.alerts.fail_on} |\n"
+        )
+
+    def asset(self) -> Asset:
+        return drift_asset(self)
+
+
+def drift_asset(job: Job | str | os.PathLike[str]) -> Asset:
+    """The Airflow ``Asset`` a job's DAG updates after writing a run's files.
+
+    Name ``kldrift__<stem>`` (like the DAG id), URI the dataset's output
+    folder. Schedule a downstream DAG on it: ``schedule=[drift_asset("configs/demo.yaml")]``.
+    Each event's ``extra`` holds the run's ``date``, ``worst`` severity and ``alerts``.
+    """
+    from airflow.sdk import Asset
+
+    if not isinstance(job, Job):
+        job = load_job(job)
+    return Asset(name=job.dag_id, uri=job.output_uri, group="kldrift", extra={"dataset": job.config.dataset})
+
+
+def discover(folder: str | os.PathLike[str]) -> list[Path]:
+    """The ``*.yaml`` files of ``folder``, sorted (hidden files skipped)."""
+    return sorted(p for p in Path(folder).glob("*.yaml") if not p.name.startswith(".") and p.is_file())
+
+
+def _check_airflow(config: JobConfig, source: str) -> None:
+    """Raise the ConfigError Airflow would otherwise raise later, in the scheduler, for the whole file."""
+    import pendulum
+    from airflow.sdk import CronDataIntervalTimetable
+
+    try:
+        pendulum.timezone(config.timezone)
+    except Exception:
+        msg = f"{source}: timezone: unknown time zone {config.timezone!r}; use an IANA name such as UTC or Europe/Paris"
+        raise ConfigError(msg) from None
+    try:
+        CronDataIntervalTimetable(config.schedule, timezone=config.timezone).validate()
+    except Exception as exc:
+        msg = (
+            f"{source}: schedule: expected a cron expression or @hourly, @daily, @weekly, @monthly, "
+            f"got {config.schedule!r} ({exc})"
+        )
+        raise ConfigError(msg) from None
+    if config.catchup and config.start_date is None:
+        raise ConfigError(f"{source}: catchup: true needs a start_date (the first interval to backfill)")
+    for tag in config.tags:
+        if len(tag) > _TAG_MAX_LEN:
+            raise ConfigError(f"{source}: tags: {tag[:20]!r}... is longer than Airflow's {_TAG_MAX_LEN} characters")
+
+
+def load_job(path: str | os.PathLike[str]) -> Job:
+    """The :class:`Job` of one config file; a one-line :class:`ConfigError` naming the file otherwise."""
+    p = Path(path).resolve()
+    config = load_config(p)
+    _check_airflow(config, str(p))
+    return Job(str(p), config)
+
+
+def load_jobs(folder: str | os.PathLike[str], *, only: str | None = None) -> tuple[list[Job], list[ConfigError]]:
+    """The jobs of the configs in ``folder``, and one error per config that failed.
+
+    ``only`` (a DAG id) loads just that config: a worker running one task
+    needs one DAG, not the whole folder.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        msg = f"{root}: kldrift config folder not found (set {CONFIG_DIR_ENV} to a folder of *.yaml job configs)"
+        return [], [ConfigError(msg)]
+    jobs: list[Job] = []
+    errors: list[ConfigError] = []
+    owners: dict[str, str] = {}
+    for path in discover(root):
+        if only is not None and dag_id_for(path) != only:
+            continue
+        try:
+            job = load_job(path)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        out = os.path.normpath(job.config.dataset_dir())
+        if out in owners:
+            # Two jobs writing one folder would overwrite each other's runs.
+            msg = (
+                f"{job.path}: output: {out} is already written by {owners[out]}; "
+                "give one of them another dataset or output"
+            )
+            errors.append(ConfigError(msg))
+            continue
+        owners[out] = job.path
+        jobs.append(job)
+    return jobs, errors
+
+
+def raise_config_errors(errors: Sequence[ConfigError]) -> None:
+    """Raise the errors of broken configs: one ConfigError as is, several as an ExceptionGroup."""
+    # Where load_config raised them says nothing to the reader of an import error: drop those frames.
+    bare = [e.with_traceback(None) for e in errors]
+    if len(bare) == 1:
+        raise bare[0]
+    if bare:
+        raise ExceptionGroup(f"{len(bare)} kldrift configs are broken", bare)

@@ -1,0 +1,182 @@
+"""What each task of a kldrift DAG does: one call into :mod:`kldrift.pipeline` per task.
+
+Tasks pass only small JSON through XCom: the profile's path and fingerprint,
+lists of file paths (the shards), partial counts (``Histogram.to_json``) and
+the run's summary. Every function takes the config's path and loads it again,
+so a worker needs the config file and the data, nothing from the scheduler.
+
+Nothing here imports Airflow; the data stack is imported only when a task runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from kldrift.config import Interval, JobConfig, load_config
+from kldrift.errors import KLDriftError, OutputError, ProfileError
+
+if TYPE_CHECKING:
+    from kldrift.profile import Profile
+
+__all__ = [
+    "FAIL_RANK",
+    "count_shard",
+    "deliver_webhook",
+    "fail_on_message",
+    "job_interval",
+    "plan_shards",
+    "profile",
+    "score_and_write",
+    "shard_label",
+]
+
+FAIL_RANK = {"warn": 1, "critical": 2}
+"""How far a run must go for ``fail_on`` to fail the task (as ``kldrift run`` exits 1)."""
+
+
+def job_interval(config: JobConfig, start: dt.datetime | None, end: dt.datetime | None) -> Interval:
+    """The kldrift :class:`~kldrift.config.Interval` of an Airflow data interval.
+
+    Expressed in the config's time zone, so ``{ds}`` is the local date the
+    interval starts on (``airflow dags test <dag> 2026-11-24`` of a daily DAG
+    checks ``dt=2026-11-23``).
+    """
+    if start is None or end is None or end <= start:
+        msg = (
+            f"the task's data interval is empty ({start} .. {end}); kldrift scores a period: schedule the DAG "
+            "with CronDataIntervalTimetable(...) or give the operator a date"
+        )
+        raise KLDriftError(msg)
+    tz: dt.tzinfo = dt.UTC if config.timezone == "UTC" else ZoneInfo(config.timezone)
+    # Plain datetimes (not pendulum's) so the interval prints exactly as `kldrift run --date` does.
+    s = dt.datetime.fromisoformat(start.isoformat()).astimezone(tz)
+    e = dt.datetime.fromisoformat(end.isoformat()).astimezone(tz)
+    return Interval(s, e)
+
+
+def _profile_path(config: JobConfig) -> str:
+    ref = config.reference_source()
+    return ref if ref.endswith(".json") else config.profile_path()
+
+
+def profile(config_path: str) -> dict[str, Any]:
+    """Load the job's reference profile, fitting and saving it first if needed; its path and fingerprint."""
+    from kldrift.pipeline import load_or_fit_profile
+
+    config = load_config(config_path)
+    prof = load_or_fit_profile(config)
+    return {
+        "path": _profile_path(config),
+        "fingerprint": prof.fingerprint,
+        "rows": prof.rows,
+        "features": len(prof.features),
+    }
+
+
+def _load_profile(info: Mapping[str, Any]) -> Profile:
+    from kldrift.profile import Profile
+
+    prof = Profile.load(str(info["path"]))
+    if prof.fingerprint != info["fingerprint"]:
+        # Refitted between the profile task and this one (a config or reference change):
+        # counts of two bin specs cannot be merged, so rerun the DAG run from the profile task.
+        msg = (
+            f"{info['path']}: the profile changed since this run's profile task "
+            f"(fingerprint {prof.fingerprint}, expected {info['fingerprint']}); clear the run to recount"
+        )
+        raise ProfileError(msg)
+    return prof
+
+
+def plan_shards(config_path: str, interval: Interval) -> list[list[str]]:
+    """The interval's current files in at most ``airflow.max_shards`` groups (one mapped task each)."""
+    from kldrift import pipeline
+
+    return pipeline.plan_shards(load_config(config_path), interval)
+
+
+def shard_label(files: Sequence[str]) -> str:
+    """A readable name for a mapped count task: its first file and how many follow."""
+    if not files:
+        return "no files"
+    first = str(files[0]).rstrip("/").rsplit("/", 1)[-1]
+    return first if len(files) == 1 else f"{first} +{len(files) - 1} files"
+
+
+def count_shard(
+    config_path: str, interval: Interval, files: Sequence[str], profile_info: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Partial counts of one shard's files in the profile's bins (``Histogram.to_json``)."""
+    from kldrift import pipeline
+
+    return pipeline.count_shard(load_config(config_path), interval, list(files), _load_profile(profile_info))
+
+
+def score_and_write(
+    config_path: str,
+    interval: Interval,
+    profile_info: Mapping[str, Any],
+    partials: Iterable[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Merge the partial counts, score them and write the run's files; the run's summary.
+
+    The files are those of ``kldrift run`` for the same interval, byte for byte
+    (counts are integers, so their sum does not depend on how files were sharded).
+    The webhook is not called here: the summary carries its ``webhook`` body
+    (``None`` when not due) for the DAG's delivery task.
+    """
+    from kldrift.histogram import Histogram
+    from kldrift.outputs.alerts import alert_rows
+    from kldrift.outputs.webhook import payload, should_deliver
+    from kldrift.pipeline import finish
+
+    config = load_config(config_path)
+    prof = _load_profile(profile_info)
+    current = Histogram.zero(prof.spec)
+    for part in partials:
+        current = current + Histogram.from_json(part)
+    result = finish(config, interval, prof, current, deliver=False)
+    summary = result.summary()
+    hook = config.alerts.webhook
+    body = None
+    if hook is not None and should_deliver(result.report, hook):
+        rows = alert_rows(result.report, dataset=config.dataset, date=interval.ds)
+        body = payload(result.report, rows, dataset=config.dataset, date=interval.ds)
+    summary["webhook"] = body
+    return summary
+
+
+def deliver_webhook(config_path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST the run's summary to the config's webhook; the delivery record, or OutputError when it failed."""
+    from kldrift.outputs.webhook import deliver
+
+    config = load_config(config_path)
+    hook = config.alerts.webhook
+    if hook is None:
+        raise OutputError(f"{config_path}: alerts.webhook is not configured any more")
+    record = deliver(hook, dict(body))
+    if not record["ok"]:
+        last = record["attempts"][-1] if record["attempts"] else {}
+        msg = f"webhook delivery to {hook.url} failed after {len(record['attempts'])} attempt(s): {last}"
+        raise OutputError(msg)
+    return record
+
+
+def fail_on_message(summary: Mapping[str, Any], fail_on: str) -> str | None:
+    """Why the run must fail under ``fail_on`` (``never``, ``warn``, ``critical``), or ``None``."""
+    if fail_on == "never":
+        return None
+    if fail_on not in FAIL_RANK:
+        raise KLDriftError(f"fail_on: expected never, warn or critical, got {fail_on!r}")
+    severities = summary.get("severities", {})
+    worst = max((rank for sev, rank in FAIL_RANK.items() if severities.get(sev, 0)), default=0)
+    if worst < FAIL_RANK[fail_on]:
+        return None
+    alerts = ", ".join(summary.get("alerts", [])) or "-"
+    return (
+        f"kldrift: {summary.get('dataset', '')} {summary.get('date', '')}: drift reached fail_on={fail_on} "
+        f"(worst {summary.get('worst')}; alerts: {alerts}); files: {summary.get('paths', {}).get('alerts', '')}"
+    )

@@ -1,0 +1,320 @@
+"""Helpers of the Airflow tests: demo data, configs, and Airflow run in subprocesses.
+
+Every Airflow call of the test suite runs in a child process with its own
+``AIRFLOW_HOME`` (a temp folder, SQLite), its own DAG and config folders and
+no inherited ``AIRFLOW__*`` variables. Airflow reads its configuration once,
+at import, so the pytest process never imports it: the other tests are not
+affected, the order of test modules does not matter, and the suite's
+``filterwarnings = error`` does not apply to Airflow's internals.
+
+The ``scenario_*`` functions are what those child processes run; each writes
+its findings as JSON to a file for the test to check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DAGS = REPO / "dags"
+BIN = Path(sys.executable).parent
+HEAVY = ("pyarrow", "scipy", "pandas")
+
+DRIFT_DAY = "2026-11-23"  # demo drift starts on 2026-11-21
+QUIET_DAY = "2026-11-18"
+DRIFTED = ["fare", "payment_type", "pickup_zone", "rating"]
+
+
+# --- data and configs ------------------------------------------------------------
+
+
+def make_demo_data(folder: Path) -> Path:
+    """The demo set under ``folder``, each day split into 3 files (so the DAG counts several shards)."""
+    import pyarrow.parquet as pq
+
+    from kldrift.demo import make_demo
+
+    if (folder / "done").exists():
+        return folder
+    make_demo(str(folder))
+    for day in sorted((folder / "current").iterdir()):
+        src = day / "part-000.parquet"
+        table = pq.read_table(src)
+        src.unlink()
+        n = table.num_rows
+        for i in range(3):
+            lo, hi = i * n // 3, (i + 1) * n // 3
+            pq.write_table(table.slice(lo, hi - lo), day / f"part-{i:03d}.parquet", row_group_size=1024)
+    (folder / "done").write_text("")
+    return folder
+
+
+def write_config(
+    folder: Path,
+    stem: str,
+    data: Path,
+    output: Path,
+    *,
+    dataset: str = "demo",
+    current: str = "dt={ds}",
+    **extra: str,
+) -> Path:
+    """A job config ``<folder>/<stem>.yaml`` over the demo data; ``extra`` adds raw YAML lines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"dataset: {dataset}",
+        f"reference: {data}/reference/",
+        f"current: {data}/current/{current}/",
+        f"output: {output}/",
+        "start_date: 2026-11-17",
+        "features: {exclude: [pickup_at]}",
+        *(f"{k}: {v}" for k, v in extra.items()),
+    ]
+    path = folder / f"{stem}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# --- child processes --------------------------------------------------------------
+
+
+def airflow_env(home: Path, *, dags: Path = DAGS, configs: Path | None = None, **extra: str) -> dict[str, str]:
+    """Environment of a child Airflow process: a fresh home, SQLite, few workers, no examples."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "KLDRIFT_"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__PARALLELISM="2",
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        PATH=os.pathsep.join([str(BIN), env.get("PATH", "")]),  # `airflow standalone` starts `airflow ...`
+    )
+    env.update(extra)
+    if configs is not None:
+        env["KLDRIFT_CONFIG_DIR"] = str(configs)
+    home.mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def run_scenario(name: str, args: Mapping[str, Any], env: Mapping[str, str], *, timeout: float) -> Any:
+    """Run ``scenario_<name>(**args)`` of this module in a child process; its JSON result."""
+    out = Path(env["AIRFLOW_HOME"]) / f"{name}.json"
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        import airflow_support
+        result = airflow_support.scenario_{name}(**json.loads(sys.argv[1]))
+        with open({str(out)!r}, "w") as fh:
+            json.dump(result, fh, default=str)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(args, default=str)],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0 or not out.exists():
+        raise AssertionError(f"scenario {name} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
+    return json.loads(out.read_text())
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(args: list[str], env: Mapping[str, str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / args[0]), *args[1:]], env=dict(env), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+# --- what the child processes run ------------------------------------------------
+
+
+def _describe_dag(dag: Any) -> dict[str, Any]:
+    tasks = {}
+    for t in dag.tasks:
+        tasks[t.task_id] = {
+            "upstream": sorted(t.upstream_task_ids),
+            "retries": t.retries,
+            "pool": t.pool,
+            "mapped": "Mapped" in type(t).__name__,
+            "map_index_template": getattr(t, "map_index_template", None),
+            "outlets": [{"name": a.name, "uri": a.uri, "group": a.group} for a in t.outlets],
+        }
+    tt = dag.timetable
+    return {
+        "tasks": tasks,
+        "timetable": type(tt).__name__,
+        "cron": getattr(tt, "expression", None),
+        "timezone": str(getattr(tt, "timezone", "")),
+        "start_date": dag.start_date.isoformat() if dag.start_date else None,
+        "catchup": dag.catchup,
+        "tags": sorted(dag.tags),
+        "doc_md": dag.doc_md,
+        "fileloc": dag.fileloc,
+    }
+
+
+def _bag(dags: str, configs: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    os.environ["KLDRIFT_CONFIG_DIR"] = configs
+    return DagBag(dag_folder=dags, bundle_path=Path(dags), bundle_name="dags-folder")
+
+
+def scenario_dagbag(dags: str, good: str, broken: str, many: str) -> dict[str, Any]:
+    """Parse the DAG folder over three config folders; sync the broken one to the DB like the scheduler."""
+    out: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    bag = _bag(dags, good)
+    out["good"] = {
+        "seconds": time.perf_counter() - t0,
+        "dags": {d: _describe_dag(bag.dags[d]) for d in sorted(bag.dag_ids)},
+        "import_errors": bag.import_errors,
+    }
+    out["heavy_after_parse"] = [m for m in HEAVY if m in sys.modules]
+
+    t0 = time.perf_counter()
+    bag = _bag(dags, many)
+    out["many"] = {
+        "seconds": time.perf_counter() - t0,
+        "files": {s.file: s.duration.total_seconds() for s in bag.dagbag_stats},
+        "dags": len(bag.dag_ids),
+        "import_errors": bag.import_errors,
+    }
+
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import sync_bag_to_db
+    from airflow.models.dag import DagModel
+    from airflow.models.errors import ParseImportError
+    from airflow.utils import db
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    db.initdb()
+    DagBundlesManager().sync_bundles_to_db()  # the "dags-folder" bundle the DAG rows refer to
+    bag = _bag(dags, broken)
+    sync_bag_to_db(bag, "dags-folder", None)
+    with create_session() as session:
+        models = {
+            m.dag_id: {"stale": m.is_stale, "has_import_errors": m.has_import_errors}
+            for m in session.scalars(select(DagModel))
+        }
+        errors = {e.filename: e.stacktrace for e in session.scalars(select(ParseImportError))}
+    out["broken"] = {"dags": sorted(bag.dag_ids), "import_errors": bag.import_errors, "db": models, "db_errors": errors}
+    return out
+
+
+def _webhook_server(port: int) -> list[Any]:
+    """A local HTTP endpoint in a thread; the JSON bodies POSTed to it."""
+    import http.server
+    import threading
+
+    received: list[Any] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return received
+
+
+def scenario_dag_test(dags: str, runs: list[list[str]], webhook_port: int | None = None) -> dict[str, Any]:
+    """``dag.test()`` each (dag_id, logical date); the run's state, task states and XComs."""
+    import datetime as dt
+
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils import db
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    received = _webhook_server(webhook_port) if webhook_port else []
+    db.initdb()
+    bag = DagBag(dag_folder=dags)
+    out: dict[str, Any] = {"import_errors": bag.import_errors, "runs": {}, "webhook": received}
+    for dag_id, date in runs:
+        logical = dt.datetime.fromisoformat(date).replace(tzinfo=dt.UTC)
+        t0 = time.perf_counter()
+        dr = bag.dags[dag_id].test(logical_date=logical)
+        seconds = time.perf_counter() - t0
+        with create_session() as session:
+            tis = session.scalars(
+                select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == dr.run_id)
+            ).all()
+            xcoms = session.scalars(
+                select(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == dr.run_id)
+            ).all()
+            out["runs"][f"{dag_id}@{date}"] = {
+                "state": str(dr.state),
+                "seconds": seconds,
+                "data_interval": [str(dr.data_interval_start), str(dr.data_interval_end)],
+                "tasks": {
+                    f"{ti.task_id}[{ti.map_index}]": {
+                        "state": str(ti.state),
+                        "try_number": ti.try_number,
+                        "rendered_map_index": ti.rendered_map_index,
+                    }
+                    for ti in tis
+                },
+                "xcom": {f"{x.task_id}[{x.map_index}]:{x.key}": XComModel.deserialize_value(x) for x in xcoms},
+            }
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetModel.name, AssetModel.uri, AssetEvent.extra).join(
+                AssetModel, AssetModel.id == AssetEvent.asset_id
+            )
+        )
+        out["asset_events"] = [{"name": n, "uri": u, "extra": e} for n, u, e in rows]
+    return out
+
+
+OPERATOR_DAGS = '''\
+"""Test DAGs of KLDriftOperator (an Airflow DAG file)."""
+import datetime as dt
+import os
+
+from airflow.sdk import DAG, CronDataIntervalTimetable
+
+from kldrift.airflow import KLDriftOperator
+
+for fail_on in ("critical", "never"):
+    with DAG(
+        dag_id=f"op_{fail_on}",
+        schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+        start_date=dt.datetime(2026, 11, 17, tzinfo=dt.timezone.utc),
+        catchup=False,
+    ):
+        KLDriftOperator(
+            task_id="drift",
+            config_path=os.environ["KLDRIFT_OPERATOR_CONFIG"],
+            fail_on="{{ params.fail_on }}",
+            params={"fail_on": fail_on},
+            retries=2,
+        )
+'''

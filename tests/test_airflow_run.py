@@ -1,0 +1,156 @@
+"""DAG runs on the demo data with ``dag.test()``: alerts, byte-identical files, fail_on, webhook, operator.
+
+One child process (see ``airflow_support``) runs every DAG run of this module;
+the checks below read what it recorded. The same days are also run through
+``kldrift run`` in this process, to compare the files byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow_support import (
+    DAGS,
+    DRIFT_DAY,
+    DRIFTED,
+    OPERATOR_DAGS,
+    QUIET_DAY,
+    airflow_env,
+    free_port,
+    make_demo_data,
+    run_scenario,
+    write_config,
+)
+
+from kldrift.cli import main
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+# Logical date of a daily run = end of its data interval: 2026-11-24 scores dt=2026-11-23.
+RUNS = [
+    ["kldrift__demo", "2026-11-24"],
+    ["kldrift__demo", "2026-11-19"],
+    ["kldrift__strict", "2026-11-24"],
+    ["op_critical", "2026-11-24"],
+    ["op_never", "2026-11-19"],
+]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dagrun")
+
+
+@pytest.fixture(scope="module")
+def runs(root: Path) -> dict[str, Any]:
+    data = make_demo_data(root / "data")
+    configs = root / "configs"
+    write_config(configs, "demo", data, root / "out_dag", airflow="{max_shards: 3}")
+    port = free_port()
+    hook = f'{{url: "http://127.0.0.1:{port}/hook", on: critical, retries: 0}}'
+    write_config(configs, "strict", data, root / "out_strict", alerts=f"{{fail_on: critical, webhook: {hook}}}")
+    op_config = write_config(root / "op", "op", data, root / "out_op")
+    dags = root / "dags"
+    dags.mkdir()
+    for f in ("kldrift_dags.py", "kldrift_config_errors.py"):
+        (dags / f).symlink_to(DAGS / f)
+    (dags / "op_dags.py").write_text(OPERATOR_DAGS)
+    env = airflow_env(root / "airflow", dags=dags, configs=configs, KLDRIFT_OPERATOR_CONFIG=str(op_config))
+    return run_scenario("dag_test", {"dags": str(dags), "runs": RUNS, "webhook_port": port}, env, timeout=480)
+
+
+@pytest.fixture(scope="module")
+def cli_out(root: Path, runs: dict[str, Any]) -> Path:
+    config = write_config(root / "cli", "demo", root / "data", root / "out_cli")
+    for day in (DRIFT_DAY, QUIET_DAY):
+        assert main(["-q", "run", "--config", str(config), "--date", day]) == 0
+    return root / "out_cli"
+
+
+def _alerts(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_no_import_errors(runs: dict[str, Any]) -> None:
+    assert runs["import_errors"] == {}
+
+
+def test_run_fans_out_over_shards(runs: dict[str, Any]) -> None:
+    run = runs["runs"]["kldrift__demo@2026-11-24"]
+    assert run["state"] == "success"
+    assert run["data_interval"] == ["2026-11-23 00:00:00+00:00", "2026-11-24 00:00:00+00:00"]
+    shards = {k: v for k, v in run["tasks"].items() if k.startswith("count_shard[")}
+    assert len(shards) >= 2  # 3 files, max_shards 3
+    assert all(t["state"] == "success" for t in run["tasks"].values())
+    assert shards["count_shard[0]"]["rendered_map_index"].startswith("part-000.parquet")
+    planned = run["xcom"]["plan_shards[-1]:return_value"]  # files or Parquet fragments ("path#row_groups=..")
+    assert len(planned) == len(shards)
+    assert {p.split("#")[0].rsplit("/", 1)[-1] for s in planned for p in s} == {f"part-00{i}.parquet" for i in range(3)}
+    for i in range(len(shards)):  # partial counts are small JSON
+        part = run["xcom"][f"count_shard[{i}]:return_value"]
+        assert set(part) == {"fingerprint", "rows", "counts", "errors"}
+    assert sum(run["xcom"][f"count_shard[{i}]:return_value"]["rows"] for i in range(len(shards))) == 6000
+
+
+def test_drift_day_alerts(runs: dict[str, Any], root: Path) -> None:
+    alerts = _alerts(root / "out_dag" / "demo" / f"dt={DRIFT_DAY}" / "alerts.jsonl")
+    assert sorted(a["feature"] for a in alerts if a["feature"] != "__dataset__") == DRIFTED
+    assert {a["date"] for a in alerts} == {DRIFT_DAY}
+    summary = runs["runs"]["kldrift__demo@2026-11-24"]["xcom"]["score_and_write[-1]:return_value"]
+    assert (summary["date"], summary["worst"], sorted(summary["alerts"])) == (DRIFT_DAY, "critical", DRIFTED)
+    assert summary["paths"]["alerts"] == str(root / "out_dag" / "demo" / f"dt={DRIFT_DAY}" / "alerts.jsonl")
+
+
+def test_quiet_day_has_no_alerts(runs: dict[str, Any], root: Path) -> None:
+    assert runs["runs"]["kldrift__demo@2026-11-19"]["state"] == "success"
+    assert (root / "out_dag" / "demo" / f"dt={QUIET_DAY}" / "alerts.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize("day", [DRIFT_DAY, QUIET_DAY], ids=["drift-day", "quiet-day"])
+@pytest.mark.parametrize("name", ["alerts.jsonl", "metrics.parquet"])
+def test_files_equal_kldrift_run(root: Path, cli_out: Path, day: str, name: str) -> None:
+    dag_file = root / "out_dag" / "demo" / f"dt={day}" / name
+    cli_file = cli_out / "demo" / f"dt={day}" / name
+    assert dag_file.read_bytes() == cli_file.read_bytes()
+
+
+def test_asset_events_carry_the_run(runs: dict[str, Any], root: Path) -> None:
+    events = [e for e in runs["asset_events"] if e["name"] == "kldrift__demo"]
+    assert [e["extra"]["date"] for e in events] == [DRIFT_DAY, QUIET_DAY]
+    assert events[0]["uri"] == (root / "out_dag" / "demo").as_uri()
+    assert (events[0]["extra"]["worst"], sorted(events[0]["extra"]["alerts"])) == ("critical", DRIFTED)
+
+
+def test_fail_on_fails_the_run_after_writing_and_delivering(runs: dict[str, Any], root: Path) -> None:
+    run = runs["runs"]["kldrift__strict@2026-11-24"]
+    assert run["state"] == "failed"
+    tasks = run["tasks"]
+    assert tasks["score_and_write[-1]"]["state"] == "success"
+    assert tasks["deliver_webhook[-1]"]["state"] == "success"
+    assert (tasks["check_severity[-1]"]["state"], tasks["check_severity[-1]"]["try_number"]) == ("failed", 1)
+    assert os.path.exists(root / "out_strict" / "demo" / f"dt={DRIFT_DAY}" / "alerts.jsonl")
+    [body] = runs["webhook"]
+    assert (body["dataset"], body["date"], body["worst_severity"]) == ("demo", DRIFT_DAY, "critical")
+    assert sorted(a["feature"] for a in body["alerts"] if a["feature"] != "__dataset__") == DRIFTED
+
+
+def test_operator_fail_on_critical(runs: dict[str, Any], root: Path) -> None:
+    run = runs["runs"]["op_critical@2026-11-24"]
+    assert run["state"] == "failed"
+    # Failed at once despite retries=2: drift does not go away on a retry.
+    assert (run["tasks"]["drift[-1]"]["state"], run["tasks"]["drift[-1]"]["try_number"]) == ("failed", 1)
+    summary = run["xcom"]["drift[-1]:return_value"]  # pushed before failing
+    assert (summary["date"], summary["worst"], sorted(summary["alerts"])) == (DRIFT_DAY, "critical", DRIFTED)
+    assert (root / "out_op" / "demo" / f"dt={DRIFT_DAY}" / "metrics.parquet").exists()
+
+
+def test_operator_fail_on_never(runs: dict[str, Any]) -> None:
+    run = runs["runs"]["op_never@2026-11-19"]
+    assert run["state"] == "success"
+    summary = run["xcom"]["drift[-1]:return_value"]
+    assert (summary["date"], summary["worst"], summary["alerts"]) == (QUIET_DAY, "ok", [])
+    assert summary["severities"]["critical"] == 0
