@@ -102,15 +102,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet or not verbose else (logging.INFO if verbose == 1 else logging.DEBUG)
-    try:
+    handler: logging.Handler
+    if sys.stderr.isatty():
         from rich.logging import RichHandler
 
-        handler: logging.Handler = RichHandler(
-            console=_stderr_console(), show_path=False, show_time=False, rich_tracebacks=False
-        )
+        handler = RichHandler(console=_stderr_console(), show_path=False, show_time=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
-    except ImportError:  # pragma: no cover - rich is a dependency
+    else:
+        # cron mail and Airflow logs: one plain line per record, never wrapped to a terminal width
         handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("kldrift: %(levelname)s: %(message)s"))
     root = logging.getLogger("kldrift")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -247,7 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     interval = _interval(args)
     with _progress(not args.quiet, f"{config.dataset} {interval.ds}") as on_rows:
         result = run(config, interval, on_rows=on_rows, deliver=not args.no_webhook)
-    if not args.quiet:
+    if not args.quiet or args.format == "json":  # JSON was asked for by name: -q only silences the table
         _print_report(result.report, args.format)
     for name, path in result.paths.items():
         print(f"{name}: {path}", file=sys.stderr if args.format == "json" else sys.stdout)

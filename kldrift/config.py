@@ -22,6 +22,7 @@ import math
 import os
 import re
 import string
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -159,6 +160,15 @@ class Webhook(_Model):
         if not v.startswith(("http://", "https://")):
             msg = f"expected an http:// or https:// URL, got {v!r}"
             raise ValueError(msg)
+        try:
+            parts = urllib.parse.urlsplit(v)
+            host, _ = parts.hostname, parts.port
+        except ValueError as exc:  # "Invalid IPv6 URL", a bad port
+            msg = f"not a valid URL ({exc}): {v!r}"
+            raise ValueError(msg) from None
+        if not host:
+            msg = f"expected a URL with a host name, got {v!r}"
+            raise ValueError(msg)
         return v
 
 
@@ -268,7 +278,8 @@ def check_template(value: str) -> None:
             continue
         if field not in TEMPLATE_FIELDS:
             msg = (
-                f"unknown placeholder {{{field}}} in {value!r}{did_you_mean(field, TEMPLATE_FIELDS)}; "
+                # cutoff 0.5: {dt} (the hive partition's name) is the usual slip for {ds}
+                f"unknown placeholder {{{field}}} in {value!r}{did_you_mean(field, TEMPLATE_FIELDS, cutoff=0.5)}; "
                 f"use one of {{ds}}, {{ds_nodash}}, {{start}}, {{end}}"
             )
             raise ValueError(msg)
@@ -345,7 +356,22 @@ def _parse_ts(value: str, name: str) -> dt.datetime:
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false, so ``on: critical`` is a key, not ``True``."""
+    """YAML 1.2 booleans: only true/false, so ``on: critical`` is a key, not ``True``.
+
+    A key given twice in one mapping is an error, not a silent override: of two
+    ``thresholds:`` blocks the second would win unseen.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if key_node.value in seen:
+                msg = f"duplicate key {key_node.value!r}"
+                raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -398,11 +424,24 @@ def _unwrap_model(ann: Any) -> Any:
     return None
 
 
+class _Short:
+    """A value whose repr is cut to 80 characters, so one huge value cannot flood the error line."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: Any) -> None:
+        text = repr(value)
+        self.text = text if len(text) <= 80 else text[:76] + " ..."
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def _format_error(err: Mapping[str, Any], model: type[BaseModel]) -> str:
     loc = tuple(err.get("loc", ()))
     path = ".".join(str(p) for p in loc)
     kind = err.get("type", "")
-    value = err.get("input")
+    value = _Short(err.get("input"))
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, loc)
         key = str(loc[-1]) if loc else "?"
@@ -415,6 +454,9 @@ def _format_error(err: Mapping[str, Any], model: type[BaseModel]) -> str:
     if kind in {"literal_error", "enum"}:
         return f"{path}: expected {msg.removeprefix('Input should be ')}, got {value!r}"
     if kind.endswith(("_type", "_parsing")) or kind in {"model_type", "dict_type"}:
+        # Say it in YAML's words: a list, a mapping (not a tuple, a dictionary or instance of Binning).
+        msg = re.sub(r"a valid (tuple|list)", "a list", msg)
+        msg = re.sub(r"a valid dictionary( or instance of \w+)?", "a mapping", msg)
         return f"{path}: {msg.replace('Input should be', 'expected')}, got {value!r}"
     if path:
         return f"{path}: {msg.replace('Input should be', 'expected')}" + (
@@ -456,6 +498,8 @@ def _read_yaml(p: Path) -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: invalid YAML: nested too deeply") from None
     if data is None:
         raise ConfigError(f"{p}: config file is empty; expected at least dataset, reference, current, output")
     return data

@@ -23,9 +23,9 @@ __all__ = [
 ]
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
+def did_you_mean(name: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
     """A hint like ``" (did you mean 'fare_amount'?)"``, or ``""`` when nothing is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -7,6 +7,7 @@ so a slow or dead endpoint cannot lose or delay them.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
@@ -54,14 +55,14 @@ def deliver(hook: Webhook, body: dict[str, Any], *, sleep: Any = time.sleep) -> 
     for attempt in range(hook.retries + 1):
         if attempt:
             sleep(hook.backoff * 2 ** (attempt - 1))
-        req = urllib.request.Request(
-            hook.url,
-            data=data,
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "kldrift"},
-        )
         t0 = time.perf_counter()
         try:
+            req = urllib.request.Request(
+                hook.url,
+                data=data,
+                method="POST",
+                headers={"Content-Type": "application/json", "User-Agent": "kldrift"},
+            )
             with urllib.request.urlopen(req, timeout=hook.timeout) as resp:
                 status = int(resp.status)
             attempts.append({"status": status, "seconds": round(time.perf_counter() - t0, 3)})
@@ -77,7 +78,8 @@ def deliver(hook: Webhook, body: dict[str, Any], *, sleep: Any = time.sleep) -> 
             attempts.append({"status": exc.code, "seconds": round(time.perf_counter() - t0, 3)})
             if exc.code < 500 and exc.code != 429:
                 break  # a client error will not heal by retrying
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError, ValueError) as exc:
+            # HTTPException: an answer that is not HTTP (BadStatusLine); ValueError: a URL urllib rejects.
             reason = getattr(exc, "reason", exc)
             attempts.append(
                 {"error": f"{type(reason).__name__}: {reason}", "seconds": round(time.perf_counter() - t0, 3)}
