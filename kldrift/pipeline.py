@@ -68,8 +68,8 @@ def _fit_scan(scan: Scan, settings: Settings, on_rows: Progress | None = None) -
                 row0 += batch.num_rows
                 if on_rows and i == 0:
                     on_rows(batch.num_rows)
-    fitter.rows = row0
-    spec, counts = fitter.finish()
+        fitter.rows = row0
+        spec, counts = fitter.finish(pool)
     rest = [f for f in spec.features if f.name not in counts]
     if rest:
         # Cut points came from a sample: count the reference exactly in a second pass.

@@ -23,6 +23,7 @@ import kldrift
 from kldrift.config import coerce_config
 from kldrift.divergence import js_divergence, kl_divergence, psi
 from kldrift.histogram import Histogram, count
+from kldrift.kernels import count_edges, count_sorted
 from kldrift.scan import open_source
 from kldrift.scoring import score
 
@@ -50,6 +51,21 @@ pseudocounts = st.sampled_from([0.0, 0.5, 1.0])
 
 
 @SETTINGS
+@given(
+    st.lists(st.floats(allow_nan=True, width=32) | st.sampled_from([0.0, 1.0, -1.0]), max_size=300),
+    st.lists(st.floats(-5, 5, width=16), min_size=1, max_size=8, unique=True),
+)
+def test_counting_a_sorted_sample_equals_counting_by_comparisons(values: list[float], cuts: list[float]) -> None:
+    # count_sorted (binary search on sorted values) must be count_edges (a compare per cut point).
+    x = np.asarray(values, dtype=np.float64)
+    edges = np.sort(np.asarray(cuts, dtype=np.float64))
+    finite_or_inf = np.sort(x[~np.isnan(x)])
+    expected = count_edges(x, edges)
+    got = count_sorted(finite_or_inf, edges)
+    got[-1] = int(np.isnan(x).sum())
+    assert got.tolist() == expected.tolist()
+
+
 @given(weight_pairs(), pseudocounts)
 def test_kl_is_non_negative(pq: tuple[list[float], list[float]], alpha: float) -> None:
     p, q = pq
