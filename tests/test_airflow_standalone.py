@@ -108,7 +108,6 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
         while time.monotonic() < deadline and _group_alive(pgid):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=0.5)
-        print("stop", sig.name, "group alive:", _group_alive(pgid))
 
 
 def _wait(what: str, check: Any, proc: subprocess.Popen[bytes], deadline: float, log: Path) -> Any:
@@ -146,6 +145,9 @@ def test_standalone_runs_the_dag_on_schedule(tmp_path: Path) -> None:
         AIRFLOW__API__PORT=str(port),
         AIRFLOW__API__WORKERS="1",
         AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
+        # Log servers of the scheduler and triggerer: free ports too, so a second Airflow on the machine is no clash.
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+        AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
     )
     api = Api(f"http://127.0.0.1:{port}", home)
     log = tmp_path / "standalone.log"
