@@ -2,11 +2,16 @@
 
 A reader (or a crash) never sees a half-written file: it sees the old file or
 the new one. Temp names start with ``.`` so dataset scans skip them.
+
+Inside :func:`staged`, writes go to their temp files only and are renamed into
+place together when the block ends without error: a run that fails while
+writing (disk full, a crash before the renames) leaves the previous set whole.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import tempfile
@@ -15,7 +20,37 @@ from typing import IO, Any
 
 from kldrift.errors import OutputError
 
-__all__ = ["atomic_path", "write_bytes", "write_text"]
+__all__ = ["atomic_path", "staged", "staged_path", "write_bytes", "write_text"]
+
+# final path -> temp path, for the writes of the innermost `staged()` block
+_STAGE: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("kldrift_stage", default=None)
+
+
+@contextlib.contextmanager
+def staged() -> Iterator[None]:
+    """Defer the renames of every atomic write in the block until it ends without error."""
+    stage: dict[str, str] = {}
+    token = _STAGE.set(stage)
+    try:
+        yield
+    except BaseException:
+        for tmp in stage.values():
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    finally:
+        _STAGE.reset(token)
+    for final, tmp in stage.items():
+        try:
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise _output_error(final, exc) from exc
+
+
+def staged_path(path: str) -> str:
+    """Where ``path``'s new content is right now: its temp file inside :func:`staged`, else itself."""
+    stage = _STAGE.get()
+    return stage.get(os.path.abspath(path), path) if stage else path
 
 
 def _output_error(path: str, exc: OSError) -> OutputError:
@@ -46,7 +81,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
+        stage = _STAGE.get()
+        if stage is None:
+            os.replace(tmp, final)
+        else:
+            old = stage.pop(os.path.abspath(final), None)
+            if old:  # written twice in one block: the last write wins
+                os.unlink(old)
+            stage[os.path.abspath(final)] = tmp
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -397,21 +397,13 @@ def test_full_disk_exits_2_with_no_partial_file(tmp_path: Path, capsys: pytest.C
         assert msg == f"{folder / 'metrics.parquet'}: cannot write output: no space left on device"
         assert not [n for n in os.listdir(folder) if n.startswith(".")]  # the temp file was removed too
         now = snapshot(folder)
-        assert now["alerts.jsonl"] == b""  # already replaced by B's ...
-        assert {n: now[n] == old[n] for n in OUTPUTS if n != "alerts.jsonl"} == dict.fromkeys(
-            ("metrics.parquet", "manifest.json", "report.html"), True
-        )  # ... every other file is A's, whole
+        # B's files were staged and never renamed: every file is still A's, whole (B's alerts are empty).
+        assert {n: now[n] == old[n] for n in OUTPUTS} == dict.fromkeys(OUTPUTS, True)
         filler.unlink()
         assert cli.main(["-q", "run", "--config", str(b), "--date", DATE]) == 0  # space again: it completes
         assert assert_consistent(b) == load_config(b).fingerprint()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="outputs.write_outputs renames alerts.jsonl into place before metrics.parquet is written, so a write "
-    "that fails midway (disk full) leaves B's alerts beside A's metrics and manifest; fix: write every temp "
-    "file first, then rename them all",
-)
 def test_full_disk_leaves_the_previous_set_consistent(tmp_path: Path) -> None:
     with full_disk(tmp_path) as (a, b, _):
         assert cli.main(["-q", "run", "--config", str(b), "--date", DATE]) == 2

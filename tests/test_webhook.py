@@ -244,3 +244,20 @@ def test_refused_is_bounded() -> None:
     assert d["ok"] is False
     assert len(d["attempts"]) == 4
     assert time.perf_counter() - t0 < 5
+
+
+def test_record_delivery_appends_to_the_manifest(tmp_path: Path) -> None:
+    from kldrift.outputs import record_delivery
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"deliveries": [{"ok": False}]}))
+    record_delivery(str(tmp_path), {"sink": "webhook", "ok": True})
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["deliveries"] == [{"ok": False}, {"sink": "webhook", "ok": True}]
+
+
+def test_record_delivery_without_a_manifest_is_an_output_error(tmp_path: Path) -> None:
+    from kldrift.errors import OutputError
+    from kldrift.outputs import record_delivery
+
+    with pytest.raises(OutputError, match=r"manifest\.json: cannot record the webhook delivery: "):
+        record_delivery(str(tmp_path), {"sink": "webhook", "ok": True})

@@ -11,6 +11,7 @@ Nothing here imports Airflow; the data stack is imported only when a task runs.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -158,6 +159,11 @@ def deliver_webhook(config_path: str, body: Mapping[str, Any]) -> dict[str, Any]
     if hook is None:
         raise OutputError(f"{config_path}: alerts.webhook is not configured any more")
     record = deliver(hook, dict(body))
+    if body.get("date"):
+        from kldrift.outputs import record_delivery
+
+        # The manifest says what was delivered, as it does for `kldrift run`.
+        record_delivery(os.path.join(config.dataset_dir(), f"dt={body['date']}"), record)
     if not record["ok"]:
         last = record["attempts"][-1] if record["attempts"] else {}
         msg = f"webhook delivery to {hook.url} failed after {len(record['attempts'])} attempt(s): {last}"

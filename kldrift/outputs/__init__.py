@@ -17,14 +17,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import json
 import logging
 import os
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from kldrift.atomic import _output_error
+from kldrift.atomic import _output_error, staged, staged_path, write_text
 from kldrift.config import Interval, JobConfig, Settings
+from kldrift.errors import OutputError
 from kldrift.outputs.alerts import alert_rows, write_alerts
 from kldrift.outputs.manifest import file_digest, write_manifest
 from kldrift.outputs.metrics import metrics_table, write_metrics
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from kldrift.profile import Profile
     from kldrift.scan import Scan
 
-__all__ = ["run_dir", "write_outputs", "write_run"]
+__all__ = ["record_delivery", "run_dir", "write_outputs", "write_run"]
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +81,19 @@ def write_outputs(
     started = time.time()
     with _locked(folder):
         table = metrics_table(report, dataset=dataset, date=date, start=start, end=end)
-        paths = {
-            "alerts": write_alerts(os.path.join(folder, "alerts.jsonl"), report, dataset=dataset, date=date),
-            "metrics": write_metrics(os.path.join(folder, "metrics.parquet"), table),
-        }
-        t_report = time.perf_counter()
-        errors = _write_pages(folder, table, paths, settings=settings, dataset=dataset, date=date)
-        report_s = time.perf_counter() - t_report
+        # Alerts, metrics and report land together (renamed at the end of the block) or not at all.
+        with staged():
+            paths = {
+                "alerts": write_alerts(os.path.join(folder, "alerts.jsonl"), report, dataset=dataset, date=date),
+                "metrics": write_metrics(os.path.join(folder, "metrics.parquet"), table),
+            }
+            t_report = time.perf_counter()
+            errors = _write_report(folder, table, paths, settings=settings, date=date)
+            report_s = time.perf_counter() - t_report
+            digests = {
+                k: {"path": os.path.basename(v), "sha256": file_digest(staged_path(v))} for k, v in paths.items()
+            }
+        errors.update(_write_index(folder, paths, dataset=dataset, date=date))
         deliveries: list[dict[str, Any]] = []
         hook = settings.alerts.webhook
         if hook is not None and deliver_webhook and should_deliver(report, hook):
@@ -105,9 +113,7 @@ def write_outputs(
                 "severities": report.counts_by_severity(),
                 "worst": report.worst,
                 # index.html belongs to the dataset, not to this run: later runs rewrite it.
-                "outputs": {
-                    k: {"path": os.path.basename(v), "sha256": file_digest(v)} for k, v in paths.items() if k != "index"
-                },
+                "outputs": digests,
                 "errors": errors,
                 "deliveries": deliveries,
                 "timings": {**manifest.get("timings", {}), "report_s": round(report_s, 4)},
@@ -120,19 +126,37 @@ def write_outputs(
     return paths, tuple(deliveries)
 
 
-def _write_pages(
-    folder: str, table: Any, paths: dict[str, str], *, settings: Settings, dataset: str, date: str | None
-) -> dict[str, str]:
-    """Write report.html (and, in a ``dt=<date>`` run folder, the dataset's index.html) into ``paths``.
+def record_delivery(folder: str, delivery: dict[str, Any]) -> str:
+    """Add a webhook delivery made after the run (the Airflow delivery task) to its manifest."""
+    path = os.path.join(folder, "manifest.json")
+    with _locked(folder):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                manifest = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"{path}: cannot record the webhook delivery: {exc}") from exc
+        manifest["deliveries"] = [*manifest.get("deliveries", []), delivery]
+        return write_text(path, json.dumps(manifest, indent=1, default=str) + "\n")
 
-    Returns what failed, by output name. A failed report also removes the
-    report of an earlier run of this folder, which would no longer match the metrics.
+
+def _in_runs(folder: str, date: str | None) -> tuple[str, bool]:
+    """The dataset folder, and whether ``folder`` is one of its ``dt=<date>`` run folders."""
+    dataset_dir, name = os.path.split(os.path.abspath(folder))
+    return dataset_dir, date is not None and name == f"dt={date}"
+
+
+def _write_report(
+    folder: str, table: Any, paths: dict[str, str], *, settings: Settings, date: str | None
+) -> dict[str, str]:
+    """Write report.html into ``paths``; returns what failed, by output name.
+
+    A failed report also removes the report of an earlier run of this folder,
+    which would no longer match the metrics.
     """
     from kldrift.outputs import report as html
 
     errors: dict[str, str] = {}
-    dataset_dir, name = os.path.split(os.path.abspath(folder))
-    in_runs = date is not None and name == f"dt={date}"
+    dataset_dir, in_runs = _in_runs(folder, date)
     try:
         history = html.read_history(dataset_dir, date) if in_runs and date else []
         paths["report"] = html.write_report(
@@ -143,6 +167,15 @@ def _write_pages(
         log.warning("%s: report.html not written (%s); re-render it with `kldrift report`", folder, errors["report"])
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(folder, html.REPORT_NAME))
+    return errors
+
+
+def _write_index(folder: str, paths: dict[str, str], *, dataset: str, date: str | None) -> dict[str, str]:
+    """Refresh the dataset's index.html after a run's files are in place; returns what failed."""
+    from kldrift.outputs import report as html
+
+    errors: dict[str, str] = {}
+    dataset_dir, in_runs = _in_runs(folder, date)
     if in_runs:
         try:
             with _locked(dataset_dir):
