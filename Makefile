@@ -16,8 +16,11 @@ $(BIN)/python:
 # Reinstall when the lock file or the project metadata change.
 $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	# Bytecode at install time: every kldrift, pytest and Airflow process starts without
+	# recompiling pandas, scipy and Airflow, even where PYTHONDONTWRITEBYTECODE is set.
+	$(BIN)/python -m compileall -q -j 0 kldrift dags > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
