@@ -230,10 +230,28 @@ def _castable_to_text(t: pa.DataType) -> bool:
 class _NumericFit:
     """Pass-one state of one numeric column."""
 
-    __slots__ = ("counts", "discrete", "edges", "max_discrete", "n", "nulls", "sample", "stride", "vmax", "vmin")
+    __slots__ = (
+        "buffer",
+        "counts",
+        "discrete",
+        "edges",
+        "filled",
+        "max_discrete",
+        "n",
+        "nulls",
+        "sample",
+        "stride",
+        "vmax",
+        "vmin",
+    )
 
-    def __init__(self, stride: int, max_discrete: int, edges: tuple[float, ...] | None = None) -> None:
+    def __init__(
+        self, stride: int, max_discrete: int, edges: tuple[float, ...] | None = None, capacity: int = 0
+    ) -> None:
         self.stride = stride
+        # Keeping every value: one preallocated buffer, filled in place (no list of pieces to join).
+        self.buffer = np.empty(capacity, np.float64) if stride == 1 and capacity else None
+        self.filled = 0
         # Cut points known before the pass (explicit, or from a pilot sample): count exactly on the way.
         self.edges = None if edges is None else np.asarray(edges, dtype=np.float64)
         self.counts = None if edges is None else np.zeros(len(edges) + 2, np.int64)
@@ -259,7 +277,11 @@ class _NumericFit:
                 self.nulls += nnan
                 x = x[~nan]
                 take = x if self.stride == 1 else take[~np.isnan(take)]
-        self.sample.append(np.array(take, dtype=np.float64, copy=True))
+        if self.buffer is not None and self.filled + len(take) <= len(self.buffer):
+            self.buffer[self.filled : self.filled + len(take)] = take
+            self.filled += len(take)
+        else:
+            self.sample.append(np.array(take, dtype=np.float64, copy=True))
         if len(x) == 0:
             return
         lo, hi = float(x.min()), float(x.max())
@@ -295,6 +317,11 @@ class _NumericFit:
     def take_sample(self) -> np.ndarray[Any, Any]:
         """The kept values as one array; releases the pieces."""
         parts, self.sample = self.sample, []
+        if self.buffer is not None:
+            parts.insert(0, self.buffer[: self.filled])
+            self.buffer = None
+        if len(parts) == 1:
+            return parts[0]
         return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -371,9 +398,11 @@ class Fitter:
         for name in numeric_names:
             explicit = settings.column(name).edges
             if explicit is not None:
-                self.numeric[name] = _NumericFit(self.stride, -1, tuple(explicit))
+                self.numeric[name] = _NumericFit(self.stride, -1, tuple(explicit), capacity=total_rows)
             else:
-                self.numeric[name] = _NumericFit(self.stride, b.discrete_max_values, self.pilot.get(name))
+                self.numeric[name] = _NumericFit(
+                    self.stride, b.discrete_max_values, self.pilot.get(name), capacity=total_rows
+                )
 
     def numeric_quantile_columns(self) -> list[str]:
         """Numeric columns whose cut points are reference quantiles (candidates for a pilot)."""
@@ -472,7 +501,7 @@ class Fitter:
         if strategy == "uniform":
             edges = _uniform_edges(fit.vmin, fit.vmax, bins)
         else:
-            edges = quantile_edges(sample, bins)
+            edges = quantile_edges(sample, bins, is_sorted=True)
             if fit.edges is not None and fit.counts is not None and _pilot_holds(fit.counts, fit.edges, sample, edges):
                 edges = tuple(float(e) for e in fit.edges)
         if fit.vmin == fit.vmax and bins >= 2:
@@ -532,15 +561,42 @@ def _pilot_holds(
     return bool(np.max(np.abs(exact - target)) <= PILOT_TOLERANCE)
 
 
-def quantile_edges(sample: np.ndarray[Any, Any], bins: int) -> tuple[float, ...]:
-    """Interior cut points at the 1/bins … (bins-1)/bins quantiles, ties deduplicated."""
+def quantile_edges(sample: np.ndarray[Any, Any], bins: int, *, is_sorted: bool = False) -> tuple[float, ...]:
+    """Interior cut points at the 1/bins … (bins-1)/bins quantiles, ties deduplicated.
+
+    The quantiles are ``numpy.quantile(sample, q)`` (its default, linear method),
+    to the last bit (tested).
+    """
     if len(sample) == 0 or bins < 2:
         return ()
     qs = np.arange(1, bins) / bins
     with np.errstate(invalid="ignore"):
-        edges = np.quantile(sample, qs)
+        edges = sorted_quantiles(sample if is_sorted else np.sort(sample), qs)
     edges = edges[np.isfinite(edges)]
     return tuple(float(e) for e in np.unique(edges))
+
+
+def sorted_quantiles(a: np.ndarray[Any, Any], qs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``numpy.quantile(a, qs)`` (linear method) of an ascending, NaN-free ``a``, without its partition.
+
+    The same operations as numpy's ``_quantile`` / ``_get_indexes`` / ``_lerp``
+    in the same order, so the result is identical; on sorted data numpy's
+    partition is pure overhead (as long as the sort itself).
+    """
+    n = len(a)
+    virtual = (n - 1) * qs
+    previous = np.floor(virtual)
+    following = previous + 1
+    above = virtual >= n - 1
+    previous[above] = -1
+    following[above] = -1
+    previous_i, following_i = previous.astype(np.intp), following.astype(np.intp)
+    lo, hi = a[previous_i], a[following_i]
+    gamma = np.asanyarray(virtual - previous_i, dtype=virtual.dtype)
+    diff = hi - lo
+    out = np.add(lo, diff * gamma)
+    np.subtract(hi, diff * (1 - gamma), out=out, where=gamma >= 0.5, casting="unsafe", dtype=out.dtype.type)
+    return out
 
 
 def _uniform_edges(vmin: float, vmax: float, bins: int) -> tuple[float, ...]:

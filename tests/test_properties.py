@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kldrift
+from kldrift.binning import sorted_quantiles
 from kldrift.config import coerce_config
 from kldrift.divergence import js_divergence, kl_divergence, psi
 from kldrift.histogram import Histogram, count
@@ -64,6 +65,17 @@ def test_counting_a_sorted_sample_equals_counting_by_comparisons(values: list[fl
     got = count_sorted(finite_or_inf, edges)
     got[-1] = int(np.isnan(x).sum())
     assert got.tolist() == expected.tolist()
+
+
+@given(
+    st.lists(st.floats(allow_nan=False, width=32) | st.sampled_from([0.0, 1.0, 2.0]), min_size=1, max_size=400),
+    st.integers(2, 40),
+)
+def test_sorted_quantiles_are_numpy_quantile_to_the_last_bit(values: list[float], bins: int) -> None:
+    a = np.sort(np.asarray(values, dtype=np.float64))
+    qs = np.arange(1, bins) / bins
+    with np.errstate(invalid="ignore"):  # inf - inf in both, the same way
+        assert np.array_equal(sorted_quantiles(a, qs), np.quantile(a, qs), equal_nan=True)
 
 
 @given(weight_pairs(), pseudocounts)
