@@ -290,7 +290,7 @@ class Scan:
         groups: list[list[str]] = [[] for _ in range(k)]
         acc = 0
         for label, w in units:
-            groups[min(k - 1, acc * k // total)].append(label)
+            groups[min(k - 1, (2 * acc + w) * k // (2 * total))].append(label)  # by midpoint
             acc += w
         return [g for g in groups if g]
 

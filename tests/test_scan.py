@@ -243,3 +243,13 @@ def test_wide_row_groups_are_scanned_in_column_groups_with_the_same_counts(
     grouped = kldrift.compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet").to_pandas()
     assert grouped.equals(whole)
     assert set(grouped["n_current"]) == {7000}
+
+
+def test_one_file_of_unequal_row_group_halves_still_gives_two_shards(tmp_path: Path) -> None:
+    # 7 row groups split 3 + 4: the smaller first half must not swallow the second (shards by midpoint).
+    pq.write_table(pa.table({"x": np.arange(7000.0)}), tmp_path / "one.parquet", row_group_size=1000)
+    path = str(tmp_path / "one.parquet")
+    assert open_source(tmp_path / "one.parquet").shards(2) == [
+        [f"{path}#row_groups=0-3"],
+        [f"{path}#row_groups=3-7"],
+    ]
