@@ -365,9 +365,11 @@ class _CategoryFit:
 class Fitter:
     """Streams reference batches once and produces the :class:`BinSpec`.
 
-    Use :meth:`add` for every batch, then :meth:`spec`. Counts of categorical
-    and discrete features come out of the same pass (:meth:`exact_counts`);
-    continuous features need a counting pass unless :meth:`sample_is_complete`.
+    Call :meth:`add_column` for every column of every batch (columns may go to
+    threads), then :meth:`finish`. Counts of categorical, discrete and
+    explicit-edge features come out of the same pass, and of continuous ones
+    when every value was kept or the pilot's cut points held; the rest need a
+    counting pass.
     """
 
     def __init__(
@@ -412,13 +414,6 @@ class Fitter:
             if self.settings.column(n).edges is None
             and (self.settings.column(n).strategy or self.settings.binning.strategy) == "quantile"
         ]
-
-    def add(self, batch: pa.RecordBatch) -> None:
-        for name, fit in self.numeric.items():
-            fit.add(to_numbers(batch.column(name)), self.rows)
-        for name, cfit in self.categorical.items():
-            cfit.add(batch.column(name))
-        self.rows += batch.num_rows
 
     def add_column(self, name: str, arr: pa.Array | pa.ChunkedArray, row0: int) -> None:
         """Thread-safe per column: callers may fan columns of one batch out to threads."""
