@@ -145,52 +145,12 @@ def standalone(airflow: Path, env: dict[str, str], log: Path) -> Iterator[subpro
             try:
                 print("stopping airflow standalone (up to 2 min) ...", file=sys.stderr, flush=True)
                 t0 = time.monotonic()
-                if not stop(proc):
+                if not support().stop_standalone(proc):
                     tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
                     print(f"--- airflow standalone log (tail) ---\n{tail}", file=sys.stderr)
                 print(f"airflow standalone stopped in {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
             finally:
                 signal.signal(signal.SIGINT, previous)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stop(proc: subprocess.Popen[bytes]) -> bool:
-    """SIGINT to ``airflow standalone``, which stops its components; escalate on the group if it hangs.
-
-    True when SIGINT alone stopped it.
-    """
-    pgid = proc.pid
-    steps = ((signal.SIGINT, False, 90), (signal.SIGTERM, True, 15), (signal.SIGKILL, True, 5))
-    clean = True
-    for sig, whole_group, grace in steps:
-        if not _group_alive(pgid):
-            break
-        if sig != signal.SIGINT:
-            clean = False
-            print(f"airflow standalone still running: {sig.name} to its process group", file=sys.stderr)
-        with contextlib.suppress(ProcessLookupError):
-            if whole_group:
-                os.killpg(pgid, sig)
-            else:
-                os.kill(proc.pid, sig)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _group_alive(pgid):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=0.5)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
-    if _group_alive(pgid):
-        print(f"warning: processes of group {pgid} are still running", file=sys.stderr)
-    return clean
 
 
 def wait_for(what: str, check: Callable[[], T | None], proc: subprocess.Popen[bytes], timeout: float) -> T:

@@ -13,8 +13,10 @@ its findings as JSON to a file for the test to check.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -292,6 +294,46 @@ def scenario_dag_test(dags: str, runs: list[list[str]], webhook_port: int | None
         )
         out["asset_events"] = [{"name": n, "uri": u, "extra": e} for n, u, e in rows]
     return out
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_standalone(proc: subprocess.Popen[bytes]) -> bool:
+    """SIGINT to ``airflow standalone``, which stops its components; escalate on the group if it hangs.
+
+    True when SIGINT alone stopped it.
+    """
+    pgid = proc.pid
+    steps = ((signal.SIGINT, False, 90), (signal.SIGTERM, True, 15), (signal.SIGKILL, True, 5))
+    clean = True
+    for sig, whole_group, grace in steps:
+        if not group_alive(pgid):
+            break
+        if sig != signal.SIGINT:
+            clean = False
+            print(f"airflow standalone still running: {sig.name} to its process group", file=sys.stderr)
+        with contextlib.suppress(ProcessLookupError):
+            if whole_group:
+                os.killpg(pgid, sig)
+            else:
+                os.kill(proc.pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and group_alive(pgid):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.5)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    if group_alive(pgid):
+        print(f"warning: processes of group {pgid} are still running", file=sys.stderr)
+    return clean
 
 
 OPERATOR_DAGS = '''\

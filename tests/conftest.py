@@ -20,6 +20,15 @@ def write_parquet(path: Path, table: pa.Table, **kw: object) -> Path:
     return path
 
 
+def one_error(err: str) -> str:
+    """The one line of a CLI error on stderr, without its ``kldrift: error: `` prefix (no traceback)."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kldrift: error: "), err
+    assert "Traceback" not in err
+    return lines[0].removeprefix("kldrift: error: ")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261124)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_support import BIN, DRIFT_DAY, DRIFTED, airflow_env, free_port, make_demo_data, write_config
+from airflow_support import (
+    BIN,
+    DRIFT_DAY,
+    DRIFTED,
+    airflow_env,
+    free_port,
+    group_alive,
+    make_demo_data,
+    stop_standalone,
+    write_config,
+)
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -79,35 +87,7 @@ def standalone(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byte
         try:
             yield proc
         finally:
-            _stop_group(proc)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - a zombie member still owned by us
-        return True
-    return True
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGINT to ``airflow standalone``, which stops its components; escalate on the group if it hangs."""
-    pgid = proc.pid
-    steps = ((signal.SIGINT, False, 90), (signal.SIGTERM, True, 15), (signal.SIGKILL, True, 5))
-    for sig, whole_group, grace in steps:
-        if not _group_alive(pgid):
-            return
-        with contextlib.suppress(ProcessLookupError):
-            if whole_group:
-                os.killpg(pgid, sig)
-            else:
-                os.kill(proc.pid, sig)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _group_alive(pgid):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=0.5)
+            stop_standalone(proc)
 
 
 def _wait(what: str, check: Any, proc: subprocess.Popen[bytes], deadline: float, log: Path) -> Any:
@@ -170,7 +150,7 @@ def test_standalone_runs_the_dag_on_schedule(tmp_path: Path) -> None:
         errors = api.get("/api/v2/importErrors")["import_errors"]
     print(f"first scheduled success after {waited:.0f} s")
 
-    assert not _group_alive(proc.pid)  # every process of the group stopped
+    assert not group_alive(proc.pid)  # every process of the group stopped
     ds = run["data_interval_start"][:10]  # the schedule's {ds}: output partition of the run
     alerts = [json.loads(line) for line in (out / "demo" / f"dt={ds}" / "alerts.jsonl").read_text().splitlines()]
     assert sorted(a["feature"] for a in alerts if a["feature"] != "__dataset__") == DRIFTED

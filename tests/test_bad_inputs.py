@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import one_error
 
 import kldrift
 from kldrift import cli
@@ -105,14 +106,6 @@ MATRIX: dict[str, tuple[Callable[[Path, Path], str], str]] = {
 
 def expected(pattern: str, path: str) -> str:
     return "^" + pattern.replace("{path}", re.escape(path)) + "$"
-
-
-def one_error(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("kldrift: error: "), err
-    assert "Traceback" not in err
-    return lines[0].removeprefix("kldrift: error: ")
 
 
 @pytest.fixture(params=list(MATRIX), ids=list(MATRIX))

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import one_error
 
 from kldrift import cli
 from kldrift.profile import Profile
@@ -56,14 +57,6 @@ def kl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("kldrift: error: "), err
-    assert "Traceback" not in err
-    return lines[0].removeprefix("kldrift: error: ")
 
 
 # --- help and usage ----------------------------------------------------------------------
@@ -154,7 +147,7 @@ def test_run_bad_interval_exits_2(
 ) -> None:
     code, _, err = kl(capsys, "run", "--config", str(job), *args)
     assert code == 2
-    assert one_error_line(err).startswith(expected.format(cur=job.parent / "data" / "cur"))
+    assert one_error(err).startswith(expected.format(cur=job.parent / "data" / "cur"))
     assert not (job.parent / "out" / "small" / "dt=2026-01-09").exists()
 
 
@@ -163,7 +156,7 @@ def test_bad_config_exits_2_naming_file_and_key(capsys: pytest.CaptureFixture[st
     for command in (["run", "--date", QUIET], ["profile"], ["history"], ["report", "--date", QUIET]):
         code, _, err = kl(capsys, command[0], "--config", str(job), *command[1:])
         assert code == 2
-        assert one_error_line(err) == (
+        assert one_error(err) == (
             f"{job}: thresholds.wran: unknown key (did you mean 'warn'?); expected one of: critical, warn"
         )
 
@@ -247,7 +240,7 @@ def test_compare_table_fail_on_config_and_out(capsys: pytest.CaptureFixture[str]
 def test_compare_bad_path_exits_2(capsys: pytest.CaptureFixture[str], job: Path) -> None:
     code, _, err = kl(capsys, "compare", str(job.parent / "nope"), str(job.parent / "data" / "ref"))
     assert code == 2
-    assert one_error_line(err) == f"{job.parent / 'nope'}: no such file or directory"
+    assert one_error(err) == f"{job.parent / 'nope'}: no such file or directory"
 
 
 # --- profile, then run reuses it; a changed binning refits ------------------------------------------
@@ -293,7 +286,7 @@ def test_a_saved_profile_as_reference(capsys: pytest.CaptureFixture[str], job: P
     bad.write_text('{"format": "something-else"}')
     code, _, err = kl(capsys, "compare", str(bad), str(data / "cur" / f"dt={DRIFT}"))
     assert code == 2
-    assert one_error_line(err) == f'{bad}: not a kldrift profile (expected "format": "kldrift-profile")'
+    assert one_error(err) == f'{bad}: not a kldrift profile (expected "format": "kldrift-profile")'
 
 
 # --- history and report -----------------------------------------------------------------------------
@@ -302,7 +295,7 @@ def test_a_saved_profile_as_reference(capsys: pytest.CaptureFixture[str], job: P
 def test_history_prints_the_trend(capsys: pytest.CaptureFixture[str], job: Path) -> None:
     code, _, err = kl(capsys, "history", "--config", str(job))
     assert code == 2
-    assert one_error_line(err) == (
+    assert one_error(err) == (
         f"{job.parent / 'out' / 'small'}: no runs yet (run `kldrift run --config ... --date ...` first)"
     )
     for date in (QUIET, DRIFT):
@@ -324,7 +317,7 @@ def test_history_prints_the_trend(capsys: pytest.CaptureFixture[str], job: Path)
     assert rows[1]["value"] > rows[0]["value"]
     code, _, err = kl(capsys, "history", "--config", str(job), "--feature", "xx")
     assert code == 2
-    assert one_error_line(err).startswith(
+    assert one_error(err).startswith(
         f"column 'xx' is not in the history of {job.parent / 'out' / 'small'} (did you mean 'x'?)"
     )
 
@@ -334,18 +327,18 @@ def test_history_of_unreadable_metrics_exits_2(capsys: pytest.CaptureFixture[str
     (root / f"dt={QUIET}").mkdir(parents=True)
     code, _, err = kl(capsys, "history", "--config", str(job))
     assert code == 2
-    assert one_error_line(err) == f"{root}: no metrics.parquet in any dt=<date>/ folder yet"
+    assert one_error(err) == f"{root}: no metrics.parquet in any dt=<date>/ folder yet"
     (root / f"dt={QUIET}" / "metrics.parquet").write_bytes(b"PAR1 not really PAR1")
     code, _, err = kl(capsys, "history", "--config", str(job))
     assert code == 2
-    assert one_error_line(err).startswith(f"{root}: cannot read run history: ")
+    assert one_error(err).startswith(f"{root}: cannot read run history: ")
 
 
 def test_report_rerenders_a_run(capsys: pytest.CaptureFixture[str], job: Path) -> None:
     run_folder = job.parent / "out" / "small" / f"dt={QUIET}"
     code, _, err = kl(capsys, "report", "--config", str(job), "--date", QUIET)
     assert code == 2
-    assert one_error_line(err).startswith(f"{run_folder / 'metrics.parquet'}: no saved metrics for {QUIET}; ")
+    assert one_error(err).startswith(f"{run_folder / 'metrics.parquet'}: no saved metrics for {QUIET}; ")
     assert kl(capsys, "-q", "run", "--config", str(job), "--date", QUIET)[0] == 0
     (run_folder / "report.html").unlink()
     code, out, _ = kl(capsys, "report", "--config", str(job), "--date", QUIET)
@@ -355,4 +348,4 @@ def test_report_rerenders_a_run(capsys: pytest.CaptureFixture[str], job: Path) -
     (run_folder / "metrics.parquet").write_bytes(b"garbage")
     code, _, err = kl(capsys, "report", "--config", str(job), "--date", QUIET)
     assert code == 2
-    assert one_error_line(err).startswith(f"{run_folder / 'metrics.parquet'}: cannot read saved metrics: ")
+    assert one_error(err).startswith(f"{run_folder / 'metrics.parquet'}: cannot read saved metrics: ")

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from conftest import one_error
 
 from kldrift import cli
 from kldrift.config import load_config
@@ -297,14 +298,6 @@ def mounted(*args: str, target: Path) -> Iterator[None]:
     finally:
         if _sh("umount", str(target)).returncode != 0:
             _sh("umount", "-l", str(target))
-
-
-def one_error(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("kldrift: error: "), err
-    assert "Traceback" not in err
-    return lines[0].removeprefix("kldrift: error: ")
 
 
 def test_read_only_file_system_exits_2_and_keeps_the_old_files(
