@@ -262,9 +262,6 @@ class JobConfig(Settings):
     def reference_source(self) -> str:
         return self.resolve(self.reference)
 
-    def settings(self) -> Settings:
-        return Settings.model_validate({k: getattr(self, k) for k in Settings.model_fields}, context=None)
-
 
 def check_template(value: str) -> None:
     """Raise ValueError naming the bad placeholder of a ``{ds}``-style path template."""

@@ -99,6 +99,11 @@ class Scan:
         except (pa.ArrowException, OSError) as exc:
             raise SourceError(f"{info.path}: not a readable Parquet file: {_arrow_msg(exc)}") from exc
 
+    def _metadata(self, info: FileInfo) -> Any:
+        """The file's Parquet footer: read once per scan, then from memory (no reopening)."""
+        footer = self._footers.get(info.path)
+        return footer if footer is not None else self._open(info).metadata
+
     def count_rows(self) -> int:
         """Row count, from Parquet footers (no data is decoded)."""
         if self._rows is None:
@@ -107,7 +112,7 @@ class Scan:
             else:
                 total = 0
                 for info in self.files:
-                    md = self._open(info).metadata
+                    md = self._metadata(info)
                     start, stop = info.row_groups or (0, md.num_row_groups)
                     total += sum(md.row_group(i).num_rows for i in range(start, stop))
                 self._rows = total
@@ -159,11 +164,12 @@ class Scan:
 
     def _tasks(self, cols: list[str]) -> Iterator[tuple[FileInfo, Callable[[], Any], int]]:
         for info in self.files:
-            pf = self._open(info)
-            present = [c for c in cols if c in pf.schema_arrow.names]
-            start, stop = info.row_groups or (0, pf.metadata.num_row_groups)
+            md = self._metadata(info)
+            names = md.schema.to_arrow_schema().names
+            present = [c for c in cols if c in names]
+            start, stop = info.row_groups or (0, md.num_row_groups)
             for i in range(start, stop):
-                rows = pf.metadata.row_group(i).num_rows
+                rows = md.row_group(i).num_rows
                 yield info, functools.partial(self._read_row_group, info, i, present, rows), rows
 
     def _read_row_group(self, info: FileInfo, i: int, present: list[str], rows: int) -> Any:
@@ -235,7 +241,7 @@ class Scan:
             return [cols]
         widest = 0
         for f in self.files:
-            md = self._open(f).metadata
+            md = self._metadata(f)
             start, stop = f.row_groups or (0, md.num_row_groups)
             widest = max([widest, *(md.row_group(i).num_rows for i in range(start, stop))])
         per_group = max(1, _MAX_ROW_GROUP_BYTES // max(1, widest * 8))
@@ -251,7 +257,7 @@ class Scan:
             return Scan(self.description, self.schema, table=table)
         units: list[tuple[FileInfo, int]] = []
         for f in self.files:
-            n = self._open(f).metadata.num_row_groups
+            n = self._metadata(f).num_row_groups
             start, stop = f.row_groups or (0, n)
             units.extend((f, i) for i in range(start, stop))
         chosen = sorted({i * len(units) // n_units for i in range(min(n_units, len(units)))})
@@ -277,7 +283,7 @@ class Scan:
             units = [(f.path, max(f.size, 1)) for f in self.files]
         else:
             for f in self.files:
-                md = self._open(f).metadata
+                md = self._metadata(f)
                 n = md.num_row_groups
                 parts = max(1, min(n, -(-max_shards // len(self.files))))
                 bounds = [n * j // parts for j in range(parts + 1)]
