@@ -38,10 +38,20 @@ import pyarrow as pa
 from kldrift.columns import Domain, domain_of, to_numbers, to_text_counts
 from kldrift.config import Settings
 from kldrift.errors import ProfileError, SchemaError
-from kldrift.kernels import count_edges, count_sorted, count_values
+from kldrift.kernels import TOLERANCE, count_edges, count_sorted, count_values
+from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, plan_columns
 from kldrift.scan import Scan
 
-__all__ = ["BinSpec", "FeatureSpec", "Fitter", "quantile_edges", "sample_per_column", "select_features"]
+__all__ = [
+    "BinSpec",
+    "ColumnPlan",
+    "FeatureSpec",
+    "Fitter",
+    "point_bin",
+    "quantile_edges",
+    "sample_per_column",
+    "select_features",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +72,17 @@ def _num_to_json(x: float) -> float | str:
 
 def _num_from_json(x: float | str) -> float:
     return float(x)
+
+
+def point_bin(lo: float, hi: float) -> bool:
+    """Whether ``[lo, hi)`` is the bin of one value (see :func:`_point_edges`)."""
+    return math.isfinite(lo) and math.isfinite(hi) and hi <= _point_edges(lo)[1]
+
+
+def _point_edges(v: float) -> tuple[float, float]:
+    """Cut points of a bin that holds ``v`` and values within the counting tolerance of it."""
+    width = abs(v) * TOLERANCE * 2 if v else 0.0
+    return v, float(v + width) if v + width > v else float(np.nextafter(v, math.inf))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,20 +121,31 @@ class FeatureSpec:
             return [*(self._value_label(v) for v in self.values), OTHER_LABEL, NULL_LABEL]
         bounds = [-math.inf, *self.edges, math.inf]
         out = []
+        point: float | None = None  # the value of the point bin just before, if any
         for lo, hi in itertools.pairwise(bounds):
-            left = "(" if math.isinf(lo) else "["
-            a, b = self._value_label(lo), self._value_label(hi)
-            if a == b:  # a bin narrower than 6 digits show (a constant's own bin): full precision
+            if point_bin(lo, hi):  # a bin of one value (a constant, a heavy value)
+                out.append(self._value_label(lo))
+                point = lo
+                continue
+            left = "(" if math.isinf(lo) or point is not None else "["
+            a, b = self._value_label(lo if point is None else point), self._value_label(hi)
+            point = None
+            if a == b:  # a bin narrower than 6 digits show: full precision
                 a, b = repr(float(lo)), repr(float(hi))
             out.append(f"{left}{a}, {b})")
         return [*out, NULL_LABEL]
 
     def _value_label(self, v: float) -> str:
-        if self.domain == "temporal" and math.isfinite(v):
+        if self.domain in ("temporal", "duration", "time") and math.isfinite(v):
             import datetime as dt
 
-            ts = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=v)
-            return ts.isoformat().replace("+00:00", "Z")
+            try:
+                delta = dt.timedelta(microseconds=v)
+                if self.domain == "temporal":
+                    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + delta).isoformat().replace("+00:00", "Z")
+            except OverflowError:  # beyond year 9999: say the number
+                return _fmt(v)
+            return str(delta)  # a duration or a time of day: 1:30:00
         if float(v).is_integer() and abs(v) < 1e15:
             return str(int(v))
         return _fmt(v)
@@ -188,43 +220,53 @@ class BinSpec:
         return spec
 
 
-def select_features(scan: Scan, settings: Settings) -> list[tuple[str, pa.DataType]]:
-    """The reference columns to score, in file order, with their types.
-
-    Default: every column kldrift can bin, less hive partition keys and
-    ``features.exclude``. Names in ``features.include`` (or ``columns``) that
-    are missing or cannot be binned are errors.
-    """
-    schema = scan.schema
-    names = scan.column_names()
-    include = settings.features.include
-    exclude = set(settings.features.exclude)
-    for name in [*(include or ()), *exclude, *settings.columns]:
-        if name not in schema.names:
-            raise SchemaError.missing_column(name, names, where=f"reference {scan.description}")
-    chosen: list[tuple[str, pa.DataType]] = []
-    for name in include if include is not None else names:
-        if name in exclude:
-            continue
-        t = schema.field(name).type
-        forced = settings.column(name).kind
-        dom = domain_of(t)
-        if dom is None and not (forced == "categorical" and _castable_to_text(t)):
-            if include is not None:
-                raise SchemaError(
-                    f"column {name!r} has type {t}, which kldrift cannot bin "
-                    "(expected numbers, timestamps, dates, strings or booleans)"
-                )
-            log.info("skipping column %r of unsupported type %s", name, t)
-            continue
-        if forced == "numeric" and dom == "category":
-            raise SchemaError(f"columns.{name}.kind: numeric, but column {name!r} holds {t} values")
-        chosen.append((name, t))
-    return chosen
+def select_features(scan: Scan, settings: Settings) -> ColumnPlan:
+    """The reference columns of ``scan`` sorted by what fitting does with them (see :func:`plan_columns`)."""
+    return plan_columns(
+        scan.schema,
+        settings,
+        partition_columns=scan.partition_columns,
+        where=f"reference {scan.description}",
+    )
 
 
-def _castable_to_text(t: pa.DataType) -> bool:
-    return bool(pa.types.is_integer(t))
+_DAY_US = 86_400_000_000
+_HOUR_US = 3_600_000_000
+_MAX_PERIODS = 1 << 20
+"""Distinct days / hours a temporal column's coverage keeps count of before it stops."""
+
+
+class _TimeFit:
+    """Pass-one state of a timestamp column that is not scored: nulls and the days and hours it covers."""
+
+    __slots__ = ("days", "hours", "n", "nulls")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.nulls = 0
+        self.days: set[int] | None = set()
+        self.hours: set[int] | None = set()
+
+    def add(self, x: np.ndarray[Any, Any]) -> None:
+        self.n += len(x)
+        if x.dtype.kind == "f":
+            ok = ~np.isnan(x)
+            self.nulls += int(len(x) - np.count_nonzero(ok))
+            x = x[ok & np.isfinite(x)].astype(np.int64)
+        for attr, unit in (("days", _DAY_US), ("hours", _HOUR_US)):
+            seen = getattr(self, attr)
+            if seen is not None:
+                seen.update(np.unique(x // unit).tolist())
+                if len(seen) > _MAX_PERIODS:
+                    setattr(self, attr, None)
+
+    def stats(self) -> ColumnStats:
+        return ColumnStats(
+            self.n,
+            self.nulls,
+            days=None if self.days is None else len(self.days),
+            hours=None if self.hours is None else len(self.hours),
+        )
 
 
 class _NumericFit:
@@ -234,8 +276,12 @@ class _NumericFit:
         "buffer",
         "counts",
         "discrete",
+        "discrete_even",
         "edges",
+        "even_nulls",
         "filled",
+        "increasing",
+        "last",
         "max_discrete",
         "n",
         "nulls",
@@ -262,14 +308,22 @@ class _NumericFit:
         self.vmin = math.inf
         self.vmax = -math.inf
         self.discrete: dict[float, int] | None = {} if max_discrete >= 0 else None
+        self.discrete_even: dict[float, int] = {}
+        """Counts of the even global rows (row 0, 2, ...): the half that chooses a discrete feature's test bins."""
+        self.even_nulls = 0
+        self.increasing = True  # integers strictly increasing in row order, so far
+        self.last: int | None = None
 
     def add(self, x: np.ndarray[Any, Any], row0: int) -> None:
         n = len(x)
         self.n += n
         if self.counts is not None:
             self.counts += count_edges(x, self.edges)  # type: ignore[arg-type]
+        if self.increasing:
+            self._track_increasing(x)
         # Systematic sample: global rows 0, stride, 2*stride, ... (every row when stride is 1).
         take = x[(-row0) % self.stride :: self.stride] if self.stride > 1 else x
+        even = x[row0 % 2 :: 2] if self.discrete is not None else None
         if x.dtype.kind == "f":
             nan = np.isnan(x)
             nnan = int(np.count_nonzero(nan))
@@ -289,8 +343,29 @@ class _NumericFit:
             finite = x[np.isfinite(x)]
             lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (math.inf, -math.inf)
         self.vmin, self.vmax = min(self.vmin, lo), max(self.vmax, hi)
-        if self.discrete is not None:
+        if self.discrete is not None and even is not None:
             self._track_discrete(x, lo, hi)
+            if self.discrete is not None:
+                if even.dtype.kind == "f":
+                    nan = np.isnan(even)
+                    self.even_nulls += int(np.count_nonzero(nan))
+                    even = even[~nan]
+                u, c = np.unique(even, return_counts=True)
+                for v, k in zip(u.tolist(), c.tolist(), strict=True):
+                    self.discrete_even[float(v)] = self.discrete_even.get(float(v), 0) + int(k)
+
+    def _track_increasing(self, x: np.ndarray[Any, Any]) -> None:
+        if x.dtype.kind not in "iu":  # floats (and integers with nulls, read as floats) are never keys by order
+            self.increasing = False
+            return
+        if not len(x):
+            return
+        head = x[:65]  # cheap early exit for the usual unordered column
+        if (self.last is not None and int(x[0]) <= self.last) or not bool(np.all(head[1:] > head[:-1])):
+            self.increasing = False
+            return
+        self.increasing = bool(np.all(x[1:] > x[:-1]))
+        self.last = int(x[-1])
 
     def _track_discrete(self, x: np.ndarray[Any, Any], lo: float, hi: float) -> None:
         limit = self.max_discrete
@@ -324,21 +399,76 @@ class _NumericFit:
             return parts[0]
         return np.concatenate(parts) if parts else np.zeros(0)
 
+    def stats(self, ordered: np.ndarray[Any, Any]) -> ColumnStats:
+        """What the pass saw, with ``ordered`` the sorted kept values (all of them, or the sample)."""
+        if self.discrete is not None:
+            distinct, sampled = len(self.discrete), self.n - self.nulls
+            integral = all(float(v).is_integer() for v in self.discrete)
+        else:
+            distinct = int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1 if len(ordered) else 0
+            sampled = len(ordered)
+            finite = ordered[np.isfinite(ordered)]
+            integral = bool(len(finite)) and bool(np.all(finite == np.floor(finite)))
+        return ColumnStats(
+            self.n,
+            self.nulls,
+            distinct,
+            sampled,
+            increasing=self.increasing and self.n > 0 and self.nulls == 0,
+            integral=integral,
+            vmin=self.vmin if math.isfinite(self.vmin) else None,
+            vmax=self.vmax if math.isfinite(self.vmax) else None,
+        )
+
 
 class _CategoryFit:
-    """Pass-one state of one categorical column: exact counts per category."""
+    """Pass-one state of one categorical column: exact counts per category, for even and odd rows.
 
-    __slots__ = ("n", "nulls", "parts", "pending")
+    Categories are chosen on the even rows; when that leaves some in "other",
+    the G-test compares the current data with the odd rows only, which took no
+    part in the choice: a category picked *because* it was frequent in the
+    very rows it is then compared with looks, in every later period, rarer
+    (regression to the mean), and the test would call that drift.
+    """
+
+    __slots__ = ("halves", "n", "nulls")
+
+    def __init__(self) -> None:
+        self.halves = (_Totals(), _Totals())
+        self.nulls = 0
+        self.n = 0
+
+    def add(self, arr: pa.Array | pa.ChunkedArray, row0: int) -> None:
+        self.n += len(arr)
+        if pa.types.is_string_view(arr.type):  # Arrow cannot take from views
+            arr = arr.cast(pa.string())
+        first = row0 % 2  # the batch's first row is global row row0: even rows go to half 0
+        for half, start in ((self.halves[first], 0), (self.halves[1 - first], 1)):
+            part = arr[start::2] if len(arr) > start else arr[0:0]
+            self.nulls += half.add(part)
+
+    def totals(self, half: int | None = None) -> tuple[pa.Array, np.ndarray[Any, Any]]:
+        """Distinct values and their counts: of one half (0 even rows, 1 odd rows) or of all rows."""
+        if half is not None:
+            return self.halves[half].totals()
+        merged = _Totals()
+        for h in self.halves:
+            merged.parts.extend(h.parts)
+        return merged.totals()
+
+
+class _Totals:
+    """Counts per distinct text value, merged lazily."""
+
+    __slots__ = ("nulls", "parts", "pending")
 
     def __init__(self) -> None:
         self.parts: list[tuple[pa.Array, np.ndarray[Any, Any]]] = []
         self.pending = 0
         self.nulls = 0
-        self.n = 0
 
-    def add(self, arr: pa.Array | pa.ChunkedArray) -> None:
+    def add(self, arr: pa.Array | pa.ChunkedArray) -> int:
         values, counts, nulls = to_text_counts(arr)
-        self.n += len(arr)
         self.nulls += nulls
         if len(values):
             self.parts.append((values, counts))
@@ -346,6 +476,7 @@ class _CategoryFit:
         if len(self.parts) > 64 or self.pending > 1 << 20:
             self.parts = [self.totals()]
             self.pending = len(self.parts[0][0])
+        return nulls
 
     def totals(self) -> tuple[pa.Array, np.ndarray[Any, Any]]:
         if not self.parts:
@@ -362,6 +493,23 @@ class _CategoryFit:
         return agg.column("v").combine_chunks(), agg.column("c_sum").to_numpy().astype(np.int64)
 
 
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    """What :meth:`Fitter.finish` produces."""
+
+    spec: BinSpec
+    counts: dict[str, np.ndarray[Any, Any]]
+    """Reference counts known without another pass, by feature."""
+    test_counts: dict[str, np.ndarray[Any, Any]]
+    """Odd-row reference counts, per bin, of the features whose G-test compares against the odd rows."""
+    test_pool: dict[str, tuple[int, ...]]
+    """Per such feature, the bins the G-test pools into one: "other" and values the even rows never saw."""
+    columns: tuple[ColumnInfo, ...]
+    """Every reference column with its role, scored or not, in the reference's order."""
+    coverage: dict[str, tuple[int | None, int | None]]
+    """Distinct (days, hours) each timestamp column covers."""
+
+
 class Fitter:
     """Streams reference batches once and produces the :class:`BinSpec`.
 
@@ -374,17 +522,21 @@ class Fitter:
 
     def __init__(
         self,
-        columns: Sequence[tuple[str, pa.DataType]],
+        plan: ColumnPlan,
         settings: Settings,
         total_rows: int,
         pilot: Mapping[str, tuple[float, ...]] | None = None,
+        *,
+        pandas_index: Sequence[str] = (),
     ) -> None:
         self.settings = settings
-        self.columns = list(columns)
+        self.plan = plan
+        self.columns = list(plan.fit)
+        self.pandas_index = set(pandas_index)
         b = settings.binning
-        self.rows = 0
         self.numeric: dict[str, _NumericFit] = {}
         self.categorical: dict[str, _CategoryFit] = {}
+        self.times: dict[str, _TimeFit] = {name: _TimeFit() for name, _ in plan.observe}
         self.domains: dict[str, str] = {}
         numeric_names = []
         for name, t in self.columns:
@@ -406,6 +558,11 @@ class Fitter:
                     self.stride, b.discrete_max_values, self.pilot.get(name), capacity=total_rows
                 )
 
+    @property
+    def names(self) -> list[str]:
+        """Every column a pass reads: the ones fitted and the timestamps observed."""
+        return [n for n, _ in self.columns] + list(self.times)
+
     def numeric_quantile_columns(self) -> list[str]:
         """Numeric columns whose cut points are reference quantiles (candidates for a pilot)."""
         return [
@@ -419,44 +576,62 @@ class Fitter:
         """Thread-safe per column: callers may fan columns of one batch out to threads."""
         if name in self.numeric:
             self.numeric[name].add(to_numbers(arr), row0)
+        elif name in self.categorical:
+            self.categorical[name].add(arr, row0)
         else:
-            self.categorical[name].add(arr)
+            self.times[name].add(to_numbers(arr))
 
     def sample_is_complete(self) -> bool:
         return self.stride == 1
 
-    def finish(self, pool: Executor | None = None) -> tuple[BinSpec, dict[str, np.ndarray[Any, Any]]]:
-        """The fitted spec, and the reference counts known without another pass.
+    def finish(self, pool: Executor | None = None) -> FitResult:
+        """The fitted spec of the scored features, the reference counts known without another pass,
+        and every column's role.
 
         Categorical and discrete features are always counted in pass one; the
         continuous ones too when every value was kept (stride 1). Each
         column's kept values are released as soon as it is done. Columns are
-        finished on ``pool`` when given (numpy's partition releases the GIL).
+        finished on ``pool`` when given (numpy's sort releases the GIL).
         """
         done = list((pool.map if pool else map)(self._finish_column, self.columns))
-        features = [f for f, _ in done]
-        counts = {f.name: c for f, c in done if c is not None}
-        return BinSpec(tuple(features)), counts
+        info = {i.name: i for _, _, _, i in done}
+        for name, t in self.plan.observe:
+            stats = self.times[name].stats()
+            info[name] = classify(name, t, stats, self.settings, observed=True)
+        info.update(self.plan.settled)
+        scored = [(f, c, tc) for f, c, tc, i in done if i.scored]
+        features = [f for f, _, _ in scored]
+        counts = {f.name: c for f, c, _ in scored if c is not None}
+        test_counts = {f.name: tc[0] for f, _, tc in scored if tc is not None}
+        test_pool = {f.name: tc[1] for f, _, tc in scored if tc is not None}
+        coverage = {n: (s.days, s.hours) for n, s in ((n, self.times[n].stats()) for n in self.times)}
+        columns = tuple(info[n] for n in self.plan.order if n in info)
+        return FitResult(BinSpec(tuple(features)), counts, test_counts, test_pool, columns, coverage)
 
-    def _finish_column(self, column: tuple[str, pa.DataType]) -> tuple[FeatureSpec, np.ndarray[Any, Any] | None]:
+    def _finish_column(self, column: tuple[str, pa.DataType]) -> tuple[FeatureSpec, Counts | None, _Test, ColumnInfo]:
         name, t = column
+        pandas_index = name in self.pandas_index
         if name in self.categorical:
-            f = self._categorical(name, t)
-            return f, self._category_counts(f)
+            f, counts, test_counts, stats = self._categorical(name, t)
+            return f, counts, test_counts, classify(name, t, stats, self.settings, pandas_index=pandas_index)
         fit = self.numeric[name]
         values = fit.take_sample()
         # Sorted once (SIMD sort: ~4x faster than np.quantile's partition here), the quantiles
         # and the counts in any cut points come out of binary searches.
         values.sort()
+        info = classify(name, t, fit.stats(values), self.settings, pandas_index=pandas_index)
         f = self._numeric(name, t, values)
         if f.values is not None and fit.discrete is not None:
-            c = np.zeros(f.n_bins, np.int64)
-            for i, v in enumerate(f.values):
-                c[i] = fit.discrete.get(v, 0)
-            c[-1] = fit.nulls
-            return f, c
+            merged, rep = _merge_close(fit.discrete)
+            full = {v: merged.get(v, 0) for v in f.values}
+            even: dict[float, int] = {}
+            for v, k in fit.discrete_even.items():
+                even[rep[v]] = even.get(rep[v], 0) + k
+            c = np.array([*full.values(), 0, fit.nulls], np.int64)
+            test = _split_test(list(full), full, even, fit.nulls - fit.even_nulls, self.settings, chosen=False)
+            return f, c, test, info
         if fit.counts is not None and fit.edges is not None and f.edges == tuple(fit.edges.tolist()):
-            return f, fit.counts  # counted exactly during the pass
+            return f, fit.counts, None, info  # counted exactly during the pass
         if self.stride == 1:
             c = (
                 count_values(values, np.asarray(f.values))
@@ -464,23 +639,37 @@ class Fitter:
                 else count_sorted(values, np.asarray(f.edges, dtype=np.float64))
             )
             c[-1] = fit.nulls
-            return f, c
-        return f, None
+            return f, c, None, info
+        return f, None, None, info
 
-    def _categorical(self, name: str, t: pa.DataType) -> FeatureSpec:
-        values, counts = self.categorical[name].totals()
-        texts = values.to_pylist()
-        order = sorted(range(len(texts)), key=lambda i: (-int(counts[i]), texts[i]))
-        top = [texts[i] for i in order[: self.settings.binning.max_categories]]
-        return FeatureSpec(name, "categorical", self.domains[name], categories=tuple(top), source_type=str(t))
+    def _categorical(self, name: str, t: pa.DataType) -> tuple[FeatureSpec, Counts, _Test, ColumnStats]:
+        fit = self.categorical[name]
+        b = self.settings.binning
+        values, counts = fit.totals()
+        full = dict(zip(values.to_pylist(), counts.tolist(), strict=True))
+        even_values, even_counts = fit.totals(0)
+        even = dict(zip(even_values.to_pylist(), even_counts.tolist(), strict=True))
+        if len(full) <= b.max_categories:
+            chosen = list(full)  # every category has a bin of its own
+        else:
+            # Chosen on the even rows: the most frequent, with enough support (doubled: half the rows).
+            eligible = [v for v, k in even.items() if 2 * k >= b.min_category_count]
+            eligible.sort(key=lambda v: (-even[v], v))
+            chosen = eligible[: b.max_categories]
+        chosen.sort(key=lambda v: (-full[v], v))  # shown most frequent first over all rows
+        f = FeatureSpec(name, "categorical", self.domains[name], categories=tuple(chosen), source_type=str(t))
+        c = self._category_counts(f, full, fit.nulls)
+        test = _split_test(chosen, full, even, fit.halves[1].nulls, self.settings, chosen=len(chosen) < len(full))
+        stats = ColumnStats(fit.n, fit.nulls, len(full), fit.n - fit.nulls)
+        return f, c, test, stats
 
-    def _category_counts(self, f: FeatureSpec) -> np.ndarray[Any, Any]:
-        values, counts = self.categorical[f.name].totals()
+    @staticmethod
+    def _category_counts(f: FeatureSpec, totals: Mapping[str, int], nulls: int) -> np.ndarray[Any, Any]:
         c = np.zeros(f.n_bins, np.int64)
         index = {v: i for i, v in enumerate(f.categories)}
-        for v, k in zip(values.to_pylist(), counts.tolist(), strict=True):
+        for v, k in totals.items():
             c[index.get(v, len(f.categories))] += k
-        c[-1] = self.categorical[f.name].nulls
+        c[-1] = nulls
         return c
 
     def _numeric(self, name: str, t: pa.DataType, sample: np.ndarray[Any, Any]) -> FeatureSpec:
@@ -489,8 +678,9 @@ class Fitter:
         dom = self.domains[name]
         if col.edges is not None:
             return FeatureSpec(name, "numeric", dom, edges=tuple(float(e) for e in col.edges), source_type=str(t))
-        if fit.discrete is not None:
-            return FeatureSpec(name, "numeric", dom, values=tuple(sorted(fit.discrete)), source_type=str(t))
+        merged = _merge_close(fit.discrete)[0] if fit.discrete is not None else {}
+        if merged and 2 * sum(k == 1 for k in merged.values()) <= len(merged):
+            return FeatureSpec(name, "numeric", dom, values=tuple(sorted(merged)), source_type=str(t))
         bins = col.bins or self.settings.binning.bins
         strategy = col.strategy or self.settings.binning.strategy
         if strategy == "uniform":
@@ -502,8 +692,68 @@ class Fitter:
         if fit.vmin == fit.vmax and bins >= 2:
             # A constant reference: give its value a bin of its own, so that a column that
             # becomes non-constant (above or below) moves rows to another bin and can alert.
-            edges = (fit.vmin, float(np.nextafter(fit.vmin, math.inf)))
+            edges = _point_edges(fit.vmin)
         return FeatureSpec(name, "numeric", dom, edges=edges, source_type=str(t))
+
+
+Counts = np.ndarray[Any, np.dtype[np.int64]]
+_Test = tuple[Counts, tuple[int, ...]] | None
+
+
+def _split_test(
+    values: Sequence[Any],
+    full: Mapping[Any, int],
+    even: Mapping[Any, int],
+    odd_nulls: int,
+    settings: Settings,
+    *,
+    chosen: bool,
+) -> _Test:
+    """The odd-row reference counts the G-test compares with, and the bins it pools, or ``None``.
+
+    Bins of values (categories, discrete numbers) come from the reference itself, so its "other" bin
+    is empty by construction while a later period of the same distribution holds values the
+    reference happened not to see — and a category chosen *because* it was frequent looks rarer in
+    every later period. Both make the test call noise significant. So the test compares with the
+    odd rows, binned by what the even rows saw: values the even rows never saw are pooled with
+    "other". Not needed (``None``) when nothing was chosen and every value has
+    ``binning.min_category_count`` reference rows: then unseen values are too rare to matter.
+    """
+    if not chosen and all(full[v] >= settings.binning.min_category_count for v in values):
+        return None
+    odd = [full[v] - even.get(v, 0) for v in values]
+    other_odd = sum(full.values()) - sum(even.values()) - sum(odd)
+    counts = np.array([*odd, other_odd, odd_nulls], np.int64)
+    pooled = (*(i for i, v in enumerate(values) if not even.get(v)), len(values))
+    return counts, pooled
+
+
+def _merge_close(counts: Mapping[float, int]) -> tuple[dict[float, int], dict[float, float]]:
+    """Discrete values with values within the counting tolerance merged (``0.3`` and ``3 * 0.1``),
+    and the value each one was merged into.
+
+    The value kept is the more frequent one (the smaller on ties), so a stray
+    rounding twin never renames the bin.
+    """
+    out: dict[float, int] = {}
+    rep: dict[float, float] = {}
+    keys = sorted(counts)
+    group: list[float] = []
+
+    def flush() -> None:
+        if group:
+            keep = min(group, key=lambda v: (-counts[v], v))
+            out[keep] = sum(counts[v] for v in group)
+            rep.update(dict.fromkeys(group, keep))
+
+    for v in keys:
+        close = math.isfinite(v) and math.isfinite(group[0]) if group else False
+        if group and not (close and abs(v - group[0]) <= abs(group[0]) * 2 * TOLERANCE):
+            flush()
+            group = []
+        group.append(v)
+    flush()
+    return out, rep
 
 
 KEEP_ALL_VALUES = 40_000_000
@@ -557,18 +807,45 @@ def _pilot_holds(
 
 
 def quantile_edges(sample: np.ndarray[Any, Any], bins: int, *, is_sorted: bool = False) -> tuple[float, ...]:
-    """Interior cut points at the 1/bins … (bins-1)/bins quantiles, ties deduplicated.
+    """Interior cut points at the 1/bins … (bins-1)/bins quantiles, ties deduplicated, heavy values apart.
 
     The quantiles are ``numpy.quantile(sample, q)`` (its default, linear method),
-    to the last bit (tested).
+    to the last bit (tested). A value that holds at least ``1/bins`` of the
+    sample (the zeros of a zero-inflated column, a default value) gets a bin of
+    its own, and the other values share the remaining bins by their own
+    quantiles: otherwise its ties collapse cut points and a change among the
+    other values (rain on 68 % of hours instead of 7 %) hides in a bin shared
+    with it.
     """
     if len(sample) == 0 or bins < 2:
         return ()
+    ordered = sample if is_sorted else np.sort(sample)
+    edges = _plain_quantile_edges(ordered, bins)
+    n = len(ordered)
+    heavy = [v for v in edges if np.searchsorted(ordered, v, "right") - np.searchsorted(ordered, v, "left") >= n / bins]
+    if not heavy:
+        return edges
+    rest = ordered[~np.isin(ordered, heavy)]
+    points = [e for v in heavy for e in _point_edges(v)]
+    inner = _plain_quantile_edges(rest, max(2, bins - len(heavy))) if len(rest) else ()
+    return _dedupe(np.array(sorted({*points, *inner})))
+
+
+def _plain_quantile_edges(ordered: np.ndarray[Any, Any], bins: int) -> tuple[float, ...]:
     qs = np.arange(1, bins) / bins
     with np.errstate(invalid="ignore"):
-        edges = sorted_quantiles(sample if is_sorted else np.sort(sample), qs)
-    edges = edges[np.isfinite(edges)]
-    return tuple(float(e) for e in np.unique(edges))
+        edges = sorted_quantiles(ordered, qs)
+    return _dedupe(np.unique(edges[np.isfinite(edges)]))
+
+
+def _dedupe(edges: np.ndarray[Any, Any]) -> tuple[float, ...]:
+    """Sorted cut points, less those within the counting tolerance of the previous one (an empty sliver
+    of a bin); a point bin's upper cut point is kept."""
+    if len(edges) > 1:
+        close = np.diff(edges) <= np.abs(edges[:-1]) * 2 * TOLERANCE
+        close &= np.array([not point_bin(a, b) for a, b in itertools.pairwise(edges.tolist())])
+        edges = edges[np.concatenate(([True], ~close))]
+    return tuple(float(e) for e in edges)
 
 
 def sorted_quantiles(a: np.ndarray[Any, Any], qs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -37,7 +37,6 @@ exit codes:
   2  bad input or config (one line on stderr; -v for details)
   3  internal error (one line on stderr; -v for the traceback)
 """
-FAIL_RANK = {"warn": 1, "critical": 2}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,8 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-webhook", action="store_true", help="write the files but do not call the webhook")
     r.add_argument("--format", choices=("table", "json"), default="table")
 
-    pr = add("profile", "Fit the reference profile of a config and save it (reused by `run`).")
+    pr = add(
+        "profile", "Fit the reference profile of a config, save it (reused by `run`) and list every column's role."
+    )
     pr.add_argument("--config", required=True)
+    pr.add_argument("--format", choices=("table", "json"), default="table")
 
     h = add("history", "Print each feature's alert metric per run date (the trend).")
     h.add_argument("--config", required=True)
@@ -148,17 +150,31 @@ def _fmt(x: float) -> str:
     return "" if isinstance(x, float) and math.isnan(x) else f"{x:.4g}"
 
 
+def report_json(report: Any) -> dict[str, Any]:
+    """The JSON output of a comparison: the verdict, every feature, schema changes, run checks, unscored columns."""
+    import dataclasses
+
+    from kldrift.scoring import COLUMNS
+
+    def clean(v: Any) -> Any:
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    verdict = report.verdict
+    return {
+        "verdict": {"worst": str(verdict.worst), "headline": verdict.headline, "details": list(verdict.details)},
+        "features": [{k: clean(getattr(f, k)) for k in COLUMNS} for f in report.features],
+        "schema": [dataclasses.asdict(c) for c in report.schema],
+        "checks": [{k: clean(v) for k, v in dataclasses.asdict(c).items()} for c in report.checks],
+        "unscored": [{"column": c.name, "type": c.type, "role": c.role, "reason": c.reason} for c in report.unscored],
+    }
+
+
 def _print_report(report: Any, fmt: str) -> None:
     if fmt == "json":
-        from kldrift.scoring import COLUMNS
-
-        def clean(v: Any) -> Any:
-            return None if isinstance(v, float) and not math.isfinite(v) else v
-
-        rows = [{k: clean(getattr(f, k)) for k in COLUMNS} for f in report.features]
-        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        sys.stdout.write(json.dumps(report_json(report), indent=1) + "\n")
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     styles = {
@@ -168,12 +184,13 @@ def _print_report(report: Any, fmt: str) -> None:
         "insufficient_data": "cyan",
         "ok": "green",
     }
+    console = Console(soft_wrap=False, width=max(160, Console().width))
     t = Table(title=f"drift: {report.n_current:,} current rows vs {report.n_reference:,} reference rows")
     for col in ("feature", "kind", "n_bins", "kl", "kl_reverse", "psi", "js", "p_adj", "severity", "message"):
         t.add_column(col, overflow="fold")
     for f in report.features:
         t.add_row(
-            f.feature,
+            escape(f.feature),
             f.kind,
             str(f.n_bins),
             _fmt(f.kl),
@@ -182,16 +199,25 @@ def _print_report(report: Any, fmt: str) -> None:
             _fmt(f.jensen_shannon),
             _fmt(f.p_adjusted),
             f"[{styles[f.severity]}]{f.severity}[/]",
-            f.message,
+            escape(f.message),
         )
-    Console(soft_wrap=False, width=max(160, Console().width)).print(t)
+    console.print(t)
+    for c in report.schema:
+        console.print(f"schema: [{styles[c.severity]}]{c.severity}[/] {escape(c.message)}")
+    for c in report.checks:
+        console.print(f"rows: [{styles[c.severity]}]{c.severity}[/] {escape(c.message)}")
+    if report.unscored:
+        shown = ", ".join(f"{escape(c.name)} ({c.role})" for c in report.unscored[:12])
+        more = f", +{len(report.unscored) - 12} more" if len(report.unscored) > 12 else ""
+        console.print(f"not scored: {shown}{more} (features.include scores one anyway)")
+    verdict = report.verdict
+    console.print(f"verdict: [{styles[verdict.worst]}]{verdict.worst.upper()}[/] {escape(verdict.headline)}")
 
 
 def _exit_for(report: Any, fail_on: str | None) -> int:
     if not fail_on or fail_on == "never":
         return EXIT_OK
-    worst = max((FAIL_RANK.get(f.severity, 0) for f in report.features), default=0)
-    return EXIT_FAIL_ON if worst >= FAIL_RANK[fail_on] else EXIT_OK
+    return EXIT_FAIL_ON if report.reaches(fail_on) else EXIT_OK
 
 
 def _interval(args: argparse.Namespace) -> Any:
@@ -208,17 +234,19 @@ def _interval(args: argparse.Namespace) -> Any:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from kldrift.config import coerce_config
-    from kldrift.pipeline import _reference_profile, count_current
-    from kldrift.scoring import score
+    from kldrift.histogram import count
+    from kldrift.pipeline import _reference_profile, assess
+    from kldrift.scan import open_source
 
     settings = coerce_config(args.config)
     with _progress(not args.quiet, "reading") as on_rows:
         t0 = time.perf_counter()
         profile = _reference_profile(args.reference, settings)
         t1 = time.perf_counter()
-        current = count_current(profile, args.current, on_rows=on_rows)
+        scan = open_source(args.current)
+        current = count(profile.spec, scan, on_batch=on_rows)
         t2 = time.perf_counter()
-    report = score(profile.spec, profile.histogram, current, settings)
+    report = assess(profile, current, settings, scan=scan)
     _print_report(report, args.format)
     if args.out:
         from kldrift.outputs import write_outputs
@@ -250,8 +278,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = run(config, interval, on_rows=on_rows, deliver=not args.no_webhook)
     if not args.quiet or args.format == "json":  # JSON was asked for by name: -q only silences the table
         _print_report(result.report, args.format)
-    for name, path in result.paths.items():
-        print(f"{name}: {path}", file=sys.stderr if args.format == "json" else sys.stdout)
+    if not args.quiet:
+        for name, path in result.paths.items():
+            print(f"{name}: {path}", file=sys.stderr if args.format == "json" else sys.stdout)
     return _exit_for(result.report, args.fail_on or config.alerts.fail_on)
 
 
@@ -262,11 +291,60 @@ def cmd_profile(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with _progress(not args.quiet, "fitting") as on_rows:
         profile = load_or_fit_profile(config, refit=True, on_rows=on_rows)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(profile_json(profile), indent=1) + "\n")
+    elif not args.quiet:
+        _print_columns(profile)
     print(
-        f"profile: {config.profile_path()} ({profile.rows:,} rows, {len(profile.features)} features, "
-        f"fingerprint {profile.fingerprint})"
+        f"profile: {config.profile_path()} ({profile.rows:,} rows, {len(profile.features)} features scored of "
+        f"{len(profile.columns)} columns, fingerprint {profile.fingerprint})",
+        file=sys.stderr if args.format == "json" else sys.stdout,
     )
     return EXIT_OK
+
+
+def profile_json(profile: Any) -> list[dict[str, Any]]:
+    """Every reference column: its type, role, whether it is scored and why, its bins and null share."""
+    out = []
+    for c in profile.columns:
+        f = profile.features.get(c.name)
+        out.append(
+            {
+                "column": c.name,
+                "type": c.type,
+                "role": c.role,
+                "scored": c.scored,
+                "kind": f.kind if f else None,
+                "bins": f.spec.n_bins if f else None,
+                "null_share": c.null_share,
+                "distinct": c.distinct,
+                "reason": c.reason,
+            }
+        )
+    return out
+
+
+def _print_columns(profile: Any) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(title=f"reference columns: {profile.rows:,} rows")
+    for col in ("column", "type", "role", "scored", "kind", "bins", "nulls", "note"):
+        t.add_column(col, overflow="fold")
+    for row in profile_json(profile):
+        nulls = "" if row["null_share"] is None else f"{row['null_share']:.1%}"
+        t.add_row(
+            escape(row["column"]),
+            escape(row["type"]),
+            row["role"],
+            "yes" if row["scored"] else "[dim]no[/]",
+            row["kind"] or "",
+            "" if row["bins"] is None else str(row["bins"]),
+            nulls,
+            escape(row["reason"]),
+        )
+    Console(soft_wrap=False, width=max(140, Console().width)).print(t)
 
 
 def cmd_history(args: argparse.Namespace) -> int:

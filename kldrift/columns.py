@@ -1,9 +1,15 @@
-"""Column kinds and the conversions every step shares.
+"""Column kinds and the conversions every step shares: values, not physical types.
 
-* *number*: integers, floats, decimals → float64 / int64 numpy values.
+* *number*: integers of any width, floats (16/32/64), decimals → float64 /
+  int64 numpy values. A float32 or float16 value becomes the float64 of its
+  shortest decimal (``numpy.float32(0.1)`` → ``0.1``), a decimal its exact
+  quotient, so the same values written with another physical type land in the
+  same bins.
 * *temporal*: timestamps (any unit, any time zone), dates → int64 microseconds
-  since the Unix epoch, UTC. Mixed time zones therefore compare correctly.
-* *category*: strings, dictionaries of strings, booleans → their text.
+  since the Unix epoch, UTC: instants, so mixed units and time zones compare.
+* *duration*: durations (any unit) → microseconds; *time*: times of day → microseconds after midnight.
+* *category*: strings (plain, large, views, dictionaries, duplicate dictionary
+  entries included), booleans → their text.
 
 Nulls and NaN are the same thing to kldrift: both land in the null bin.
 """
@@ -19,11 +25,17 @@ import pyarrow.compute as pc
 __all__ = [
     "Domain",
     "domain_of",
+    "shortest_floats",
     "to_numbers",
     "to_text_counts",
 ]
 
-Domain = Literal["number", "temporal", "category", "null"]
+Domain = Literal["number", "temporal", "duration", "time", "category", "null"]
+
+_MICROS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 1}
+_POW10 = np.array([10.0**i for i in range(23)])  # exact doubles
+_DIGITS = {np.dtype(np.float32): (6, 7, 8, 9), np.dtype(np.float16): (3, 4, 5)}
+"""Significant digits tried, shortest first: every decimal of the first length round-trips the type."""
 
 
 def domain_of(t: pa.DataType) -> Domain | None:
@@ -34,6 +46,10 @@ def domain_of(t: pa.DataType) -> Domain | None:
         return "number"
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         return "temporal"
+    if pa.types.is_duration(t):
+        return "duration"
+    if pa.types.is_time(t):
+        return "time"
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t) or pa.types.is_boolean(t):
         return "category"
     if pa.types.is_null(t):
@@ -47,10 +63,88 @@ def _decoded(arr: pa.Array) -> pa.Array:
     return arr
 
 
-def to_numbers(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
+def shortest_floats(x: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """float64 values of float32 / float16 ``x``, each the double of its shortest round-trip decimal.
+
+    ``numpy.float32(0.1)`` is 0.10000000149…; its shortest decimal, ``0.1``,
+    is what the writer meant and what a float64 column holds. Vectorised: each
+    value is rounded to 6, 7, 8 then 9 significant digits (3, 4, 5 for float16)
+    until the rounded decimal converts back to the same value.
+
+    >>> shortest_floats(np.array([0.1, 0.7, 123456.7], np.float32)).tolist()
+    [0.1, 0.7, 123456.7]
+    """
+    y = x.astype(np.float64)
+    digits = _DIGITS.get(x.dtype)
+    if digits is None:
+        return y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = np.floor(np.log10(np.abs(y)))
+    todo = np.flatnonzero(np.isfinite(exponent))
+    for p in digits:
+        if not len(todo):
+            break
+        places = p - 1 - exponent[todo]  # decimal places that keep p significant digits
+        ok_range = np.abs(places) <= 22  # 10**k is an exact double only up to k = 22
+        idx, k = todo[ok_range], places[ok_range].astype(np.int64)
+        v = y[idx]
+        pos = k >= 0
+        cand = np.empty_like(v)
+        # round(v * 10**k) / 10**k: both steps exact or correctly rounded, so the result is
+        # the double nearest the decimal, the same double float("0.1") gives.
+        cand[pos] = np.round(v[pos] * _POW10[k[pos]]) / _POW10[k[pos]]
+        cand[~pos] = np.round(v[~pos] / _POW10[-k[~pos]]) * _POW10[-k[~pos]]
+        back = cand.astype(x.dtype) == x[idx]
+        y[idx[back]] = cand[back]
+        todo = idx[~back]
+    return y
+
+
+def _decimal_values(arr: pa.Array) -> pa.Array | np.ndarray[Any, Any]:
+    """Decimal values as exact quotients ``unscaled / 10**scale`` where Arrow's cast is off by an ulp."""
+    t = arr.type
+    if not (pa.types.is_decimal128(t) and t.precision <= 15 and 0 <= t.scale <= 15):
+        return pc.cast(arr, pa.float64(), safe=False)
+    # decimal128 stores 16-byte little-endian integers; values of <= 15 digits fit the low 8 bytes
+    # (sign-extended), and are exact as doubles, so one division is correctly rounded.
+    raw = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=2 * (arr.offset + len(arr)))
+    unscaled = raw[2 * arr.offset :: 2].astype(np.float64)
+    values = unscaled / _POW10[t.scale]
+    mask = _null_mask(arr)
+    if mask is not None:
+        values[mask] = np.nan
+    return values
+
+
+def _to_micros(arr: pa.Array, unit: str) -> pa.Array:
+    """Microseconds (int64; float64 where that would overflow) of a timestamp / duration / time array."""
+    raw = arr.view(pa.int64()) if arr.type.bit_width == 64 else pc.cast(arr.view(pa.int32()), pa.int64())
+    if unit == "ns":
+        # floor, not Arrow's truncation toward zero: an instant before 1970 stays in its microsecond
+        x = pc.fill_null(raw, 0).to_numpy(zero_copy_only=False) // 1000
+        return pa.array(x, mask=_null_mask(raw))
+    scale = _MICROS[unit]
+    if scale == 1:
+        return raw
+    try:
+        return pc.multiply_checked(raw, scale)
+    except pa.ArrowInvalid:  # seconds holding nanosecond epochs, say: compare as (inexact) doubles
+        return pc.multiply(pc.cast(raw, pa.float64(), safe=False), float(scale))
+
+
+def _null_mask(arr: pa.Array) -> np.ndarray[Any, Any] | None:
+    if not arr.null_count:
+        return None
+    return ~np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+
+
+def to_numbers(arr: pa.Array | pa.ChunkedArray, *, native: bool = False) -> np.ndarray[Any, Any]:
     """Numeric view of a column: float64 (NaN for null) or int64 when there are no nulls.
 
-    Temporal values become int64 microseconds since the epoch (UTC).
+    Temporal values become int64 microseconds since the epoch (UTC); durations
+    and times of day, microseconds. float32 / float16 values become the doubles
+    of their shortest decimals, or, with ``native``, stay as they are (the
+    counting kernels compare them in their own type, to the same effect).
     """
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
@@ -58,27 +152,30 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
     t = arr.type
     if pa.types.is_null(t):
         return np.full(len(arr), np.nan)
-    if pa.types.is_decimal(t) or pa.types.is_float16(t):
-        arr = pc.cast(arr, pa.float64())
-    elif pa.types.is_timestamp(t):
-        arr = pc.cast(arr, pa.timestamp("us", tz=t.tz), safe=False).view(pa.int64())
+    if pa.types.is_decimal(t):
+        dec = _decimal_values(arr)
+        if isinstance(dec, np.ndarray):
+            return dec
+        arr = dec
+    elif pa.types.is_timestamp(t) or pa.types.is_duration(t) or pa.types.is_time(t):
+        arr = _to_micros(arr, t.unit)
     elif pa.types.is_date32(t):
         arr = pc.multiply(pc.cast(arr.view(pa.int32()), pa.int64()), 86_400_000_000)
     elif pa.types.is_date64(t):
         arr = pc.multiply(arr.view(pa.int64()), 1000)
     elif pa.types.is_unsigned_integer(t) and t.bit_width == 64:
-        arr = pc.cast(arr, pa.float64())
+        arr = pc.cast(arr, pa.float64(), safe=False)  # hashes above 2**63: doubles, approximately
     if arr.null_count:
         # Nulls become NaN in Arrow's own kernels: Array.to_numpy with nulls goes through
         # pyarrow's pandas conversion, which imports pandas (seconds) in every process.
         if not pa.types.is_floating(arr.type):
-            arr = pc.cast(arr, pa.float64())
-        arr = pc.fill_null(arr, float("nan"))
+            arr = pc.cast(arr, pa.float64(), safe=False)  # ids above 2**53 with nulls: nearest doubles
+        arr = pc.fill_null(arr, float("nan") if not pa.types.is_float16(arr.type) else np.float16("nan"))
     values = arr.to_numpy(zero_copy_only=False)
     if values.dtype.kind in "iu" and values.dtype != np.int64:
         values = values.astype(np.int64)
-    elif values.dtype.kind == "f" and values.dtype != np.float64:
-        values = values.astype(np.float64)
+    elif values.dtype.kind == "f" and values.dtype != np.float64 and not native:
+        values = shortest_floats(values)
     return values
 
 
@@ -86,7 +183,8 @@ def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarra
     """Distinct non-null values of a column as text, their counts, and the null count.
 
     Dictionary arrays are counted on their indices (no string is decoded per
-    row); booleans become ``"true"`` / ``"false"``.
+    row); a dictionary that holds a value twice counts it once. Booleans become
+    ``"true"`` / ``"false"``.
     """
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     values: list[pa.Array] = []
@@ -111,8 +209,11 @@ def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarra
                 keep = ~is_null
                 binc, dictionary = binc[keep], dictionary.filter(pa.array(keep))
             keep_nz = binc > 0
-            values.append(_as_text(dictionary.filter(pa.array(keep_nz))))
+            text = _as_text(dictionary.filter(pa.array(keep_nz)))
+            values.append(text)
             counts.append(binc[keep_nz].astype(np.int64))
+            if pc.count_distinct(text).as_py() < len(text):  # ('a', 'a', 'b'): a legal, unusual dictionary
+                values[-1], counts[-1] = _sum_by_value([values[-1]], [counts[-1]])
         else:
             if pa.types.is_null(chunk.type):
                 continue
@@ -123,9 +224,14 @@ def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarra
         return pa.array([], pa.string()), np.zeros(0, np.int64), nulls
     if len(values) == 1:
         return values[0], counts[0], nulls
+    v, c = _sum_by_value(values, counts)
+    return v, c, nulls
+
+
+def _sum_by_value(values: list[pa.Array], counts: list[np.ndarray[Any, Any]]) -> tuple[pa.Array, np.ndarray[Any, Any]]:
     table = pa.table({"v": pa.concat_arrays(values), "c": np.concatenate(counts)})
     agg = table.group_by("v").aggregate([("c", "sum")])
-    return agg.column("v").combine_chunks(), agg.column("c_sum").to_numpy().astype(np.int64), nulls
+    return agg.column("v").combine_chunks(), agg.column("c_sum").to_numpy().astype(np.int64)
 
 
 def _as_text(arr: pa.Array) -> pa.Array:

@@ -51,10 +51,12 @@ __all__ = [
     "Features",
     "Interval",
     "JobConfig",
+    "SchemaSeverities",
     "Settings",
     "Significance",
     "Smoothing",
     "Thresholds",
+    "Volume",
     "Webhook",
     "coerce_config",
     "load_config",
@@ -70,7 +72,7 @@ FailOn = Literal["never", "warn", "critical"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, populate_by_name=True)
 
 
 class Binning(_Model):
@@ -82,6 +84,8 @@ class Binning(_Model):
     discrete_max_values: int = Field(20, ge=0, le=10_000)
     sample_size: int = Field(1 << 18, ge=1_000)
     """Reference values per column kept to place quantile cut points; above it, a systematic sample."""
+    min_category_count: int = Field(5, ge=1, le=1_000_000)
+    """Reference rows a category needs for a bin of its own; rarer ones are "other"."""
 
 
 class Thresholds(_Model):
@@ -104,6 +108,8 @@ class ColumnSettings(_Model):
     bins: int | None = Field(None, ge=1, le=10_000)
     strategy: Strategy | None = None
     thresholds: Thresholds | None = None
+    score: bool | None = None
+    """true: score the column whatever its role (a timestamp, an identifier); false: never score it."""
 
     @field_validator("edges")
     @classmethod
@@ -145,6 +151,44 @@ class Features(_Model):
 
 class DatasetDrift(_Model):
     share: float = Field(0.5, gt=0, le=1)
+
+
+Level = Literal["ok", "warn", "critical"]
+
+
+class SchemaSeverities(_Model):
+    """Severity of each kind of schema change (``ok``: reported, not an alert)."""
+
+    dropped: Level = "critical"
+    """A reference column missing from the current data."""
+    retyped: Level = "critical"
+    """A column whose values changed logical type (numbers became strings, say)."""
+    added: Level = "warn"
+    """A current column the reference does not have."""
+
+
+class Volume(_Model):
+    """Row counts as a signal: a partition that collapses, explodes, is empty or missing."""
+
+    warn: float = Field(0.5, gt=0, lt=1)
+    """warn when rows < warn x expected or > expected / warn."""
+    critical: float = Field(0.2, gt=0, lt=1)
+    """critical when rows < critical x expected or > expected / critical."""
+    expected_rows: int | None = Field(None, ge=1)
+    """Rows per data interval; default: the median of earlier runs, else the reference's rows per interval."""
+    history: int = Field(28, ge=1, le=10_000)
+    """Earlier runs whose row counts give the expected rows."""
+    min_history: int = Field(3, ge=1, le=10_000)
+    """Earlier runs needed before their median is used."""
+    no_data: Level = "critical"
+    """Severity of a run whose partition is missing or has no rows."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Volume:
+        if self.critical > self.warn:
+            msg = f"critical ({self.critical}) must be <= warn ({self.warn}): ratios, the smaller the further off"
+            raise ValueError(msg)
+        return self
 
 
 class Webhook(_Model):
@@ -193,9 +237,11 @@ class Settings(_Model):
     metric: Metric = "kl"
     thresholds: Thresholds = Thresholds()
     significance: Significance = Significance()
-    min_rows: int = Field(100, ge=0)
+    min_rows: int = Field(20, ge=0)
     dataset_drift: DatasetDrift = DatasetDrift()
     alerts: AlertSettings = AlertSettings()
+    schema_changes: SchemaSeverities = Field(SchemaSeverities(), alias="schema")
+    volume: Volume = Volume()
 
     def column(self, name: str) -> ColumnSettings:
         return self.columns.get(name) or ColumnSettings()
@@ -395,7 +441,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[st
     while i < len(parts):
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return []
-        field = current.model_fields.get(str(parts[i]))
+        fields = {f.alias or n: f for n, f in current.model_fields.items()}
+        field = fields.get(str(parts[i]))
         if field is None:
             return []
         ann = field.annotation
@@ -406,7 +453,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[st
             current = _unwrap_model(ann)
             i += 1
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return [n for n, f in current.model_fields.items() if not f.exclude]
+        return [f.alias or n for n, f in current.model_fields.items() if not f.exclude]
     return []
 
 

@@ -42,7 +42,7 @@ alerts: {{fail_on: never}}
 """
 
 
-def _trips(rng: np.random.Generator, n: int, start: dt.datetime, drift: bool) -> pa.Table:
+def _trips(rng: np.random.Generator, n: int, start: dt.datetime, drift: bool, days: float = 1.0) -> pa.Table:
     distance = rng.gamma(2.0, 2.5, n)
     fare: np.ndarray[Any, Any] = 3.0 + 1.8 * distance + rng.normal(0, 1.5, n)
     if drift:
@@ -57,7 +57,7 @@ def _trips(rng: np.random.Generator, n: int, start: dt.datetime, drift: bool) ->
     pay_p = np.array([0.55, 0.30, 0.10, 0.05]) if not drift else np.array([0.45, 0.05, 0.45, 0.05])
     rating = np.round(np.clip(rng.normal(4.5, 0.4, n), 1.0, 5.0), 1)
     rating_null = rng.random(n) < (0.05 if not drift else 0.45)
-    seconds = rng.integers(0, 86_400, n)
+    seconds = rng.integers(0, int(86_400 * days), n)
     pickup = np.datetime64(start.replace(tzinfo=None), "s") + seconds.astype("timedelta64[s]")
     return pa.table(
         {
@@ -88,10 +88,14 @@ def make_demo(
     """Write the demo set under ``out`` and its config ``out/<dataset>.yaml``; returns what was written."""
     ref_dir = os.path.join(out, "reference")
     os.makedirs(ref_dir, exist_ok=True)
-    ref_start = dt.datetime.combine(first_day - dt.timedelta(days=30), dt.time(), dt.UTC)
-    for part in range(3):  # a reference folder of several files, as real pipelines write
+    # The reference: the ten days before the first day, as many trips a day as the daily partitions hold,
+    # in three files (as real pipelines write), so its rows per day give the expected volume of a day.
+    ref_days = max(1, round(reference_rows / rows_per_day))
+    ref_start = dt.datetime.combine(first_day - dt.timedelta(days=ref_days), dt.time(), dt.UTC)
+    for part in range(3):
         rng = np.random.default_rng([seed, 0, part])
-        table = _trips(rng, reference_rows // 3, ref_start + dt.timedelta(days=10 * part), drift=False)
+        offset = dt.timedelta(days=ref_days * part / 3)
+        table = _trips(rng, reference_rows // 3, ref_start + offset, drift=False, days=ref_days / 3)
         pq.write_table(table, os.path.join(ref_dir, f"part-{part:03d}.parquet"), row_group_size=8192)
     dates = []
     for d in range(days):

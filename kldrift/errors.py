@@ -15,6 +15,7 @@ from collections.abc import Iterable
 __all__ = [
     "ConfigError",
     "KLDriftError",
+    "NoDataError",
     "OutputError",
     "ProfileError",
     "SchemaError",
@@ -54,6 +55,14 @@ class SourceError(KLDriftError):
     @classmethod
     def for_path(cls, path: object, problem: str) -> SourceError:
         return cls(f"{path}: {problem}")
+
+
+class NoDataError(SourceError):
+    """A source that is not there: no such path, a folder without Parquet files, a glob matching nothing.
+
+    A scheduled run turns it into a ``no_data`` alert (a partition that did not
+    arrive); an ad-hoc comparison reports it as the bad input it is.
+    """
 
 
 class SchemaError(KLDriftError):

@@ -121,9 +121,9 @@ def _counter_for(feature: FeatureSpec) -> Callable[[pa.ChunkedArray | pa.Array],
         return lambda arr: count_categories(arr, cats)
     if feature.values is not None:
         values = np.asarray(feature.values, dtype=np.float64)
-        return lambda arr: count_values(to_numbers(arr), values)
+        return lambda arr: count_values(to_numbers(arr, native=True), values)
     edges = np.asarray(feature.edges, dtype=np.float64)
-    return lambda arr: count_edges(to_numbers(arr), edges)
+    return lambda arr: count_edges(to_numbers(arr, native=True), edges)
 
 
 class Counter:

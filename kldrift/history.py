@@ -15,6 +15,7 @@ __all__ = ["read_history"]
 
 _COLUMNS = [
     "date",
+    "check",
     "feature",
     "severity",
     "metric",
@@ -50,6 +51,8 @@ def read_history(config: JobConfig, *, feature: str | None = None, before: str |
     except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"{root}: cannot read run history: {exc}") from exc
     df = table.to_pandas()
+    if "check" in df.columns:  # the feature rows only: runs also save schema, volume and unscored rows
+        df = df[df["check"].isna() | (df["check"] == "drift")].drop(columns=["check"])
     if feature is not None:
         if feature not in set(df["feature"]):
             raise SchemaError.missing_column(feature, sorted(set(df["feature"])), where=f"history of {root}")

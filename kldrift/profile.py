@@ -21,11 +21,13 @@ from kldrift.atomic import write_text
 from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.errors import ProfileError
 from kldrift.histogram import Histogram
+from kldrift.roles import ColumnInfo
 
 __all__ = ["FORMAT", "VERSION", "FeatureProfile", "Profile"]
 
 FORMAT = "kldrift-profile"
-VERSION = 1
+VERSION = 2
+"""2: every reference column with its role, odd-row test counts of categorical features, timestamp coverage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +72,23 @@ class Profile:
     """Fingerprint of the binning settings that produced ``spec``."""
     source: str = ""
     files: tuple[dict[str, Any], ...] = ()
+    columns: tuple[ColumnInfo, ...] = ()
+    """Every reference column with its role, scored or not."""
+    test_counts: Mapping[str, np.ndarray[Any, Any]] = field(default_factory=dict)
+    """Odd-row reference counts the G-test uses instead of ``histogram``'s, per feature where the bins'
+    values came from the reference (see :func:`~kldrift.binning._split_test`)."""
+    test_pool: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    """Per such feature, the bins its G-test pools into one ("other" and values the even rows never saw)."""
+    coverage: Mapping[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    """Distinct (days, hours) each timestamp column of the reference covers."""
     features: Mapping[str, FeatureProfile] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.histogram.fingerprint != self.spec.fingerprint:
             raise ProfileError("profile counts do not belong to its bin spec (fingerprints differ)")
+        if not self.columns:  # a profile built by hand: its features are its columns
+            cols = tuple(ColumnInfo(f.name, f.source_type, "feature", True) for f in self.spec.features)
+            object.__setattr__(self, "columns", cols)
         feats = {
             f.name: FeatureProfile(f, tuple(int(c) for c in self.histogram.counts[f.name])) for f in self.spec.features
         }
@@ -88,6 +102,24 @@ class Profile:
     def rows(self) -> int:
         return self.histogram.rows
 
+    def unscored(self) -> tuple[ColumnInfo, ...]:
+        return tuple(c for c in self.columns if not c.scored)
+
+    def rows_per_period(self, hours: float) -> tuple[float, str] | None:
+        """The reference's rows per data interval of ``hours`` hours, from its timestamp columns.
+
+        Counts the distinct days (or hours, for intervals under a day) a
+        timestamp column covers; the column covering the most wins. ``None``
+        when the reference has no timestamp column.
+        """
+        unit = "day" if hours >= 24 else "hour"
+        covered = [(d if unit == "day" else h, name) for name, (d, h) in sorted(self.coverage.items())]
+        periods, name = max(((p, n) for p, n in covered if p), default=(0, ""))
+        if not periods:
+            return None
+        per = self.rows / periods * (hours / 24 if unit == "day" else hours)
+        return per, f"{self.rows:,} reference rows over {periods:,} {unit}s of {name}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
@@ -97,10 +129,17 @@ class Profile:
             "source": self.source,
             "files": list(self.files),
             "rows": self.histogram.rows,
-            "features": {
-                f.name: {**f.to_json(), "counts": self.histogram.counts[f.name].tolist()} for f in self.spec.features
-            },
+            "features": {f.name: self._feature_json(f) for f in self.spec.features},
+            "columns": {c.name: c.to_json() for c in self.columns},
+            "coverage": {n: {"days": d, "hours": h} for n, (d, h) in self.coverage.items()},
         }
+
+    def _feature_json(self, f: Any) -> dict[str, Any]:
+        out = {**f.to_json(), "counts": self.histogram.counts[f.name].tolist()}
+        if f.name in self.test_counts:
+            out["test_counts"] = self.test_counts[f.name].tolist()
+            out["test_pool"] = list(self.test_pool[f.name])
+        return out
 
     def save(self, path: str | os.PathLike[str]) -> str:
         """Write the profile as JSON, atomically; returns the path."""
@@ -138,24 +177,52 @@ class Profile:
             feats = data["features"]
             spec = BinSpec.from_json(feats, fingerprint=str(data["fingerprint"]))
             counts = {}
+            test_counts = {}
+            test_pool = {}
             for f in spec.features:
-                c = np.asarray(feats[f.name]["counts"], dtype=np.int64)
-                if c.shape != (f.n_bins,) or (c < 0).any():
-                    raise ProfileError(f"feature {f.name!r}: expected {f.n_bins} non-negative counts")
+                c = _counts(feats[f.name]["counts"], f)
                 if int(c.sum()) != int(data["rows"]):
                     raise ProfileError(
                         f"feature {f.name!r}: counts sum to {int(c.sum())}, not the profile's {data['rows']} rows"
                     )
                 counts[f.name] = c
+                if "test_counts" in feats[f.name]:
+                    tc = _counts(feats[f.name]["test_counts"], f)
+                    if (tc > c).any():
+                        raise ProfileError(f"feature {f.name!r}: test counts exceed the counts")
+                    pool = tuple(int(i) for i in feats[f.name]["test_pool"])
+                    if not all(0 <= i < f.n_bins - 1 for i in pool):
+                        raise ProfileError(f"feature {f.name!r}: test_pool names a bin it does not have")
+                    test_counts[f.name] = tc
+                    test_pool[f.name] = pool
             hist = Histogram(spec.fingerprint, int(data["rows"]), counts, {})
+            columns = tuple(ColumnInfo.from_json(n, c) for n, c in data["columns"].items())
+            coverage = {
+                str(n): (_opt_int(c.get("days")), _opt_int(c.get("hours"))) for n, c in data["coverage"].items()
+            }
             return cls(
                 spec,
                 hist,
                 str(data.get("binning_fingerprint", "")),
                 str(data.get("source", "")),
                 tuple(data.get("files", ())),
+                columns,
+                test_counts,
+                test_pool,
+                coverage,
             )
         except ProfileError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ProfileError(f"malformed profile: {type(exc).__name__}: {exc}") from None
+
+
+def _counts(raw: Any, f: Any) -> np.ndarray[Any, Any]:
+    c = np.asarray(raw, dtype=np.int64)
+    if c.shape != (f.n_bins,) or (c < 0).any():
+        raise ProfileError(f"feature {f.name!r}: expected {f.n_bins} non-negative counts")
+    return c
+
+
+def _opt_int(x: Any) -> int | None:
+    return None if x is None else int(x)

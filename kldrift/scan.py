@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from kldrift.errors import SourceError
+from kldrift.errors import NoDataError, SourceError
 
 __all__ = ["FileInfo", "Scan", "Source", "describe", "open_source"]
 
@@ -423,13 +423,13 @@ def _path_scan(path: str) -> Scan:
         return _glob_scan(fs, local, shown)
     info = _info(fs, local, shown)
     if info.type == pafs.FileType.NotFound:
-        raise SourceError(f"{shown}: no such file or directory")
+        raise NoDataError(f"{shown}: no such file or directory")
     if info.type == pafs.FileType.Directory:
         if isinstance(fs, pafs.LocalFileSystem) and not os.access(local, os.R_OK | os.X_OK):
             raise SourceError(f"{shown}: permission denied")
         found = _list_dir(fs, local, shown)
         if not found:
-            raise SourceError(f"{shown}: no Parquet files in this folder")
+            raise NoDataError(f"{shown}: no Parquet files in this folder")
         files = tuple(_to_fileinfo(fs, i, i.path) for i in found)
         return _files_scan(shown, files, fs, local)
     if isinstance(fs, pafs.LocalFileSystem) and not os.access(local, os.R_OK):
@@ -450,7 +450,7 @@ def _glob_scan(fs: pafs.FileSystem, pattern: str, shown: str) -> Scan:
     if info.type == pafs.FileType.Directory:
         matches = [i for i in _list_dir(fs, base, shown) if _glob_match(i.path, pattern)]
     if not matches:
-        raise SourceError(f"{shown}: glob matched no files")
+        raise NoDataError(f"{shown}: glob matched no files")
     files = tuple(_to_fileinfo(fs, i, i.path) for i in matches)
     return _files_scan(shown, files, fs, None)
 

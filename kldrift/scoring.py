@@ -1,4 +1,4 @@
-"""Histograms → per-feature drift results, multiple-testing correction, severities.
+"""Histograms → per-feature drift results, multiple-testing correction, severities, the verdict.
 
 For every feature, bins empty on both sides are dropped; the remaining ``k``
 bins are smoothed with the pseudocount ``α`` on both sides,
@@ -6,19 +6,29 @@ bins are smoothed with the pseudocount ``α`` on both sides,
 
 * ``kl`` = KL(p ‖ q) (current explained by the reference), ``kl_reverse`` = KL(q ‖ p),
   ``psi`` = their sum, ``jensen_shannon`` from the same p, q (nats);
-* ``p_value`` = the G-test of homogeneity on the raw counts of those bins;
+* ``p_value`` = the G-test of homogeneity on the raw counts of those bins
+  (:func:`~kldrift.divergence.g_test`: chi-square on dense tables, a seeded
+  Monte-Carlo permutation test on sparse ones; ``p_method`` says which),
+  against the reference rows that took no part in choosing the bins where
+  categories were chosen (see :class:`~kldrift.binning.Fitter`);
 * ``p_adjusted`` = corrected over the features of one comparison
   (Benjamini–Hochberg by default).
 
 Severity: ``insufficient_data`` below ``min_rows`` on either side; else
 ``critical`` / ``warn`` when the alert metric reaches its threshold *and*
 the drift is significant (``p_adjusted < alpha``); else ``ok``.
+
+Besides the features, a report carries the run's other findings, each with a
+severity of its own: schema changes (:class:`SchemaChange`), row-count checks
+(:class:`RunCheck`: volume, no data, nothing scored), and the columns that
+were not scored with their reasons. :attr:`DriftReport.verdict` sums them up.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -26,15 +36,30 @@ import numpy as np
 
 from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.config import SEVERITIES, Settings
-from kldrift.divergence import divergences, g_test_pvalue
+from kldrift.divergence import divergences, g_test
 from kldrift.histogram import Histogram
+from kldrift.roles import ColumnInfo
+from kldrift.severity import Severity, worst
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SEVERITY_RANK", "DriftReport", "FeatureBins", "FeatureDrift", "adjust_pvalues", "score"]
+__all__ = [
+    "SEVERITY_RANK",
+    "DriftReport",
+    "FeatureBins",
+    "FeatureDrift",
+    "RunCheck",
+    "SchemaChange",
+    "Verdict",
+    "adjust_pvalues",
+    "score",
+    "summarize",
+    "verdict",
+    "volume_check",
+]
 
-SEVERITY_RANK = {"critical": 0, "warn": 1, "error": 2, "insufficient_data": 3, "ok": 4}
+SEVERITY_RANK = {s.value: s.rank for s in Severity}
 """Most urgent first: how reports and tables sort features."""
 
 _NAN = float("nan")
@@ -64,6 +89,8 @@ class FeatureDrift:
     threshold_critical: float
     pseudocount: float
     spec_fingerprint: str
+    p_method: str = ""
+    """How ``p_value`` was obtained: ``g-test``, ``monte-carlo`` (sparse table), ``""`` when not tested."""
 
     @property
     def threshold(self) -> float:
@@ -81,6 +108,47 @@ class FeatureBins:
     current: tuple[int, ...]
     contributions: tuple[float, ...]
     """``rel_entr(p_i, q_i)``, the bin's share of ``kl`` (``nan`` for dropped bins)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaChange:
+    """A column that was dropped, changed logical type, or appeared."""
+
+    column: str
+    change: str
+    """``dropped``, ``retyped`` or ``added``."""
+    reference_type: str | None
+    current_type: str | None
+    severity: str
+    message: str
+    file: str | None = None
+    """The current file that shows the change (``None``: the current data as a whole)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunCheck:
+    """A finding about the run as a whole: ``volume``, ``no_data`` or ``insufficient_data``."""
+
+    check: str
+    severity: str
+    message: str
+    rows: int
+    expected: float | None = None
+    """Rows per interval the run was measured against (``volume``)."""
+    ratio: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a run says, in the words the page header, the index and the webhook lead with."""
+
+    worst: Severity
+    headline: str
+    """``"5 features drifted: 3 critical, 2 warn"``, ``"No drift: 12 features scored, all ok"``, …"""
+    details: tuple[str, ...]
+    """Further lines: the dataset-share rule, schema changes, volume."""
+    tone: str
+    """``critical``, ``warn``, ``ok`` (green: something was scored and nothing alerted) or ``none`` (grey)."""
 
 
 COLUMNS = [f.name for f in fields(FeatureDrift)]
@@ -103,22 +171,52 @@ class DriftReport:
     share_threshold: float
     spec_fingerprint: str
     settings: Settings
+    schema: tuple[SchemaChange, ...] = ()
+    checks: tuple[RunCheck, ...] = ()
+    unscored: tuple[ColumnInfo, ...] = ()
+    """Reference columns not scored, each with its reason."""
 
     @property
     def alerts(self) -> tuple[FeatureDrift, ...]:
         """The warn and critical features."""
-        return tuple(f for f in self.features if f.severity in ("warn", "critical"))
+        return tuple(f for f in self.features if Severity(f.severity).alerting)
 
     @property
-    def worst(self) -> str:
-        """The most urgent severity present (``ok`` when there are no features)."""
-        return min((f.severity for f in self.features), key=SEVERITY_RANK.__getitem__, default="ok")
+    def scored(self) -> tuple[FeatureDrift, ...]:
+        """The features that were scored (ok, warn or critical)."""
+        return tuple(f for f in self.features if f.severity in ("ok", "warn", "critical"))
+
+    @property
+    def dataset_severity(self) -> Severity:
+        """The dataset-level row's severity: the worst drifted feature's when the share rule fires."""
+        if not self.dataset_drift:
+            return Severity.OK
+        return worst(f.severity for f in self.alerts)
+
+    @property
+    def worst(self) -> Severity:
+        """The most urgent severity of the run: features, schema changes, run checks (``ok`` when none)."""
+        return worst(
+            [
+                *(f.severity for f in self.features),
+                *(s.severity for s in self.schema),
+                *(c.severity for c in self.checks),
+            ]
+        )
+
+    def reaches(self, level: str) -> bool:
+        """Whether the run has an alert at ``level`` (``warn`` / ``critical``) or above; ``never``: False."""
+        return self.worst.reaches(level)
 
     def counts_by_severity(self) -> dict[str, int]:
         out = dict.fromkeys(SEVERITIES, 0)
         for f in self.features:
             out[f.severity] += 1
         return out
+
+    @property
+    def verdict(self) -> Verdict:
+        return verdict(self)
 
     def __getitem__(self, feature: str) -> FeatureDrift:
         for f in self.features:
@@ -132,6 +230,71 @@ class DriftReport:
 
         rows = [{c: getattr(f, c) for c in COLUMNS} for f in self.features]
         return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def verdict(report: DriftReport) -> Verdict:
+    """The run's verdict: worst severity first, then what it consists of."""
+    return summarize(
+        [f.severity for f in report.features],
+        report.schema,
+        report.checks,
+        drift_share=report.drift_share,
+        dataset_drift=report.dataset_drift,
+        share_threshold=report.share_threshold,
+    )
+
+
+def summarize(
+    feature_severities: Sequence[str],
+    schema: Sequence[SchemaChange],
+    checks: Sequence[RunCheck],
+    *,
+    drift_share: float,
+    dataset_drift: bool,
+    share_threshold: float,
+) -> Verdict:
+    """The verdict of a run's rows (what :func:`verdict` computes, from saved metrics as well)."""
+    top = worst([*feature_severities, *(s.severity for s in schema), *(c.severity for c in checks)])
+    drifted = [s for s in feature_severities if s in ("warn", "critical")]
+    n_scored = sum(s in ("ok", "warn", "critical") for s in feature_severities)
+    parts: list[str] = []
+    if drifted:
+        by = [f"{drifted.count(s)} {s}" for s in ("critical", "warn") if drifted.count(s)]
+        parts.append(f"{_plural(len(drifted), 'feature')} drifted: {', '.join(by)}")
+    alerting_schema = [s for s in schema if Severity(s.severity).alerting]
+    if alerting_schema:
+        kinds = [
+            f"{n} {k}" for k in ("dropped", "retyped", "added") if (n := sum(s.change == k for s in alerting_schema))
+        ]
+        parts.append(f"schema changed ({_plural(len(alerting_schema), 'column')}: {', '.join(kinds)})")
+    parts.extend(c.message for c in checks if Severity(c.severity).alerting)
+    if parts:
+        headline = "; ".join(parts)
+        headline = headline[0].upper() + headline[1:]
+    elif not n_scored:
+        why = next((c.message for c in checks if c.check != "volume"), "no feature could be scored")
+        headline = f"Nothing scored: {why}"
+    else:
+        headline = f"No drift: {_plural(n_scored, 'feature')} scored, all ok"
+    details = []
+    if n_scored:
+        rule = "Dataset drift" if dataset_drift else "No dataset drift"
+        details.append(
+            f"{rule}: {len(drifted)} of {n_scored} scored features ({drift_share:.0%}) at warn or critical "
+            f"(dataset_drift.share {share_threshold:.0%})"
+        )
+    details.extend(c.message for c in checks if not Severity(c.severity).alerting and c.message not in headline)
+    if top.alerting:
+        tone = top.value
+    elif n_scored and "error" not in feature_severities:
+        tone = "ok"
+    else:
+        tone = "none"  # nothing scored, or columns that could not be: never green
+    return Verdict(top, headline, tuple(details), tone)
 
 
 def _benjamini_hochberg(ps: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -168,11 +331,33 @@ def adjust_pvalues(p: Sequence[float], method: str) -> list[float]:
     return out.tolist()
 
 
-def _raw(spec: FeatureSpec, ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any], alpha: float) -> dict[str, Any]:
+def _seed(name: str, ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]) -> int:
+    """A permutation test's seed: a pure function of the feature and its counts (reruns are identical)."""
+    h = hashlib.sha256(name.encode("utf-8", "surrogatepass"))
+    h.update(np.ascontiguousarray(ref, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(cur, dtype=np.int64).tobytes())
+    return int.from_bytes(h.digest()[:8], "little")
+
+
+def _pooled(counts: np.ndarray[Any, Any], pool: Sequence[int]) -> np.ndarray[Any, Any]:
+    """``counts`` with the bins of ``pool`` summed into one (placed last)."""
+    keep = np.ones(len(counts), bool)
+    keep[list(pool)] = False
+    return np.append(counts[keep], counts[list(pool)].sum())
+
+
+def _raw(
+    spec: FeatureSpec,
+    ref: np.ndarray[Any, Any],
+    cur: np.ndarray[Any, Any],
+    alpha: float,
+    test_ref: np.ndarray[Any, Any] | None = None,
+    pool: Sequence[int] = (),
+) -> dict[str, Any]:
     n_ref, n_cur = int(ref.sum()), int(cur.sum())
     keep = (ref + cur) > 0
     k = int(keep.sum())
-    base: dict[str, Any] = {"n_reference": n_ref, "n_current": n_cur, "n_bins": k}
+    base: dict[str, Any] = {"n_reference": n_ref, "n_current": n_cur, "n_bins": k, "p_method": ""}
     labels = spec.labels()
     if n_ref == 0 or n_cur == 0:
         side = "current" if n_cur == 0 else "reference"
@@ -193,13 +378,20 @@ def _raw(spec: FeatureSpec, ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]
     if k < 2:
         only = labels[int(np.flatnonzero(keep)[0])]
         message = f"all rows of both sides fall in one bin ({only}); no drift can be measured within it"
+    if test_ref is None or not test_ref.sum():  # no odd rows (a one-row reference): all there is
+        t_ref, t_cur = ref, cur
+    else:  # against the odd reference rows, in the bins the even rows saw (see Profile.test_counts)
+        t_ref, t_cur = _pooled(test_ref, pool), _pooled(cur, pool)
+    tkeep = (t_ref + t_cur) > 0
+    test = g_test(t_ref[tkeep], t_cur[tkeep], seed=_seed(spec.name, t_ref, t_cur))
     return {
         **base,
         "kl": d.kl,
         "kl_reverse": d.kl_reverse,
         "psi": d.psi,
         "jensen_shannon": d.jensen_shannon,
-        "p_value": g_test_pvalue(ref[keep], cur[keep]),
+        "p_value": test.p_value,
+        "p_method": test.method if test.bins >= 2 else "",
         "message": message,
         "contributions": tuple(float(c) for c in contrib),
     }
@@ -207,13 +399,14 @@ def _raw(spec: FeatureSpec, ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]
 
 def _describe(row: dict[str, Any], alpha: float) -> str:
     sev, metric, value = row["severity"], row["metric"], row["value"]
+    how = ", permutation test" if row["p_method"] == "monte-carlo" else ""
     if sev in ("warn", "critical"):
         thr = row["threshold_warn"] if sev == "warn" else row["threshold_critical"]
-        return f"{metric} {value:.4g} >= {sev} threshold {thr:g} (p_adjusted {row['p_adjusted']:.3g} < {alpha:g})"
+        return f"{metric} {value:.4g} >= {sev} threshold {thr:g} (p_adjusted {row['p_adjusted']:.3g} < {alpha:g}{how})"
     if sev == "ok" and not row["message"] and math.isfinite(value) and value >= row["threshold_warn"]:
         return (
             f"{metric} {value:.4g} >= warn threshold {row['threshold_warn']:g} but not significant "
-            f"(p_adjusted {row['p_adjusted']:.3g} >= {alpha:g})"
+            f"(p_adjusted {row['p_adjusted']:.3g} >= {alpha:g}{how})"
         )
     return str(row["message"])
 
@@ -224,13 +417,26 @@ def score(
     current: Histogram,
     settings: Settings,
     *,
+    test_reference: tuple[Mapping[str, np.ndarray[Any, Any]], Mapping[str, tuple[int, ...]]] | None = None,
     extra_errors: dict[str, str] | None = None,
+    hints: dict[str, str] | None = None,
+    schema: Sequence[SchemaChange] = (),
+    checks: Sequence[RunCheck] = (),
+    unscored: Sequence[ColumnInfo] = (),
 ) -> DriftReport:
-    """Score every feature of ``spec`` from the two histograms."""
+    """Score every feature of ``spec`` from the two histograms.
+
+    ``test_reference`` holds, per feature, the reference counts the G-test
+    uses instead of ``reference``'s and the bins it pools into one (see
+    :attr:`~kldrift.profile.Profile.test_counts`); ``hints`` a note per feature appended to its message
+    (a nearly unique column, say); ``schema``, ``checks`` and ``unscored``
+    are carried into the report as they are.
+    """
     alpha = settings.smoothing.pseudocount
     metric = settings.metric
     sig = settings.significance
     errors = {**reference.errors, **current.errors, **(extra_errors or {})}
+    test_counts, test_pool = test_reference or ({}, {})
     rows: list[dict[str, Any]] = []
     bins: list[FeatureBins] = []
     for f in spec.features:
@@ -256,12 +462,13 @@ def score(
                 psi=_NAN,
                 jensen_shannon=_NAN,
                 p_value=_NAN,
+                p_method="",
                 message=errors[f.name],
                 severity="error",
                 contributions=(_NAN,) * f.n_bins,
             )
         else:
-            row.update(_raw(f, ref, cur, alpha))
+            row.update(_raw(f, ref, cur, alpha, test_counts.get(f.name), test_pool.get(f.name, ())))
         rows.append(row)
         bins.append(
             FeatureBins(
@@ -293,10 +500,18 @@ def score(
             else:
                 r["severity"] = "ok"
         r["message"] = _describe(r, sig.alpha)
+        hint = (hints or {}).get(r["feature"])
+        if hint:
+            r["message"] = f"{r['message']}; {hint}" if r["message"] else hint
     features = tuple(FeatureDrift(**{c: r[c] for c in COLUMNS}) for r in rows)
     scored = [f for f in features if f.severity in ("ok", "warn", "critical")]
     drifted = sum(f.severity in ("warn", "critical") for f in scored)
     share = drifted / len(scored) if scored else 0.0
+    all_checks = list(checks)
+    if features and not scored and not any(c.check == "no_data" for c in all_checks) and current.rows:
+        reason = next((f.message for f in features if f.severity == "insufficient_data"), "")
+        if reason:
+            all_checks.append(RunCheck("insufficient_data", "insufficient_data", reason, current.rows))
     return DriftReport(
         features=features,
         bins=tuple(bins),
@@ -309,4 +524,54 @@ def score(
         share_threshold=settings.dataset_drift.share,
         spec_fingerprint=spec.fingerprint,
         settings=settings,
+        schema=tuple(schema),
+        checks=tuple(all_checks),
+        unscored=tuple(unscored),
+    )
+
+
+def volume_check(
+    rows: int,
+    expected: float | None,
+    source: str,
+    settings: Settings,
+    *,
+    missing: str | None = None,
+) -> RunCheck:
+    """The run's row count against the rows it was expected to hold.
+
+    ``no_data`` (severity ``volume.no_data``) when the partition is ``missing``
+    or empty; else ``volume``: ``critical`` below ``volume.critical`` times the
+    expected rows or above its inverse, ``warn`` likewise for ``volume.warn``,
+    ``ok`` between. Without an expectation (``expected`` is ``None``: no
+    earlier runs yet, no timestamp in the reference), the count is reported
+    as ``ok``.
+    """
+    v = settings.volume
+    if missing is not None or rows == 0:
+        why = missing or "the current data has no rows"
+        return RunCheck("no_data", v.no_data, f"no data: {why}", 0, expected, 0.0 if expected else None)
+    if expected is None or expected <= 0:
+        return RunCheck(
+            "volume",
+            "ok",
+            f"volume: {rows:,} rows (nothing to compare with yet: no volume.expected_rows, "
+            f"fewer than volume.min_history={v.min_history} earlier runs, no timestamp column in the reference)",
+            rows,
+        )
+    ratio = rows / expected
+    if ratio < v.critical or ratio > 1 / v.critical:
+        severity = "critical"
+    elif ratio < v.warn or ratio > 1 / v.warn:
+        severity = "warn"
+    else:
+        severity = "ok"
+    what = "volume" if severity == "ok" else ("volume collapsed" if ratio < 1 else "volume exploded")
+    return RunCheck(
+        "volume",
+        severity,
+        f"{what}: {rows:,} rows, {ratio:.3g}x the expected {expected:,.0f} ({source})",
+        rows,
+        expected,
+        ratio,
     )

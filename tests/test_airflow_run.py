@@ -98,7 +98,7 @@ def test_run_fans_out_over_shards(runs: dict[str, Any]) -> None:
 
 def test_drift_day_alerts(runs: dict[str, Any], root: Path) -> None:
     alerts = _alerts(root / "out_dag" / "demo" / f"dt={DRIFT_DAY}" / "alerts.jsonl")
-    assert sorted(a["feature"] for a in alerts if a["feature"] != "__dataset__") == DRIFTED
+    assert sorted(a["feature"] for a in alerts if a["check"] == "drift") == DRIFTED
     assert {a["date"] for a in alerts} == {DRIFT_DAY}
     summary = runs["runs"]["kldrift__demo@2026-11-24"]["xcom"]["score_and_write[-1]:return_value"]
     assert (summary["date"], summary["worst"], sorted(summary["alerts"])) == (DRIFT_DAY, "critical", DRIFTED)
@@ -139,7 +139,7 @@ def test_fail_on_fails_the_run_after_writing_and_delivering(runs: dict[str, Any]
     manifest = json.loads((root / "out_strict" / "demo" / f"dt={DRIFT_DAY}" / "manifest.json").read_text())
     [delivery] = manifest["deliveries"]
     assert (delivery["sink"], delivery["ok"], delivery["attempts"][-1]["status"]) == ("webhook", True, 204)
-    assert sorted(a["feature"] for a in body["alerts"] if a["feature"] != "__dataset__") == DRIFTED
+    assert sorted(a["feature"] for a in body["alerts"] if a["check"] == "drift") == DRIFTED
 
 
 def test_operator_fail_on_critical(runs: dict[str, Any], root: Path) -> None:

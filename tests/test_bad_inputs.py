@@ -127,13 +127,28 @@ def test_cli_compare_reference(capsys: pytest.CaptureFixture[str], good: Path, b
     assert re.match(expected(pattern, path), one_error(capsys.readouterr().err))
 
 
-def test_cli_run(capsys: pytest.CaptureFixture[str], tmp_path: Path, good: Path, bad: tuple[str, str]) -> None:
+NO_DATA = {"missing-path", "empty-folder", "glob-matching-nothing", "glob-in-missing-folder"}
+"""A partition that is not there: a scheduled run says ``no_data`` (an alert), an ad-hoc comparison exits 2."""
+
+
+def test_cli_run(
+    capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest, tmp_path: Path, good: Path, bad: tuple[str, str]
+) -> None:
     path, pattern = bad
     config = tmp_path / "job.yaml"
     config.write_text(f"dataset: bad\nreference: {good / 'ref'}\ncurrent: '{path}'\noutput: out/\n")
+    folder = tmp_path / "out" / "bad" / f"dt={DATE}"
+    if request.node.callspec.params["bad"] in NO_DATA:
+        # the files are written, with a no_data alert naming the path; fail_on turns it into exit 1
+        assert cli.main(["-q", "run", "--config", str(config), "--date", DATE]) == 0
+        rows = [json.loads(line) for line in (folder / "alerts.jsonl").read_text().splitlines()]
+        assert [(r["check"], r["severity"]) for r in rows] == [("no_data", "critical")]
+        assert re.search(expected(f"current data for {DATE}: " + pattern, path)[1:], rows[0]["message"])
+        assert cli.main(["-q", "run", "--config", str(config), "--date", DATE, "--fail-on", "critical"]) == 1
+        return
     assert cli.main(["-q", "run", "--config", str(config), "--date", DATE]) == 2
     assert re.match(expected(f"current data for {DATE}: " + pattern, path), one_error(capsys.readouterr().err))
-    assert not (tmp_path / "out" / "bad" / f"dt={DATE}").exists()  # nothing written for that date
+    assert not folder.exists()  # nothing written for that date
 
 
 def test_api(good: Path, bad: tuple[str, str]) -> None:
@@ -172,11 +187,17 @@ def job(tmp_path: Path, good: Path, **keys: str) -> Path:
 def test_partition_of_the_date_missing(capsys: pytest.CaptureFixture[str], tmp_path: Path, good: Path) -> None:
     config = job(tmp_path, good)
     missing = f"{good / 'cur'}/dt=2026-05-02/"  # as the template renders it
-    assert cli.main(["-q", "run", "--config", str(config), "--date", "2026-05-02"]) == 2
-    msg = one_error(capsys.readouterr().err)
-    assert msg == f"current data for 2026-05-02: {missing}: no such file or directory"
-    with pytest.raises(SourceError, match=f"^current data for 2026-05-02: {re.escape(missing)}: no such file"):
-        run(load_config(config), Interval.for_date("2026-05-02"))
+    assert cli.main(["-q", "run", "--config", str(config), "--date", "2026-05-02", "--fail-on", "critical"]) == 1
+    assert "NO DATA" not in capsys.readouterr().err
+    result = run(load_config(config), Interval.for_date("2026-05-02"))
+    (check,) = result.report.checks
+    assert (check.check, check.severity) == ("no_data", "critical")
+    assert check.message == f"no data: current data for 2026-05-02: {missing}: no such file or directory"
+    assert (
+        result.report.verdict.headline == f"No data: current data for 2026-05-02: {missing}: no such file or directory"
+    )
+    assert all(f.severity == "insufficient_data" for f in result.report.features)
+    assert result.summary()["worst"] == "critical"
 
 
 def test_date_that_is_not_a_date(capsys: pytest.CaptureFixture[str], tmp_path: Path, good: Path) -> None:

@@ -54,14 +54,25 @@ def test_quantile_edges_over_several_batches(rng: np.random.Generator) -> None:
     assert fitted(table).spec["x"].edges == tuple(np.unique(np.quantile(ref, DECILES)).tolist())
 
 
-def test_quantile_ties_are_deduplicated(rng: np.random.Generator) -> None:
-    # 500 of 1,000 values are exactly 0: the 0.1 … 0.4 quantiles coincide at 0
-    # (the 0.5 quantile interpolates halfway between the last 0 and the smallest uniform)
-    ref = np.concatenate([np.zeros(500), rng.uniform(1, 2, 500)])
-    edges = fitted(pa.table({"x": ref})).spec["x"].edges
-    expected = np.unique(np.quantile(ref, DECILES))  # oracle: numpy.quantile, ties deduplicated
-    assert edges == tuple(expected.tolist())
-    assert len(edges) == 6  # 0 once, then the 0.5 … 0.9 quantiles
+def test_a_heavy_value_gets_a_bin_of_its_own(rng: np.random.Generator) -> None:
+    # 500 of 1,000 values are exactly 0: as quantiles, the 0.1 … 0.4 cut points would all collapse at 0 and the
+    # zeros share a bin with the smallest positives. A value holding >= 1/bins of the rows gets its own bin,
+    # and the other values share the other 9 bins by their own quantiles.
+    uniform = rng.uniform(1, 2, 500)
+    ref = np.concatenate([np.zeros(500), uniform])
+    f = fitted(pa.table({"x": ref}), {"binning": {"discrete_max_values": 0}}).spec["x"]
+    expected = (0.0, 5e-324, *np.unique(np.quantile(uniform, np.arange(1, 9) / 9)).tolist())  # oracle: numpy.quantile
+    assert f.edges == expected
+    assert f.labels()[:3] == ["(-inf, 0)", "0", f"(0, {np.quantile(uniform, 1 / 9):.6g})"]
+
+
+def test_rain_on_more_hours_is_seen_in_a_zero_inflated_column(rng: np.random.Generator) -> None:
+    # Precipitation: 7 % of January hours wet; 68 % on a stormy day. With the zeros in a bin of their own,
+    # the wet hours' share is measured (a silent miss when the zeros' ties swallowed every cut point).
+    january = np.where(rng.random(2_000) < 0.07, rng.gamma(1.5, 0.05, 2_000), 0.0)
+    storm = np.where(rng.random(72) < 0.68, rng.gamma(1.5, 0.05, 72), 0.0)
+    report = kldrift.compare(pa.table({"precip": january}), pa.table({"precip": storm}))
+    assert report["precip"].severity == "critical"
 
 
 @pytest.mark.parametrize("bins", [2, 4, 7], ids=["bins-2", "bins-4", "bins-7"])
@@ -181,10 +192,10 @@ def test_discrete_numeric_one_bin_per_value() -> None:
 
 
 def test_discrete_float_values_with_infinities() -> None:
-    ref = pa.table({"x": pa.array([0.5, 0.5, math.inf, -math.inf, math.nan], pa.float64())})
+    ref = pa.table({"x": pa.array([0.5, 0.5, math.inf, -math.inf, math.inf, -math.inf, math.nan], pa.float64())})
     profile = fitted(ref)
     assert profile.spec["x"].values == (-math.inf, 0.5, math.inf)
-    assert profile.features["x"].counts == (1, 2, 1, 0, 1)  # -inf, 0.5 ×2, +inf, other, NaN
+    assert profile.features["x"].counts == (2, 2, 2, 0, 1)  # -inf ×2, 0.5 ×2, +inf ×2, other, NaN
     current = pa.table({"x": pa.array([math.inf, 0.25, None], pa.float64())})
     assert counts_of(profile, current, "x") == [0, 0, 1, 1, 1]
 
@@ -199,6 +210,15 @@ def test_discrete_max_values_default_20(distinct: int, discrete: bool) -> None:
     assert (f.values is not None) is discrete
     if discrete:
         assert f.n_bins == distinct + 2  # one per value + other + null
+
+
+def test_a_small_sample_of_a_continuous_column_is_not_discrete(rng: np.random.Generator) -> None:
+    # 60 rows, 70 % zeros and 18 distinct positive values: few distinct values, but most seen once — a sample
+    # of a continuous column. A bin per value would put every later positive value in "other".
+    ref = np.where(rng.random(60) < 0.7, 0.0, np.round(rng.gamma(2, 1, 60), 3))
+    f = fitted(pa.table({"x": ref})).spec["x"]
+    assert f.values is None
+    assert f.labels()[1] == "0"  # the zeros have their own bin
 
 
 def test_discrete_max_values_setting() -> None:
@@ -224,19 +244,52 @@ CATEGORY_DATA = ["b", "a", "c", "a", "b", "d", "c", "e", "a", "b", "d", None, "c
 # hand count: a 3, b 3, c 3, d 3, e 1, null 1
 
 
-@pytest.mark.parametrize(
-    ("max_categories", "categories"),
-    [(50, ("a", "b", "c", "d", "e")), (3, ("a", "b", "c")), (1, ("a",))],
-    ids=["all", "top-3-ties-by-name", "top-1"],
-)
-def test_categorical_top_categories(max_categories: int, categories: tuple[str, ...]) -> None:
-    profile = fitted(pa.table({"c": CATEGORY_DATA}), {"binning": {"max_categories": max_categories}})
+def test_all_categories_get_a_bin_when_they_fit() -> None:
+    profile = fitted(pa.table({"c": CATEGORY_DATA}))
     f = profile.spec["c"]
     assert f.kind == "categorical"
+    assert f.categories == ("a", "b", "c", "d", "e")  # by count (3 each), then name; e once
+    assert f.labels() == ["a", "b", "c", "d", "e", "other", "null"]
+    assert profile.features["c"].counts == (3, 3, 3, 3, 1, 0, 1)  # hand count of CATEGORY_DATA
+    # Every category has fewer than min_category_count (5) rows, so the G-test compares with the odd rows
+    # (1, 3, ..., 13: a a d e b None d), pooling what the even rows (b c b c a d c) never saw: e, and "other".
+    assert profile.test_counts["c"].tolist() == [2, 1, 0, 2, 1, 0, 1]
+    assert profile.test_pool["c"] == (4, 5)
+    common = fitted(pa.table({"c": CATEGORY_DATA * 5}))  # 15 rows a category: no reason to split
+    assert common.test_counts == {}
+
+
+@pytest.mark.parametrize(
+    ("max_categories", "categories", "test_counts"),
+    [
+        # even rows (0, 2, ..., 12): b c b c a None c → c 3, b 2, a 1; the top 3 shown by all-row count, then name
+        (3, ("a", "b", "c"), (2, 1, 0, 3, 1)),
+        (1, ("c",), (0, 6, 1)),
+    ],
+    ids=["top-3", "top-1"],
+)
+def test_more_categories_than_bins_are_chosen_on_the_even_rows(
+    max_categories: int, categories: tuple[str, ...], test_counts: tuple[int, ...]
+) -> None:
+    cfg = {"binning": {"max_categories": max_categories, "min_category_count": 1}}
+    profile = fitted(pa.table({"c": CATEGORY_DATA}), cfg)
+    f = profile.spec["c"]
     assert f.categories == categories
-    assert f.labels() == [*categories, "other", "null"]
     kept = sum(CATEGORY_DATA.count(c) for c in categories)
     assert profile.features["c"].counts == (*(CATEGORY_DATA.count(c) for c in categories), 13 - kept, 1)
+    # the G-test's reference: the odd rows (1, 3, ..., 13): a a d e b None d, hand-counted into the bins
+    assert tuple(profile.test_counts["c"].tolist()) == test_counts
+
+
+def test_a_category_needs_min_category_count_rows_on_the_even_rows() -> None:
+    # 60 categories > max_categories 50: chosen on even rows, each needs 2 x (even-row count) >= 5
+    data = [f"k{i:02d}" for i in range(60) for _ in range(i % 7 + 1)]
+    profile = fitted(pa.table({"c": data}))
+    table = pa.table({"c": data})
+    even = pa.table({"c": data[::2]}).column("c").to_pylist()
+    chosen = {c for c in set(even) if 2 * even.count(c) >= 5}
+    assert set(profile.spec["c"].categories) == chosen  # hand rule applied to the even rows
+    assert table.num_rows == sum(profile.features["c"].counts)
 
 
 def test_categories_ordered_by_frequency_then_name() -> None:
@@ -283,6 +336,16 @@ def test_booleans_are_categories() -> None:
     assert profile.features["b"].counts == (3, 1, 0, 1)
 
 
+def test_a_dictionary_that_holds_a_value_twice_counts_it_as_one_category() -> None:
+    # ('a', 'a', 'b') is a legal dictionary: the same text twice must be one bin, as plain strings give
+    dup = pa.DictionaryArray.from_arrays(pa.array([0, 1, 2, 0, 1, 2], pa.int32()), pa.array(["a", "a", "b"]))
+    plain = pa.array(["a", "a", "b", "a", "a", "b"])
+    profile = fitted(pa.table({"c": dup}))
+    assert profile.spec["c"].categories == ("a", "b")
+    assert profile.features["c"].counts == (4, 2, 0, 0)
+    assert counts_of(profile, pa.table({"c": plain}), "c") == [4, 2, 0, 0]
+
+
 def test_kind_categorical_on_integers() -> None:
     profile = fitted(pa.table({"i": [7, 7, 3, 9] * 10}), {"columns": {"i": {"kind": "categorical"}}})
     assert profile.spec["i"].categories == ("7", "3", "9")
@@ -317,7 +380,8 @@ def _instants(rng: np.random.Generator, n: int) -> np.ndarray[Any, Any]:
 )
 def test_timestamps_same_instant_same_bin_across_time_zones(rng: np.random.Generator, unit: str, tz: str) -> None:
     us = _instants(rng, 400) // 1_000_000 * 1_000_000  # whole seconds: exact in every unit
-    profile = fitted(pa.table({"t": pa.array(us, pa.timestamp("us", tz="UTC"))}))
+    table = pa.table({"t": pa.array(us, pa.timestamp("us", tz="UTC"))})
+    profile = fitted(table, {"features": {"include": ["t"]}})  # timestamps are scored on request only
     f = profile.spec["t"]
     assert (f.kind, f.domain) == ("numeric", "temporal")
     assert f.edges == tuple(np.unique(np.quantile(us.astype(np.float64), DECILES)).tolist())  # oracle: numpy.quantile
@@ -337,7 +401,7 @@ def test_timestamp_labels_are_iso_utc() -> None:
 @pytest.mark.parametrize("date_type", [pa.date32(), pa.date64()], ids=["date32", "date64"])
 def test_dates(date_type: pa.DataType) -> None:
     days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(40)]
-    profile = fitted(pa.table({"d": pa.array([*days, None], date_type)}))
+    profile = fitted(pa.table({"d": pa.array([*days, None], date_type)}), {"columns": {"d": {"score": True}}})
     f = profile.spec["d"]
     assert (f.kind, f.domain) == ("numeric", "temporal")
     us = np.array([(d - dt.date(1970, 1, 1)).days * 86_400_000_000 for d in days], dtype=np.float64)
@@ -469,8 +533,10 @@ def test_missing_feature_in_spec_has_a_hint() -> None:
 def test_constant_reference_value_gets_a_bin_of_its_own(strategy: str) -> None:
     cfg = {"binning": {"discrete_max_values": 0, "strategy": strategy}}
     profile = fitted(pa.table({"x": [7.0] * 10 + [math.inf]}), cfg)
-    # [7, next float after 7): only the constant itself, so any other value lands elsewhere
-    assert profile.spec["x"].edges == (7.0, float(np.nextafter(7.0, math.inf)))
+    f = profile.spec["x"]
+    # [7, 7 + 7 * 2**-39): the constant itself (and its rounding twins), so any other value lands elsewhere
+    assert f.edges == (7.0, 7.0 + 7.0 * 2.0**-39)
+    assert f.labels() == ["(-inf, 7)", "7", "(7, +inf)", "null"]
     assert profile.features["x"].counts == (0, 10, 1, 0)
-    current = pa.table({"x": [6.99, 7.0, 7.01]})
-    assert counts_of(profile, current, "x") == [1, 1, 1, 0]
+    current = pa.table({"x": [6.99, 7.0, 7.01, 7.000000000000001, 6.999999999999999]})
+    assert counts_of(profile, current, "x") == [1, 3, 1, 0]

@@ -103,7 +103,10 @@ def test_every_source_type_gives_the_same_report(
     expected = kldrift.compare(as_file(ref, tmp_path / "r0"), as_file(cur, tmp_path / "c0"))
     got = kldrift.compare(make(ref, tmp_path / "r"), make(cur, tmp_path / "c"))
     pd.testing.assert_frame_equal(frame(got), frame(expected))
-    assert [f.feature for f in got.features] == ["x", "k", "c", "t"]  # hive key `region` is not scored
+    assert [f.feature for f in got.features] == ["x", "k", "c"]
+    # the event time and the hive key `region` are listed, with their reasons, not scored
+    roles = {c.name: c.role for c in got.unscored}
+    assert roles == ({"t": "timestamp", "region": "partition"} if make is as_hive else {"t": "timestamp"})
     assert got.n_reference == N
     assert got.n_current == N
     if make is not as_dataframe:

@@ -15,7 +15,7 @@ from scipy import stats
 from scipy.spatial import distance
 
 import kldrift
-from kldrift.divergence import divergences, g_test_pvalue, js_divergence, kl_divergence, psi
+from kldrift.divergence import divergences, g_test, g_test_pvalue, js_divergence, kl_divergence, psi
 
 # Pairs of weight vectors shared by the oracle tests: probabilities, raw counts, zeros in p.
 PAIRS = [
@@ -297,3 +297,37 @@ def test_g_test_empty_side_is_nan(ref: list[int], cur: list[int]) -> None:
 def test_g_test_errors(ref: object, cur: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         g_test_pvalue(ref, cur)  # type: ignore[arg-type]
+
+
+# --- g_test: the chi-square approximation where it holds, a permutation test where it does not -------------
+
+
+def test_g_test_on_a_dense_table_is_chi2_contingency() -> None:
+    ref, cur = [120, 80, 60, 40], [90, 95, 70, 45]
+    got = g_test(ref, cur)
+    # oracle: scipy.stats.chi2_contingency with the log-likelihood statistic, to the last bit
+    expected = stats.chi2_contingency(np.array([ref, cur]), lambda_="log-likelihood", correction=False)
+    assert (got.method, got.permutations, got.bins) == ("g-test", 0, 4)
+    assert got.p_value == expected.pvalue
+    assert got.statistic == pytest.approx(expected.statistic, rel=1e-12)
+
+
+def test_g_test_on_a_sparse_table_is_a_permutation_test() -> None:
+    # Expected counts 3.5 < 5. Exact: with margins fixed, the current side's first-bin count is hypergeometric
+    # (13 of 20 rows, 10 drawn); tables at least as extreme in G are X >= 8 and, by symmetry, X <= 5.
+    got = g_test([5, 5], [8, 2], seed=1)
+    exact = stats.hypergeom(20, 13, 10).sf(7) + stats.hypergeom(20, 13, 10).cdf(5)  # 0.3498
+    assert got.method == "monte-carlo"
+    assert got.permutations == 999  # 100 draws reached G: large p, stopped early
+    assert got.p_value == pytest.approx(exact, abs=0.05)  # Monte-Carlo error of 999 draws, ~3 sd
+    assert g_test([5, 5], [8, 2], seed=1) == got  # deterministic for a seed
+
+
+def test_g_test_of_a_strong_drift_on_a_sparse_table_stays_tiny() -> None:
+    # 50 sparse bins alike, and 200 current rows in a bin the reference never filled: no permutation reaches
+    # G, so the p-value is the chi-square one of the table with its sparse bins pooled (not the floor 1e-4).
+    ref, cur = [4] * 50 + [0], [4] * 50 + [200]
+    got = g_test(ref, cur, seed=3)
+    pooled = g_test_pvalue([200, 0], [200, 200])  # hand: the 50 sparse bins pooled, then the new bin
+    assert (got.method, got.permutations) == ("monte-carlo", 9_999)
+    assert got.p_value == pooled < 1e-40

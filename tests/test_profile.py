@@ -70,7 +70,7 @@ def test_save_load_round_trip(profile: Profile, saved: Path) -> None:
 def test_saved_json_carries_format_version_and_fingerprint(profile: Profile, saved: Path) -> None:
     data = json.loads(saved.read_text())
     assert data["format"] == FORMAT == "kldrift-profile"
-    assert data["version"] == VERSION == 1
+    assert data["version"] == VERSION == 2
     assert data["fingerprint"] == profile.spec.fingerprint
     assert data["rows"] == 1_000
     assert data["features"]["x"]["counts"] == list(profile.features["x"].counts)
@@ -103,7 +103,7 @@ def test_counts_that_do_not_belong_to_the_spec(profile: Profile) -> None:
             r'not a kldrift profile \(expected "format": "kldrift-profile"\)',
         ),
         (lambda d: d.pop("format"), r'not a kldrift profile \(expected "format": "kldrift-profile"\)'),
-        (lambda d: d.update(version=2), r"profile format version 2 is not supported \(expected 1\); refit it"),
+        (lambda d: d.update(version=1), r"profile format version 1 is not supported \(expected 2\); refit it"),
         (lambda d: d.pop("version"), r"profile format version None is not supported"),
         (
             lambda d: d["features"]["x"]["edges"].__setitem__(0, -99.0),
@@ -120,6 +120,17 @@ def test_counts_that_do_not_belong_to_the_spec(profile: Profile) -> None:
         (lambda d: d.pop("features"), r"malformed profile: KeyError: 'features'"),
         (lambda d: d.update(rows="many"), r"malformed profile: ValueError: "),
         (lambda d: d["features"]["k"].update(kind="ordinal"), r"feature 'k': malformed bin spec: unknown kind"),
+        (lambda d: d.pop("columns"), r"malformed profile: KeyError: 'columns'"),
+        (lambda d: d["columns"]["x"].pop("role"), r"malformed profile: KeyError: 'role'"),
+        (lambda d: d.pop("coverage"), r"malformed profile: KeyError: 'coverage'"),
+        (
+            lambda d: d["features"]["x"].__setitem__("test_counts", [0] * 3),
+            r"feature 'x': expected 11 non-negative counts",
+        ),
+        (
+            lambda d: d["features"]["x"].__setitem__("test_counts", [10**9] * 11),
+            r"feature 'x': test counts exceed the counts",
+        ),
     ],
     ids=[
         "wrong-format",
@@ -135,6 +146,11 @@ def test_counts_that_do_not_belong_to_the_spec(profile: Profile) -> None:
         "no-features",
         "bad-rows",
         "bad-kind",
+        "no-columns",
+        "column-without-role",
+        "no-coverage",
+        "short-test-counts",
+        "test-counts-too-big",
     ],
 )
 def test_load_errors_name_the_file(saved: Path, change: Any, match: str) -> None:

@@ -73,6 +73,7 @@ def test_every_feature_in_the_summary_and_a_section_most_urgent_first(demo: tupl
     config, info = demo
     soup = _soup(_page(config, DRIFT_DAY))
     metrics = pq.read_table(Path(config.dataset_dir()) / f"dt={DRIFT_DAY}" / "metrics.parquet").to_pylist()
+    metrics = [m for m in metrics if m["check"] == "drift"]
     rows = soup.select("#summary tbody tr")
     assert sorted(r["data-feature"] for r in rows) == sorted(m["feature"] for m in metrics)
     # The order the issue asks for: severity (critical, warn, error, insufficient_data, ok), then the metric descending.
@@ -93,17 +94,21 @@ def test_every_feature_in_the_summary_and_a_section_most_urgent_first(demo: tupl
 def test_header_shows_verdict_rows_thresholds_and_metric(demo: tuple[JobConfig, Any]) -> None:
     config, _ = demo
     soup = _soup(_page(config, DRIFT_DAY))
-    verdict = soup.select_one("#verdict").get_text(" ", strip=True)
-    # 4 of the 7 scored demo features drift (make_demo's DRIFTED); dataset_drift.share defaults to 0.5.
-    assert verdict.startswith("Dataset drift")
-    assert "57% of 7 scored features" in verdict
-    assert "(threshold 50%)" in verdict
+    box = soup.select_one("#verdict")
+    verdict = box.get_text(" ", strip=True)
+    # The worst severity and the count of drifted features lead: 4 of the 7 scored demo features drift
+    # (make_demo's DRIFTED), all critical; the dataset-share rule (default 0.5) is the second line.
+    assert verdict.startswith("CRITICAL · 4 features drifted: 4 critical")
+    details = [d.get_text(" ", strip=True) for d in box.select(".detail")]
+    assert details[0] == "Dataset drift: 4 of 7 scored features (57%) at warn or critical (dataset_drift.share 50%)"
+    assert "tone-critical" in box["class"]
     assert soup.select_one("#thresholds").get_text(" ", strip=True) == "warn 0.1 · critical 0.25"  # demo.yaml
     assert soup.select_one("#metric").get_text(strip=True) == "kl"
     assert soup.select_one("#rows").get_text(" ", strip=True) == "reference 12,000 · current 3,000"
     assert "[2026-11-19 00:00, 2026-11-20 00:00) UTC" in soup.select_one("header").get_text(" ")
-    calm = _soup(_page(config, DATES[0])).select_one("#verdict").get_text(" ", strip=True)
-    assert calm.startswith("No dataset drift")
+    calm = _soup(_page(config, DATES[0])).select_one("#verdict")
+    assert calm.get_text(" ", strip=True).startswith("OK · No drift: 7 features scored, all ok")
+    assert "tone-ok" in calm["class"]
 
 
 def test_bin_labels_are_readable(demo: tuple[JobConfig, Any]) -> None:
@@ -183,8 +188,9 @@ def test_index_lists_every_run_newest_first(demo: tuple[JobConfig, Any]) -> None
     for r in rows:
         date = r["data-date"]
         assert r.select_one("a")["href"] == f"dt={date}/report.html"
-        verdict = r.select_one(".badge").get_text(strip=True)
-        assert verdict == ("drift" if date >= DRIFT_DAY else "no drift")
+        verdict = r.select_one(".verdict-cell").get_text(" ", strip=True)
+        expected = "critical 4 features drifted: 4 critical" if date >= DRIFT_DAY else "ok No drift: 7 features"
+        assert verdict.startswith(expected)
         hrefs = {a["href"] for a in r.select("a")}
         assert f"dt={date}/alerts.jsonl" in hrefs
         assert all((Path(config.dataset_dir()) / h).is_file() for h in hrefs)

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -19,14 +20,12 @@ from kldrift import cli
 from kldrift.config import Interval, load_config
 from kldrift.demo import DRIFTED
 from kldrift.history import read_history
+from kldrift.outputs.alerts import KEYS
 from kldrift.pipeline import run
 from kldrift.scoring import COLUMNS
 
 DAYS = [f"2026-11-{d}" for d in range(17, 24)]  # demo-data's 7 days; drift from day 5 (2026-11-21)
-ALERT_FIELDS = [
-    "dataset", "date", "feature", "severity", "metric", "value", "threshold", "p_value", "p_adjusted",
-    "n_reference", "n_current", "message",
-]  # fmt: skip
+ALERT_FIELDS = list(KEYS)
 FEATURES = ["distance_km", "fare", "passengers", "payment_type", "pickup_zone", "rating", "tip_pct"]
 
 
@@ -64,23 +63,24 @@ def test_quiet_days_write_an_empty_alerts_file(demo: dict[str, Any], day: str) -
 @pytest.mark.parametrize("day", DAYS[4:])
 def test_drift_days_alert_exactly_the_drifted_features(demo: dict[str, Any], day: str) -> None:
     rows = alerts_of(demo["out"] / f"dt={day}")
-    assert all(list(r) == ALERT_FIELDS for r in rows)  # exactly the fields, in its order
-    assert [r["feature"] for r in rows] == sorted(r["feature"] for r in rows)
-    features = [r["feature"] for r in rows if r["feature"] != "__dataset__"]
+    assert all(list(r) == ALERT_FIELDS for r in rows)  # every row has the same keys, in the same order
+    assert [r["check"] for r in rows] == ["drift"] * 4 + ["dataset"]  # drift rows first, then the dataset's
+    features = [r["feature"] for r in rows if r["check"] == "drift"]
     assert features == sorted(DRIFTED) == ["fare", "payment_type", "pickup_zone", "rating"]
     for r in rows:
         assert (r["dataset"], r["date"]) == ("demo", day)
         assert r["severity"] in ("warn", "critical")
         assert r["message"]
         assert r["value"] >= r["threshold"]
-    for r in (r for r in rows if r["feature"] != "__dataset__"):
+    for r in (r for r in rows if r["check"] == "drift"):
         assert r["metric"] == "kl"
         assert r["threshold"] in (0.1, 0.25)
         assert r["p_adjusted"] < 0.01
         assert r["n_reference"] == 60_000
         assert r["n_current"] == 6_000
     # 4 of the 7 features drifted: 57% reaches dataset_drift.share 0.5, so the dataset row is there.
-    (dataset_row,) = [r for r in rows if r["feature"] == "__dataset__"]
+    (dataset_row,) = [r for r in rows if r["check"] == "dataset"]
+    assert dataset_row["feature"] is None  # run-level: no column (a column may be named anything)
     assert dataset_row["metric"] == "drift_share"
     assert dataset_row["value"] == pytest.approx(4 / 7)
     assert dataset_row["threshold"] == 0.5
@@ -88,11 +88,16 @@ def test_drift_days_alert_exactly_the_drifted_features(demo: dict[str, Any], day
     assert dataset_row["message"].startswith("4 of 7 scored features drifted")
 
 
+def drift_rows(table: Any) -> list[dict[str, Any]]:
+    return [r for r in table.to_pylist() if r["check"] == "drift"]
+
+
 def test_metrics_hold_every_feature_and_its_bins(demo: dict[str, Any]) -> None:
     table = pq.read_table(demo["out"] / f"dt={DAYS[5]}" / "metrics.parquet")
-    assert table.num_rows == len(FEATURES)
-    assert {"dataset", "date", *COLUMNS, "bin_labels", "reference_counts", "current_counts"} <= set(table.schema.names)
-    rows = table.to_pylist()
+    assert {"dataset", "date", "check", *COLUMNS, "bin_labels", "reference_counts", "current_counts"} <= set(
+        table.schema.names
+    )
+    rows = drift_rows(table)
     assert sorted(r["feature"] for r in rows) == FEATURES
     for r in rows:
         assert (r["dataset"], r["date"]) == ("demo", DAYS[5])
@@ -103,6 +108,22 @@ def test_metrics_hold_every_feature_and_its_bins(demo: dict[str, Any]) -> None:
         assert sum(r["current_counts"]) == 6_000
         assert r["spec_fingerprint"]
         assert math.isfinite(r["kl"])
+    # and the run's other rows: the volume against the reference's 6,000 trips a day, the unscored event time
+    others = {(r["check"], r["feature"]): r for r in table.to_pylist() if r["check"] != "drift"}
+    assert set(others) == {("volume", None), ("unscored", "pickup_at")}
+    volume = others[("volume", None)]
+    assert (volume["severity"], volume["n_current"], volume["expected_rows"]) == ("ok", 6_000, 6_000.0)
+    assert volume["message"] == "volume: 6,000 rows, 1x the expected 6,000 (median of 5 earlier runs)"
+    # before three earlier runs, the expected rows are the reference's per day, from the days its event time covers
+    first = pq.read_table(demo["out"] / f"dt={DAYS[0]}" / "metrics.parquet").to_pylist()
+    (volume,) = [r for r in first if r["check"] == "volume"]
+    assert volume["message"] == (
+        "volume: 6,000 rows, 1x the expected 6,000 (60,000 reference rows over 10 days of pickup_at)"
+    )
+    assert (others[("unscored", "pickup_at")]["kind"], others[("unscored", "pickup_at")]["message"]) == (
+        "timestamp",
+        "features.exclude",
+    )
 
 
 def test_manifest_records_how_the_run_came_to_be(demo: dict[str, Any]) -> None:
@@ -133,7 +154,7 @@ def test_history_reads_the_trend_of_all_days(demo: dict[str, Any]) -> None:
     assert df["severity"].tolist() == ["ok"] * 4 + ["critical"] * 3
     # And the output folder is a valid hive-partitioned Parquet dataset for any other reader.
     table = ds.dataset(demo["out"], format="parquet", partitioning="hive", exclude_invalid_files=True).to_table()
-    assert table.num_rows == len(DAYS) * len(FEATURES)
+    assert table.filter(pc.field("check") == "drift").num_rows == len(DAYS) * len(FEATURES)
 
 
 def test_a_rerun_is_byte_identical_and_replaces(demo: dict[str, Any]) -> None:
@@ -164,7 +185,7 @@ def test_a_rerun_with_another_config_replaces_never_appends(demo: dict[str, Any]
         result = run(load_config(lenient), Interval.for_date(day))
         assert result.report.alerts == ()
         assert (folder / "alerts.jsonl").read_bytes() == b""
-        assert pq.read_table(folder / "metrics.parquet").num_rows == len(FEATURES)  # replaced, not 14
+        assert len(drift_rows(pq.read_table(folder / "metrics.parquet"))) == len(FEATURES)  # replaced, not 14
     finally:
         assert cli.main(["-q", "run", "--config", str(demo["config"]), "--date", day]) == 0
     assert (folder / "alerts.jsonl").read_bytes() == demo["snapshot"][day]["alerts.jsonl"]

@@ -130,7 +130,7 @@ def test_s3_run_through_the_cli_never_logs_credentials(bucket: dict[str, Any], t
     assert proc.returncode == 0, proc.stderr
     run_dir = tmp_path / "out" / "lake" / "dt=2026-11-23"
     alerts = [json.loads(line) for line in (run_dir / "alerts.jsonl").read_text().splitlines()]
-    assert [a["feature"] for a in alerts if a["feature"] != "__dataset__"] == ["x"]
+    assert [a["feature"] for a in alerts if a["check"] == "drift"] == ["x"]
     written = "".join(p.read_text(errors="replace") for p in run_dir.iterdir() if p.suffix in {".json", ".jsonl"})
     assert SECRET not in proc.stdout + proc.stderr + written
     assert "testing-key" not in proc.stdout + proc.stderr + written

@@ -131,8 +131,9 @@ def test_success_posts_the_summary_and_the_manifest_records_it(data: Path, tmp_p
     alerts = [json.loads(line) for line in (tmp_path / "out" / "hooked" / f"dt={DRIFT}" / "alerts.jsonl").open()]
     assert (body["dataset"], body["date"], body["worst_severity"]) == ("hooked", DRIFT, "critical")
     assert body["alerts"] == alerts
-    assert [a["feature"] for a in alerts] == ["__dataset__", "x"]
-    assert body["text"] == "kldrift: hooked 2026-01-02: CRITICAL drift in 1 feature (__dataset__, x)"
+    assert [(a["check"], a["feature"]) for a in alerts] == [("drift", "x"), ("dataset", None)]
+    assert body["verdict"] == "1 feature drifted: 1 critical"
+    assert body["text"] == "kldrift: hooked 2026-01-02: CRITICAL: 1 feature drifted: 1 critical (x)"
     (delivery,) = manifest["deliveries"]
     assert delivery["ok"] is True
     assert delivery["url"] == hook.url

@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from kldrift.airflow.tasks import FAIL_RANK, fail_on_message, job_interval
+from kldrift.airflow.tasks import fail_on_message, job_interval
 from kldrift.config import Interval, load_config
+from kldrift.severity import FAIL_ON
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["KLDriftOperator"]
 
-_FAIL_ON = ("never", *FAIL_RANK)
+_FAIL_ON = FAIL_ON
 
 
 class KLDriftOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped for mypy here

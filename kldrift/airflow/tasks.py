@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from kldrift.profile import Profile
 
 __all__ = [
-    "FAIL_RANK",
     "count_shard",
     "deliver_webhook",
     "fail_on_message",
@@ -33,9 +32,6 @@ __all__ = [
     "score_and_write",
     "shard_label",
 ]
-
-FAIL_RANK = {"warn": 1, "critical": 2}
-"""How far a run must go for ``fail_on`` to fail the task (as ``kldrift run`` exits 1)."""
 
 
 def job_interval(config: JobConfig, start: dt.datetime | None, end: dt.datetime | None) -> Interval:
@@ -172,17 +168,21 @@ def deliver_webhook(config_path: str, body: Mapping[str, Any]) -> dict[str, Any]
 
 
 def fail_on_message(summary: Mapping[str, Any], fail_on: str) -> str | None:
-    """Why the run must fail under ``fail_on`` (``never``, ``warn``, ``critical``), or ``None``."""
-    if fail_on == "never":
-        return None
-    if fail_on not in FAIL_RANK:
+    """Why the run must fail under ``fail_on`` (``never``, ``warn``, ``critical``), or ``None``.
+
+    The run's worst severity decides, as for ``kldrift run``'s exit code 1: drift, schema
+    changes and row-count alerts (volume, no data) alike.
+    """
+    from kldrift.severity import FAIL_ON, Severity
+
+    if fail_on not in FAIL_ON:
         raise KLDriftError(f"fail_on: expected never, warn or critical, got {fail_on!r}")
-    severities = summary.get("severities", {})
-    worst = max((rank for sev, rank in FAIL_RANK.items() if severities.get(sev, 0)), default=0)
-    if worst < FAIL_RANK[fail_on]:
+    worst = Severity(summary.get("worst", "ok"))
+    if not worst.reaches(fail_on):
         return None
     alerts = ", ".join(summary.get("alerts", [])) or "-"
     return (
-        f"kldrift: {summary.get('dataset', '')} {summary.get('date', '')}: drift reached fail_on={fail_on} "
-        f"(worst {summary.get('worst')}; alerts: {alerts}); files: {summary.get('paths', {}).get('alerts', '')}"
+        f"kldrift: {summary.get('dataset', '')} {summary.get('date', '')}: {summary.get('verdict') or 'drift'} "
+        f"reached fail_on={fail_on} (worst {worst}; drifted: {alerts}); files: "
+        f"{summary.get('paths', {}).get('alerts', '')}"
     )

@@ -111,7 +111,8 @@ def write_outputs(
                 "spec_fingerprint": report.spec_fingerprint,
                 "rows": {"reference": report.n_reference, "current": report.n_current},
                 "severities": report.counts_by_severity(),
-                "worst": report.worst,
+                "worst": str(report.worst),
+                "verdict": report.verdict.headline,
                 # index.html belongs to the dataset, not to this run: later runs rewrite it.
                 "outputs": digests,
                 "errors": errors,
@@ -192,7 +193,7 @@ def write_run(
     profile: Profile,
     report: DriftReport,
     *,
-    scan: Scan,
+    scan: Scan | None,
     timings: dict[str, float],
     deliver: bool = True,
 ) -> RunResult:
@@ -207,8 +208,10 @@ def write_run(
                 "files": list(profile.files),
             },
             "current": {
-                "source": scan.description,
-                "files": [{"path": f.path, "size": f.size, "mtime": f.mtime} for f in scan.files],
+                "source": scan.description if scan is not None else config.current_source(interval),
+                "files": [{"path": f.path, "size": f.size, "mtime": f.mtime} for f in scan.files]
+                if scan is not None
+                else [],
             },
         },
         "timings": {k: round(v, 4) for k, v in timings.items()},

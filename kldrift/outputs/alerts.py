@@ -1,4 +1,10 @@
-"""``alerts.jsonl``: one JSON object per warn/critical feature, plus the dataset-level row."""
+"""``alerts.jsonl``: one JSON object per alert of a run — drifted features, schema changes,
+row-count checks and the dataset-level row — each with the same keys.
+
+``check`` says what kind of row it is (``drift``, ``schema``, ``volume``,
+``no_data``, ``dataset``); ``feature`` is the column (``null`` for run-level
+rows). Rows are ordered by check, then column, so a rerun writes the same bytes.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +14,45 @@ from typing import Any
 
 from kldrift.atomic import write_text
 from kldrift.scoring import DriftReport
+from kldrift.severity import Severity
 
-__all__ = ["DATASET_FEATURE", "alert_rows", "render_alerts", "write_alerts"]
+__all__ = ["KEYS", "alert_rows", "render_alerts", "write_alerts"]
 
-DATASET_FEATURE = "__dataset__"
+KEYS = (
+    "dataset",
+    "date",
+    "check",
+    "feature",
+    "severity",
+    "message",
+    "metric",
+    "value",
+    "threshold",
+    "p_value",
+    "p_adjusted",
+    "n_reference",
+    "n_current",
+    "change",
+    "reference_type",
+    "current_type",
+    "file",
+    "expected_rows",
+)
+_ORDER = {"drift": 0, "schema": 1, "no_data": 2, "volume": 3, "insufficient_data": 4, "dataset": 5}
 
 
-def _num(x: float) -> float | None:
-    return x if math.isfinite(x) else None
+def _num(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
 def alert_rows(report: DriftReport, *, dataset: str, date: str | None) -> list[dict[str, Any]]:
-    """The alert objects of a report, sorted by feature (a pure function of the report)."""
-    rows = [
+    """The alert objects of a report (warn and critical rows of every kind), in a fixed order."""
+    rows: list[dict[str, Any]] = [
         {
-            "dataset": dataset,
-            "date": date,
+            "check": "drift",
             "feature": f.feature,
             "severity": f.severity,
+            "message": f.message,
             "metric": f.metric,
             "value": _num(f.value),
             "threshold": f.threshold,
@@ -33,33 +60,58 @@ def alert_rows(report: DriftReport, *, dataset: str, date: str | None) -> list[d
             "p_adjusted": _num(f.p_adjusted),
             "n_reference": f.n_reference,
             "n_current": f.n_current,
-            "message": f.message,
         }
         for f in report.alerts
     ]
+    rows += [
+        {
+            "check": "schema",
+            "feature": s.column,
+            "severity": s.severity,
+            "message": s.message,
+            "change": s.change,
+            "reference_type": s.reference_type,
+            "current_type": s.current_type,
+            "file": s.file,
+        }
+        for s in report.schema
+        if Severity(s.severity).alerting
+    ]
+    rows += [
+        {
+            "check": c.check,
+            "severity": c.severity,
+            "message": c.message,
+            "metric": "rows_ratio" if c.ratio is not None else None,
+            "value": _num(c.ratio),
+            "n_reference": report.n_reference,
+            "n_current": c.rows,
+            "expected_rows": _num(c.expected),
+        }
+        for c in report.checks
+        if Severity(c.severity).alerting
+    ]
     if report.dataset_drift:
-        scored = [f for f in report.features if f.severity in ("ok", "warn", "critical")]
-        drifted = [f for f in scored if f.severity in ("warn", "critical")]
+        scored = report.scored
+        drifted = report.alerts
         rows.append(
             {
-                "dataset": dataset,
-                "date": date,
-                "feature": DATASET_FEATURE,
-                "severity": "critical" if any(f.severity == "critical" for f in drifted) else "warn",
-                "metric": "drift_share",
-                "value": report.drift_share,
-                "threshold": report.share_threshold,
-                "p_value": None,
-                "p_adjusted": None,
-                "n_reference": report.n_reference,
-                "n_current": report.n_current,
+                "check": "dataset",
+                "severity": report.dataset_severity,
                 "message": (
                     f"{len(drifted)} of {len(scored)} scored features drifted "
                     f"({report.drift_share:.0%}) >= dataset_drift.share {report.share_threshold:g}"
                 ),
+                "metric": "drift_share",
+                "value": report.drift_share,
+                "threshold": report.share_threshold,
+                "n_reference": report.n_reference,
+                "n_current": report.n_current,
             }
         )
-    return sorted(rows, key=lambda r: r["feature"])
+    rows.sort(key=lambda r: (_ORDER[r["check"]], r.get("feature") or ""))
+    base = {"dataset": dataset, "date": date}
+    return [{k: ({**base, **r}).get(k) for k in KEYS} for r in rows]
 
 
 def render_alerts(rows: list[dict[str, Any]]) -> str:

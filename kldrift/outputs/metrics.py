@@ -1,4 +1,11 @@
-"""``metrics.parquet``: every feature's row plus its per-bin counts, for trends and re-rendering."""
+"""``metrics.parquet``: every row of a run, for trends, the volume baseline and re-rendering.
+
+One row per feature (``check = "drift"``: the report's columns plus the bins),
+then one per schema change (``schema``), per run-level check (``volume``,
+``no_data``, ``insufficient_data``) and per reference column that was not
+scored (``unscored``, with its role as ``kind`` and its reason as ``message``).
+Every row repeats the run's context (rows, drift share, interval).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kldrift.atomic import write_bytes
-from kldrift.scoring import COLUMNS, DriftReport
+from kldrift.scoring import COLUMNS, DriftReport, RunCheck, SchemaChange
 
-__all__ = ["SCHEMA", "metrics_table", "read_metrics", "write_metrics"]
+__all__ = ["CHECKS", "SCHEMA", "drift_rows", "metrics_table", "read_metrics", "run_findings", "write_metrics"]
+
+CHECKS = ("drift", "schema", "volume", "no_data", "insufficient_data", "unscored")
 
 _FIELD_TYPES: dict[str, pa.DataType] = {
     "feature": pa.string(),
@@ -23,12 +32,14 @@ _FIELD_TYPES: dict[str, pa.DataType] = {
     "message": pa.string(),
     "metric": pa.string(),
     "spec_fingerprint": pa.string(),
+    "p_method": pa.string(),
 }
 
 SCHEMA = pa.schema(
     [
         pa.field("dataset", pa.string()),
         pa.field("date", pa.string()),
+        pa.field("check", pa.string()),
         *(pa.field(c, _FIELD_TYPES.get(c, pa.float64())) for c in COLUMNS),
         pa.field("bin_labels", pa.list_(pa.string())),
         pa.field("reference_counts", pa.list_(pa.int64())),
@@ -38,8 +49,13 @@ SCHEMA = pa.schema(
         pa.field("rows_current", pa.int64()),
         pa.field("drift_share", pa.float64()),
         pa.field("dataset_drift", pa.bool_()),
+        pa.field("share_threshold", pa.float64()),
         pa.field("interval_start", pa.string()),
         pa.field("interval_end", pa.string()),
+        pa.field("reference_type", pa.string()),
+        pa.field("current_type", pa.string()),
+        pa.field("file", pa.string()),
+        pa.field("expected_rows", pa.float64()),
     ]
 )
 
@@ -47,24 +63,95 @@ SCHEMA = pa.schema(
 def metrics_table(
     report: DriftReport, *, dataset: str, date: str | None, start: str | None = None, end: str | None = None
 ) -> pa.Table:
-    """One row per feature: the report's columns, the bins, and run-level context."""
+    """Every row of the run: features first, then schema changes, run checks, unscored columns."""
     cols: dict[str, list[Any]] = {f.name: [] for f in SCHEMA}
+    context = {
+        "dataset": dataset,
+        "date": date,
+        "rows_reference": report.n_reference,
+        "rows_current": report.n_current,
+        "drift_share": report.drift_share,
+        "dataset_drift": report.dataset_drift,
+        "share_threshold": report.share_threshold,
+        "interval_start": start,
+        "interval_end": end,
+    }
+
+    def add(row: dict[str, Any]) -> None:
+        full = {**context, **row}
+        for name, values in cols.items():
+            values.append(full.get(name))
+
     for f, b in zip(report.features, report.bins, strict=True):
-        cols["dataset"].append(dataset)
-        cols["date"].append(date)
-        for c in COLUMNS:
-            cols[c].append(getattr(f, c))
-        cols["bin_labels"].append(list(b.labels))
-        cols["reference_counts"].append(list(b.reference))
-        cols["current_counts"].append(list(b.current))
-        cols["contributions"].append(list(b.contributions))
-        cols["rows_reference"].append(report.n_reference)
-        cols["rows_current"].append(report.n_current)
-        cols["drift_share"].append(report.drift_share)
-        cols["dataset_drift"].append(report.dataset_drift)
-        cols["interval_start"].append(start)
-        cols["interval_end"].append(end)
+        add(
+            {
+                "check": "drift",
+                **{c: getattr(f, c) for c in COLUMNS},
+                "bin_labels": list(b.labels),
+                "reference_counts": list(b.reference),
+                "current_counts": list(b.current),
+                "contributions": list(b.contributions),
+            }
+        )
+    for s in report.schema:
+        add(
+            {
+                "check": "schema",
+                "feature": s.column,
+                "kind": s.change,
+                "severity": s.severity,
+                "message": s.message,
+                "reference_type": s.reference_type,
+                "current_type": s.current_type,
+                "file": s.file,
+            }
+        )
+    for c in report.checks:
+        add(
+            {
+                "check": c.check,
+                "severity": c.severity,
+                "message": c.message,
+                "n_current": c.rows,
+                "value": c.ratio,
+                "expected_rows": c.expected,
+            }
+        )
+    for u in report.unscored:
+        add(
+            {
+                "check": "unscored",
+                "feature": u.name,
+                "kind": u.role,
+                "severity": "ok",
+                "message": u.reason,
+                "reference_type": u.type,
+            }
+        )
     return pa.table(cols, schema=SCHEMA)
+
+
+def drift_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The feature rows of a metrics table's rows (files written before ``check`` existed hold only those)."""
+    return [r for r in rows if r.get("check", "drift") == "drift"]
+
+
+def run_findings(rows: list[dict[str, Any]]) -> tuple[list[SchemaChange], list[RunCheck], list[dict[str, Any]]]:
+    """The schema changes, run checks and unscored columns saved in a metrics table's rows."""
+    schema = [
+        SchemaChange(
+            r["feature"], r["kind"], r["reference_type"], r["current_type"], r["severity"], r["message"], r["file"]
+        )
+        for r in rows
+        if r.get("check") == "schema"
+    ]
+    checks = [
+        RunCheck(r["check"], r["severity"], r["message"], int(r["n_current"] or 0), r["expected_rows"], r["value"])
+        for r in rows
+        if r.get("check") in ("volume", "no_data", "insufficient_data")
+    ]
+    unscored = [r for r in rows if r.get("check") == "unscored"]
+    return schema, checks, unscored
 
 
 def write_metrics(path: str, table: pa.Table) -> str:

@@ -33,7 +33,8 @@ import pyarrow.parquet as pq
 from kldrift.atomic import write_text
 from kldrift.config import Interval, JobConfig, Settings
 from kldrift.errors import SourceError
-from kldrift.scoring import SEVERITY_RANK
+from kldrift.outputs.metrics import drift_rows, run_findings
+from kldrift.scoring import SEVERITY_RANK, Verdict, summarize
 
 if TYPE_CHECKING:
     import jinja2
@@ -61,6 +62,15 @@ TREND_RUNS = 60
 _RUN_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 _RUN_COLUMNS = (
     "date",
+    "check",
+    "kind",
+    "message",
+    "n_current",
+    "expected_rows",
+    "reference_type",
+    "current_type",
+    "file",
+    "share_threshold",
     "feature",
     "severity",
     "metric",
@@ -127,14 +137,37 @@ class RunSummary:
     files: frozenset[str] = field(default_factory=frozenset)
 
     @property
+    def features(self) -> list[dict[str, Any]]:
+        """The feature rows (``check = "drift"``)."""
+        return drift_rows(list(self.rows))
+
+    @property
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(SEVERITY_RANK, 0)
-        for r in self.rows:
+        for r in self.features:
             out[r["severity"]] = out.get(r["severity"], 0) + 1
         return out
 
+    @property
+    def verdict(self) -> Verdict:
+        return verdict_of(list(self.rows))
+
     def first(self, column: str) -> Any:
         return self.rows[0].get(column) if self.rows else None
+
+
+def verdict_of(rows: list[dict[str, Any]]) -> Verdict:
+    """The verdict of a run from its saved metrics rows."""
+    schema, checks, _ = run_findings(rows)
+    first = rows[0] if rows else {}
+    return summarize(
+        [r["severity"] for r in drift_rows(rows)],
+        schema,
+        checks,
+        drift_share=_float(first.get("drift_share")) if rows else 0.0,
+        dataset_drift=bool(first.get("dataset_drift")),
+        share_threshold=_float(first.get("share_threshold")),
+    )
 
 
 def read_runs(dataset_dir: str, *, before: str | None = None, last: int | None = None) -> list[RunSummary]:
@@ -218,6 +251,12 @@ def _slug(name: str, taken: set[str]) -> str:
         slug = f"{base}-{i}"
     taken.add(slug)
     return slug
+
+
+def _clip(text: Any, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (column names and labels can be megabytes)."""
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _short(label: str) -> str:
@@ -417,7 +456,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=_num, pct=_pct, int=_int)
+    env.filters.update(num=_num, pct=_pct, int=_int, short=_clip)
     env.globals["severity_colors"] = SEVERITY_COLORS
     return env
 
@@ -431,7 +470,7 @@ def _trend_points(
     """feature → [(date, value of ``metric``, severity)] over the earlier runs, oldest first."""
     out: dict[str, list[tuple[str, float, str]]] = {r["feature"]: [] for r in rows}
     for run in history[-(TREND_RUNS - 1) :]:
-        for r in run.rows:
+        for r in run.features:
             pts = out.get(r["feature"])
             if pts is not None:
                 value = r.get(metric, r.get("value"))
@@ -453,8 +492,11 @@ def render_report(
     """
     import matplotlib
 
-    rows = metrics.to_pylist()
-    first: dict[str, Any] = rows[0] if rows else {}
+    all_rows = metrics.to_pylist()
+    rows = drift_rows(all_rows)
+    schema, checks, unscored = run_findings(all_rows)
+    verdict = verdict_of(all_rows)
+    first: dict[str, Any] = all_rows[0] if all_rows else {}
     date = first.get("date")
     metric = str(first.get("metric") or settings.metric)
     trends = _trend_points(rows, history, metric) if date else {}
@@ -526,6 +568,10 @@ def render_report(
         .render(
             dataset=first.get("dataset") or "",
             date=date,
+            verdict=verdict,
+            schema=schema,
+            checks=checks,
+            unscored=unscored,
             interval=_when(first.get("interval_start"), first.get("interval_end")),
             rows_reference=first.get("rows_reference"),
             rows_current=first.get("rows_current"),
@@ -568,13 +614,14 @@ def render_index(dataset: str, runs: Sequence[RunSummary]) -> str:
     """The HTML list of every run, newest first, with its verdict and links to its files."""
     items = []
     for run in sorted(runs, key=lambda r: r.date, reverse=True):
-        alerts = sorted((r for r in run.rows if r["severity"] in ("critical", "warn")), key=_sort_key)
+        alerts = sorted((r for r in run.features if r["severity"] in ("critical", "warn")), key=_sort_key)
         counts = run.counts
         items.append(
             {
                 "date": run.date,
                 "folder": run.folder,
                 "problem": run.problem,
+                "verdict": run.verdict if run.rows else None,
                 "counts": counts,
                 "scored": sum(counts[s] for s in ("ok", "warn", "critical")),
                 "drift_share": run.first("drift_share"),

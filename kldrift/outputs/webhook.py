@@ -16,34 +16,41 @@ import urllib.request
 from typing import Any
 
 from kldrift.config import Webhook
-from kldrift.scoring import SEVERITY_RANK, DriftReport
+from kldrift.scoring import DriftReport
 
-__all__ = ["deliver", "payload", "should_deliver"]
+__all__ = ["deliver", "payload", "should_deliver", "slack_escape"]
 
 log = logging.getLogger(__name__)
 
 
 def should_deliver(report: DriftReport, hook: Webhook) -> bool:
-    """Whether the run's worst severity reaches ``hook.on``."""
-    worst = report.worst
-    return worst in ("warn", "critical") and SEVERITY_RANK[worst] <= SEVERITY_RANK[hook.on]
+    """Whether the run has an alert (drift, schema, volume, no data) at ``hook.on`` or above."""
+    return report.reaches(hook.on)
+
+
+def slack_escape(text: str) -> str:
+    """``text`` safe inside Slack mrkdwn: ``&``, ``<``, ``>`` escaped, so a column named ``<!channel>``
+    or a category holding a link is shown, not acted on."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def payload(report: DriftReport, alerts: list[dict[str, Any]], *, dataset: str, date: str | None) -> dict[str, Any]:
-    """The JSON body: summary fields, the alert rows, and a Slack-compatible ``text``."""
-    names = ", ".join(a["feature"] for a in alerts[:10]) + (" ..." if len(alerts) > 10 else "")
-    text = (
-        f"kldrift: {dataset} {date or ''}: {report.worst.upper()} drift in {len(report.alerts)} "
-        f"feature{'s' if len(report.alerts) != 1 else ''} ({names})"
-    )
+    """The JSON body: summary fields, the alert rows, and a Slack-compatible ``text`` led by the verdict."""
+    verdict = report.verdict
+    names = [a["feature"] for a in alerts if a["feature"] is not None]
+    shown = ", ".join(names[:10]) + (f", +{len(names) - 10} more" if len(names) > 10 else "")
+    text = f"kldrift: {dataset} {date or ''}: {verdict.worst.upper()}: {verdict.headline}"
+    if shown:
+        text += f" ({shown})"
     return {
         "dataset": dataset,
         "date": date,
-        "worst_severity": report.worst,
+        "worst_severity": str(verdict.worst),
+        "verdict": verdict.headline,
         "dataset_drift": report.dataset_drift,
         "drift_share": report.drift_share,
         "alerts": alerts,
-        "text": text,
+        "text": slack_escape(text),
     }
 
 
