@@ -39,7 +39,7 @@ from kldrift.columns import Domain, domain_of, to_numbers, to_text_counts
 from kldrift.config import Settings
 from kldrift.errors import ProfileError, SchemaError
 from kldrift.kernels import TOLERANCE, count_edges, count_sorted, count_values
-from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, plan_columns
+from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, is_calendar_name, plan_columns
 from kldrift.scan import Scan
 
 __all__ = [
@@ -399,16 +399,27 @@ class _NumericFit:
             return parts[0]
         return np.concatenate(parts) if parts else np.zeros(0)
 
-    def stats(self, ordered: np.ndarray[Any, Any]) -> ColumnStats:
-        """What the pass saw, with ``ordered`` the sorted kept values (all of them, or the sample)."""
+    def stats(self, ordered: np.ndarray[Any, Any], *, keys: bool, calendar: bool) -> ColumnStats:
+        """What the pass saw, with ``ordered`` the sorted kept values (all of them, or the sample).
+
+        Distinct values are counted only for a column that could be a key (``keys``: integers), and
+        integrality checked only for a calendar field's name: both cost a pass over the values.
+        """
+        distinct: int | None = None
+        sampled = 0
+        integral = False
         if self.discrete is not None:
             distinct, sampled = len(self.discrete), self.n - self.nulls
             integral = all(float(v).is_integer() for v in self.discrete)
         else:
-            distinct = int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1 if len(ordered) else 0
-            sampled = len(ordered)
-            finite = ordered[np.isfinite(ordered)]
-            integral = bool(len(finite)) and bool(np.all(finite == np.floor(finite)))
+            if keys:
+                distinct = int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1 if len(ordered) else 0
+                sampled = len(ordered)
+            elif self.vmin == self.vmax or not len(ordered):  # constant or empty: no pass needed
+                distinct, sampled = (1 if len(ordered) else 0), len(ordered)
+            if calendar:
+                finite = ordered[np.isfinite(ordered)]
+                integral = bool(len(finite)) and bool(np.all(finite == np.floor(finite)))
         return ColumnStats(
             self.n,
             self.nulls,
@@ -619,7 +630,8 @@ class Fitter:
         # Sorted once (SIMD sort: ~4x faster than np.quantile's partition here), the quantiles
         # and the counts in any cut points come out of binary searches.
         values.sort()
-        info = classify(name, t, fit.stats(values), self.settings, pandas_index=pandas_index)
+        stats = fit.stats(values, keys=pa.types.is_integer(t), calendar=is_calendar_name(name))
+        info = classify(name, t, stats, self.settings, pandas_index=pandas_index)
         f = self._numeric(name, t, values)
         if f.values is not None and fit.discrete is not None:
             merged, rep = _merge_close(fit.discrete)

