@@ -28,6 +28,11 @@ import tarfile
 import zipfile
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kldrift.config import JobConfig
+    from kldrift.roles import ColumnInfo
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / "data" / "real"
@@ -64,7 +69,7 @@ def _read_member(archive: Path, table: str) -> tuple[str, bytes]:
         return member.name, data.read()
 
 
-def load(table: str) -> object:
+def load(table: str) -> Any:
     import pandas as pd
 
     name, blob = _read_member(package(), table)
@@ -86,7 +91,9 @@ def write(table: str, first: dt.date, days: int) -> None:
     frame = load(table)
     day = pd.to_datetime(dict(year=frame["year"], month=frame["month"], day=frame["day"])).dt.date
     (base / "reference").mkdir(parents=True)
-    frame[(day >= dt.date(2013, 1, 1)) & (day < dt.date(2013, 2, 1))].to_parquet(base / "reference" / "part-000.parquet")
+    frame[(day >= dt.date(2013, 1, 1)) & (day < dt.date(2013, 2, 1))].to_parquet(
+        base / "reference" / "part-000.parquet"
+    )
     for i in range(days):
         d = first + dt.timedelta(days=i)
         (base / "current" / f"dt={d}").mkdir(parents=True)
@@ -104,7 +111,10 @@ def labels(first: dt.date, days: int) -> dict[str, tuple[str, float, float]]:
         t = pq.read_table(DATA / "flights" / "current" / f"dt={d}", columns=["dep_time", "dep_delay"])
         cancelled = t.column("dep_time").null_count / max(1, t.num_rows)
         delay = pc.mean(t.column("dep_delay")).as_py() or 0.0
-        label = "disrupted" if cancelled >= 0.05 or delay >= 45 else ("calm" if cancelled < 0.01 and delay < 15 else "normal")
+        if cancelled >= 0.05 or delay >= 45:
+            label = "disrupted"
+        else:
+            label = "calm" if cancelled < 0.01 and delay < 15 else "normal"
         out[d] = (label, cancelled, delay)
     return out
 
@@ -144,17 +154,18 @@ def main() -> None:
                 f"{d} {label:9s} cancelled {cancelled:5.1%} delay {delay:5.1f}  rows {report.n_current:5d}  "
                 f"{report.worst:8s} {' '.join(drifted + other)}"
             )
-        unscored = ", ".join(f"{c.name} ({c.role})" for c in config and run_profile_columns(config))
+        unscored = ", ".join(f"{c.name} ({c.role})" for c in unscored_columns(config))
         print(f"not scored: {unscored}")
         for label in ("calm", "normal", "disrupted"):
             if totals[label]:
-                print(f"{label:9s}: {alerting[label]} of {totals[label]} days alerting ({alerting[label] / totals[label]:.0%})")
+                share = alerting[label] / totals[label]
+                print(f"{label:9s}: {alerting[label]} of {totals[label]} days alerting ({share:.0%})")
 
 
-def run_profile_columns(config: object) -> list[object]:
+def unscored_columns(config: JobConfig) -> list[ColumnInfo]:
     from kldrift.pipeline import load_or_fit_profile
 
-    return [c for c in load_or_fit_profile(config).columns if not c.scored]  # type: ignore[arg-type]
+    return [c for c in load_or_fit_profile(config).columns if not c.scored]
 
 
 if __name__ == "__main__":
