@@ -222,10 +222,13 @@ class BinSpec:
 
 def select_features(scan: Scan, settings: Settings) -> ColumnPlan:
     """The reference columns of ``scan`` sorted by what fitting does with them (see :func:`plan_columns`)."""
+    problems = {n: f"mixed types in the reference: {t} in {path}" for n, (path, t) in scan.conflicts.items()}
+    problems.update({n: f"{path} has several columns named {n!r}" for n, path in scan.duplicates.items()})
     return plan_columns(
         scan.schema,
         settings,
         partition_columns=scan.partition_columns,
+        problems=problems,
         where=f"reference {scan.description}",
     )
 

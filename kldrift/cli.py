@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = add("report", "Re-render a run's report.html from its saved metrics (no data is read).")
     rp.add_argument("--config", required=True)
-    rp.add_argument("--date", required=True)
+    rp.add_argument("--date", required=True, help="the run: its date, or its start for runs shorter than a day")
     return p
 
 
@@ -250,18 +250,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _print_report(report, args.format)
     if args.out:
         from kldrift.outputs import write_outputs
+        from kldrift.redact import redact_url
 
-        paths, _ = write_outputs(
+        paths = write_outputs(
             args.out,
             report,
             dataset="compare",
-            interval=None,
             settings=settings,
             manifest={
-                "inputs": {"reference": str(args.reference), "current": str(args.current)},
+                "inputs": {"reference": redact_url(str(args.reference)), "current": redact_url(str(args.current))},
                 "timings": {"profile_s": round(t1 - t0, 4), "count_s": round(t2 - t1, 4)},
             },
-            deliver_webhook=False,
         )
         for name, path in paths.items():
             log.info("wrote %s: %s", name, path)
@@ -387,11 +386,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from kldrift.config import Interval, load_config
+    from kldrift.config import load_config
     from kldrift.outputs.report import rerender
+    from kldrift.runstore import check_key
 
     config = load_config(args.config)
-    paths = rerender(config, Interval.for_date(args.date))
+    paths = rerender(config, check_key(args.date))
     for name, path in paths.items():
         print(f"{name}: {path}")
     return EXIT_OK

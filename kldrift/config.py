@@ -192,28 +192,64 @@ class Volume(_Model):
 
 
 class Webhook(_Model):
-    url: str
+    """Where to POST a run's alerts. The URL is a secret (for Slack it *is* the credential): give it
+    by reference, ``url_env`` (the name of an environment variable holding it), or inline as ``url``.
+    kldrift never writes or logs it: files and logs show the scheme and host only."""
+
+    url: str | None = None
+    url_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     on: Literal["warn", "critical"] = "critical"
     timeout: float = Field(5.0, gt=0, le=300)
+    """Seconds one attempt may take, connecting, sending and reading the answer together."""
     retries: int = Field(3, ge=0, le=10)
     backoff: float = Field(0.5, ge=0, le=60)
 
     @field_validator("url")
     @classmethod
-    def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            msg = f"expected an http:// or https:// URL, got {v!r}"
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        return check_webhook_url(v)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Webhook:
+        if (self.url is None) == (self.url_env is None):
+            msg = "give exactly one of url (inline) or url_env (the environment variable that holds the URL)"
             raise ValueError(msg)
+        return self
+
+    def resolve(self) -> str:
+        """The URL to POST to; :class:`ConfigError` when ``url_env`` names an unset or invalid variable."""
+        if self.url is not None:
+            return self.url
+        assert self.url_env is not None
+        value = os.environ.get(self.url_env)
+        if not value:
+            raise ConfigError(f"alerts.webhook.url_env: environment variable {self.url_env} is not set")
         try:
-            parts = urllib.parse.urlsplit(v)
-            host, _ = parts.hostname, parts.port
-        except ValueError as exc:  # "Invalid IPv6 URL", a bad port
-            msg = f"not a valid URL ({exc}): {v!r}"
-            raise ValueError(msg) from None
-        if not host:
-            msg = f"expected a URL with a host name, got {v!r}"
-            raise ValueError(msg)
-        return v
+            return check_webhook_url(value)
+        except ValueError as exc:
+            raise ConfigError(f"alerts.webhook.url_env: {self.url_env} does not hold a usable URL: {exc}") from None
+
+
+def check_webhook_url(v: str) -> str:
+    """``v`` when it is an http(s) URL with a host; ValueError (without the URL: it may be a secret) otherwise."""
+    from kldrift.redact import redact_url
+
+    shown = redact_url(v, webhook=True)
+    if not v.startswith(("http://", "https://")):
+        msg = f"expected an http:// or https:// URL, got {shown!r}"
+        raise ValueError(msg)
+    try:
+        parts = urllib.parse.urlsplit(v)
+        host, _ = parts.hostname, parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", a bad port
+        msg = f"not a valid URL ({exc}): {shown!r}"
+        raise ValueError(msg) from None
+    if not host:
+        msg = f"expected a URL with a host name, got {shown!r}"
+        raise ValueError(msg)
+    return v
 
 
 class AlertSettings(_Model):

@@ -153,6 +153,12 @@ class Counter:
     def columns(self) -> list[str]:
         return [name for name, _ in self.plans]
 
+    def exclude(self, name: str, why: str) -> None:
+        """Do not count feature ``name``: it is an error, with ``why`` as its message."""
+        if name in self.totals and name not in self.errors:
+            self.plans = [p for p in self.plans if p[0] != name]
+            self.errors[name] = why
+
     def add(
         self,
         batch: pa.RecordBatch,
@@ -188,6 +194,11 @@ def count(
 ) -> Histogram:
     """Histogram of every row of ``scan`` in the bins of ``spec``."""
     counter = Counter(spec, scan.schema, where=where)
+    for name, (path, t) in scan.conflicts.items():
+        want = scan.schema.field(name).type
+        counter.exclude(name, f"type changed: column {name!r} is {t} in {path} but {want} in the {where}'s other files")
+    for name, path in scan.duplicates.items():
+        counter.exclude(name, f"{path} has several columns named {name!r}")
     with ThreadPoolExecutor(workers()) as pool:
         for i, group in enumerate(scan.column_groups(counter.columns)):
             for batch in scan.batches(group):

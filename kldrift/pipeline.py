@@ -176,7 +176,13 @@ def assess(
     if scan is not None:
         first = scan.files[0].path if scan.files else None
         changes = schema_changes(
-            profile.columns, scan.schema, settings, file=first, partition_columns=scan.partition_columns
+            profile.columns,
+            scan.schema,
+            settings,
+            file=first,
+            partition_columns=scan.partition_columns,
+            conflicts=scan.conflicts,
+            duplicates=scan.duplicates,
         )
     hints = {c.name: c.reason for c in profile.columns if c.scored and c.reason}
     all_checks = list(checks)
@@ -325,13 +331,14 @@ def expected_rows(config: JobConfig, interval: Interval, profile: Profile) -> tu
     runs without rows left out); else the reference's rows per interval, from
     the days (or hours) its timestamp column covers; else ``None``.
     """
-    from kldrift.outputs.report import read_runs
+    from kldrift import runstore
 
     v = config.volume
     if v.expected_rows is not None:
         return float(v.expected_rows), "volume.expected_rows"
     earlier = []
-    for r in read_runs(config.dataset_dir(), before=interval.ds, last=v.history):
+    key = runstore.run_key(interval)
+    for r in runstore.read_runs(config.dataset_dir(), columns=["rows_current"], before=key, last=v.history):
         rows = r.first("rows_current")
         if isinstance(rows, int) and rows > 0:
             earlier.append(rows)
@@ -371,7 +378,10 @@ def finish(
         missing=missing,
     )
     report = assess(profile, current, config, scan=scan, checks=[check])
-    return write_run(config, interval, profile, report, scan=scan, timings=timings or {}, deliver=deliver)
+    paths, deliveries = write_run(
+        config, interval, profile, report, scan=scan, timings=timings or {}, deliver_webhook=deliver
+    )
+    return RunResult(report, interval, paths, deliveries, timings or {})
 
 
 def run(config: JobConfig, interval: Interval, *, on_rows: Progress | None = None, deliver: bool = True) -> RunResult:

@@ -28,7 +28,7 @@ that is not scored is listed with its reason (the report, the JSON output,
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -174,12 +174,19 @@ def _forced(name: str, settings: Settings) -> bool | None:
 
 
 def plan_columns(
-    schema: pa.Schema, settings: Settings, *, partition_columns: Sequence[str] = (), where: str
+    schema: pa.Schema,
+    settings: Settings,
+    *,
+    partition_columns: Sequence[str] = (),
+    problems: Mapping[str, str] | None = None,
+    where: str,
 ) -> ColumnPlan:
     """Which reference columns to fit, to observe, and which are settled by their type alone.
 
     Names in ``features.include`` / ``exclude`` / ``columns`` must exist; an
-    included column of a type kldrift cannot bin is an error.
+    included column of a type kldrift cannot bin is an error. ``problems``
+    names columns the reference's files disagree on (why, by column): they are
+    listed as ``unsupported`` with that reason, never read.
     """
     names = [n for n in schema.names if n not in partition_columns]
     include = settings.features.include
@@ -193,6 +200,9 @@ def plan_columns(
         plan.settled[key] = ColumnInfo(key, "string", "partition", False, "hive partition key (a folder name)")
     for name in names:
         t = schema.field(name).type
+        if problems and name in problems:
+            plan.settled[name] = ColumnInfo(name, str(t), "unsupported", False, problems[name], domain="")
+            continue
         forced = _forced(name, settings)
         kind = settings.column(name).kind
         dom = domain_of(t)

@@ -11,9 +11,11 @@ path.
 
 from __future__ import annotations
 
+import collections
 import fnmatch
 import functools
 import itertools
+import logging
 import os
 import re
 from collections import deque
@@ -26,9 +28,12 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from kldrift.columns import domain_of
 from kldrift.errors import NoDataError, SourceError
 
 __all__ = ["FileInfo", "Scan", "Source", "describe", "open_source"]
+
+log = logging.getLogger(__name__)
 
 Source = Any  # str | os.PathLike | Sequence[str | os.PathLike] | pa.Table | pandas.DataFrame
 Batch = Any  # pa.Table | pa.RecordBatch (pyarrow ships no type hints)
@@ -70,6 +75,14 @@ class Scan:
     filesystem: pafs.FileSystem | None = None
     base_dir: str | None = None
     table: pa.Table | None = None
+    skipped: tuple[str, ...] = ()
+    """Files of a folder left out because their names say they are not data (``README.md``, ``*.crc``)."""
+    conflicts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Column → (file, type) of the first file whose values in it are of another kind than the scan's
+    (strings where the first file had numbers): those values are read as nulls, and the column's
+    feature is reported as a schema change instead of being scored."""
+    duplicates: dict[str, str] = field(default_factory=dict)
+    """Column names that a file holds more than once → that file. Such columns are never read."""
     _rows: int | None = field(default=None, repr=False)
     _footers: dict[str, Any] = field(default_factory=dict, repr=False)
     """Parquet footers already read, by path: each file's footer is fetched once per scan."""
@@ -138,6 +151,9 @@ class Scan:
             if not buf and part.num_rows >= target:
                 yield part
                 continue
+            if buf and part.schema != buf[0].schema:  # files of other physical types are glued apart
+                yield _concat(buf)
+                buf, rows = [], 0
             buf.append(part)
             rows += part.num_rows
             if rows >= target:
@@ -166,7 +182,7 @@ class Scan:
         for info in self.files:
             md = self._metadata(info)
             names = md.schema.to_arrow_schema().names
-            present = [c for c in cols if c in names]
+            present = [c for c in cols if c in names and c not in self.duplicates]
             start, stop = info.row_groups or (0, md.num_row_groups)
             for i in range(start, stop):
                 rows = md.row_group(i).num_rows
@@ -193,25 +209,19 @@ class Scan:
             raise SourceError(f"{info.path}: cannot read Parquet data: {_arrow_msg(exc)}") from exc
 
     def _conform(self, part: Batch, cols: list[str], info: FileInfo) -> Batch:
-        """The batch with the scan's schema: missing columns as nulls, other types cast."""
-        if part.schema.names == cols and all(part.schema.field(c).type == self.schema.field(c).type for c in cols):
+        """The batch with every column of ``cols``: missing ones as nulls, and as nulls the values of a
+        column this file holds as another kind of values (see :attr:`conflicts`). Values of the same
+        kind stay in their own physical type (int32 beside int64, a dictionary beside strings): the
+        counting reads values, not types."""
+        if part.schema.names == cols and not self.conflicts:
             return part
         arrays = []
         for c in cols:
             want = self.schema.field(c).type
-            if c not in part.schema.names:
+            if c not in part.schema.names or self.conflicts.get(c, ("",))[0] == info.path:
                 arrays.append(pa.nulls(part.num_rows, want))
                 continue
-            arr = part.column(c)
-            if arr.type != want:
-                try:
-                    arr = arr.cast(want)
-                except (pa.ArrowException, ValueError) as exc:
-                    raise SourceError(
-                        f"{info.path}: column {c!r} is {arr.type} in this file but {want} in the first file "
-                        f"of {self.description}"
-                    ) from exc
-            arrays.append(arr)
+            arrays.append(part.column(c))
         return pa.table(arrays, names=cols) if isinstance(part, pa.Table) else pa.record_batch(arrays, names=cols)
 
     def subset(self, units: Sequence[str]) -> Scan:
@@ -225,8 +235,13 @@ class Scan:
                 raise SourceError(f"{path}: not a file of {self.description}")
             rg = (int(m.group("start")), int(m.group("stop"))) if m else None
             picked.append(FileInfo(path, by_path[path].size, by_path[path].mtime, rg))
-        out = Scan(self.description, self.schema, tuple(picked), self.partition_columns, self.filesystem, self.base_dir)
-        out._footers = self._footers
+        out = self._like(tuple(picked))
+        return out
+
+    def _like(self, files: tuple[FileInfo, ...]) -> Scan:
+        """A scan of some of this one's files, with its schema, conflicts and footers."""
+        out = Scan(self.description, self.schema, files, self.partition_columns, self.filesystem, self.base_dir)
+        out.conflicts, out.duplicates, out._footers = self.conflicts, self.duplicates, self._footers
         return out
 
     def column_groups(self, columns: Sequence[str]) -> list[list[str]]:
@@ -265,9 +280,7 @@ class Scan:
             FileInfo(units[i][0].path, units[i][0].size, units[i][0].mtime, (units[i][1], units[i][1] + 1))
             for i in chosen
         )
-        out = Scan(self.description, self.schema, files, self.partition_columns, self.filesystem, self.base_dir)
-        out._footers = self._footers
-        return out
+        return self._like(files)
 
     def shards(self, max_shards: int) -> list[list[str]]:
         """Shard units (files, or row-group ranges of big files) in at most ``max_shards`` groups.
@@ -385,7 +398,59 @@ def _hidden(rel: str) -> bool:
     return any(part.startswith((".", "_")) for part in rel.replace("\\", "/").split("/") if part)
 
 
-def _list_dir(fs: pafs.FileSystem, path: str, shown: str) -> list[pafs.FileInfo]:
+_NOT_DATA = frozenset(
+    [
+        ".md",
+        ".txt",
+        ".rst",
+        ".json",
+        ".jsonl",
+        ".csv",
+        ".tsv",
+        ".crc",
+        ".log",
+        ".yaml",
+        ".yml",
+        ".html",
+        ".htm",
+        ".xml",
+        ".ini",
+        ".cfg",
+        ".toml",
+        ".py",
+        ".sh",
+        ".lock",
+        ".tmp",
+        ".pid",
+        ".zip",
+        ".gz",
+        ".tar",
+        ".pdf",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".svg",
+        ".avro",
+        ".orc",
+    ]
+)
+"""Extensions of files that sit beside data in real folders (notes, checksums, markers) and are not Parquet."""
+
+
+def _not_data(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in _NOT_DATA
+
+
+def _list_dir(fs: pafs.FileSystem, path: str, shown: str) -> tuple[list[pafs.FileInfo], list[str]]:
+    """The data files under ``path`` (sorted) and the ones skipped as not data.
+
+    Hidden files and folders (``.``, ``_``: ``_SUCCESS``, ``_delta_log``) are left out,
+    as Spark and pyarrow do; so are files named like notes or checksums. On a local
+    disk, symlinked folders are not followed (a link to ``.`` or ``..`` would list
+    everything again, or forever), and a file reached twice counts once.
+    """
+    if isinstance(fs, pafs.LocalFileSystem):
+        return _walk_local(path, shown)
     try:
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
     except PermissionError as exc:
@@ -393,8 +458,34 @@ def _list_dir(fs: pafs.FileSystem, path: str, shown: str) -> list[pafs.FileInfo]
     except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"{shown}: cannot list folder: {_arrow_msg(exc)}") from exc
     base = path.rstrip("/") + "/"
-    out = [i for i in infos if i.type == pafs.FileType.File and not _hidden(i.path[len(base) :])]
-    return sorted(out, key=lambda i: i.path)
+    files = [i for i in infos if i.type == pafs.FileType.File and not _hidden(i.path[len(base) :])]
+    skipped = sorted(i.path for i in files if _not_data(i.path))
+    return sorted((i for i in files if not _not_data(i.path)), key=lambda i: i.path), skipped
+
+
+def _walk_local(path: str, shown: str) -> tuple[list[pafs.FileInfo], list[str]]:
+    fs = pafs.LocalFileSystem()
+    found: list[str] = []
+    skipped: list[str] = []
+    seen: set[str] = set()
+    errors: list[OSError] = []
+    for root, dirs, names in os.walk(path, onerror=errors.append, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        for name in sorted(names):
+            if name.startswith((".", "_")):
+                continue
+            full = os.path.join(root, name)
+            real = os.path.realpath(full)
+            if real in seen or not os.path.isfile(full):  # a second link to one file; a dangling link
+                continue
+            seen.add(real)
+            (skipped if _not_data(name) else found).append(full)
+    for exc in errors:
+        if isinstance(exc, PermissionError):
+            raise SourceError(f"{exc.filename or shown}: permission denied") from exc
+        raise SourceError(f"{shown}: cannot list folder: {exc}") from exc
+    infos = fs.get_file_info(found) if found else []
+    return sorted(infos, key=lambda i: i.path), sorted(skipped)
 
 
 def _to_fileinfo(fs: pafs.FileSystem, info: pafs.FileInfo, shown: str) -> FileInfo:
@@ -419,7 +510,7 @@ def _strip_scheme(path: str) -> str:
 def _path_scan(path: str) -> Scan:
     shown = path
     fs, local = _filesystem(path)
-    if _GLOB_CHARS & set(path):
+    if _GLOB_CHARS & set(path.split("?", 1)[0] if "://" in path else path):  # s3://b/p/?region=... is no glob
         return _glob_scan(fs, local, shown)
     info = _info(fs, local, shown)
     if info.type == pafs.FileType.NotFound:
@@ -427,11 +518,16 @@ def _path_scan(path: str) -> Scan:
     if info.type == pafs.FileType.Directory:
         if isinstance(fs, pafs.LocalFileSystem) and not os.access(local, os.R_OK | os.X_OK):
             raise SourceError(f"{shown}: permission denied")
-        found = _list_dir(fs, local, shown)
+        found, skipped = _list_dir(fs, local, shown)
         if not found:
-            raise NoDataError(f"{shown}: no Parquet files in this folder")
+            extra = f" (skipped as not data: {', '.join(os.path.basename(p) for p in skipped[:5])})" if skipped else ""
+            raise NoDataError(f"{shown}: no Parquet files in this folder{extra}")
         files = tuple(_to_fileinfo(fs, i, i.path) for i in found)
-        return _files_scan(shown, files, fs, local)
+        scan = _files_scan(shown, files, fs, local)
+        scan.skipped = tuple(skipped)
+        if skipped:
+            log.info("%s: skipped %d file(s) that are not data: %s", shown, len(skipped), ", ".join(skipped[:5]))
+        return scan
     if isinstance(fs, pafs.LocalFileSystem) and not os.access(local, os.R_OK):
         raise SourceError(f"{shown}: permission denied")
     return _files_scan(shown, (_to_fileinfo(fs, info, shown),), fs, None)
@@ -448,7 +544,7 @@ def _glob_scan(fs: pafs.FileSystem, pattern: str, shown: str) -> Scan:
     info = _info(fs, base, shown)
     matches: list[pafs.FileInfo] = []
     if info.type == pafs.FileType.Directory:
-        matches = [i for i in _list_dir(fs, base, shown) if _glob_match(i.path, pattern)]
+        matches = [i for i in _list_dir(fs, base, shown)[0] if _glob_match(i.path, pattern)]
     if not matches:
         raise NoDataError(f"{shown}: glob matched no files")
     files = tuple(_to_fileinfo(fs, i, i.path) for i in matches)
@@ -472,7 +568,9 @@ def _list_scan(paths: list[str]) -> Scan:
     for s in scans:
         for f in s.files:
             files.setdefault(f.path, f)
-    return _files_scan(shown, tuple(files.values()), scans[0].filesystem, None)
+    scan = _files_scan(shown, tuple(files.values()), scans[0].filesystem, None)
+    scan.skipped = tuple(p for s in scans for p in s.skipped)
+    return scan
 
 
 def _files_scan(
@@ -481,13 +579,34 @@ def _files_scan(
     fs: pafs.FileSystem | None,
     base_dir: str | None,
 ) -> Scan:
-    """A scan of ``files``; the schema is the first file's (later files are conformed to it)."""
+    """A scan of ``files`` and their unified schema.
+
+    A column's type is the first file's where it is not all-null (Arrow's ``null``
+    type fits anything). A later file holding another kind of values in it
+    (strings where the first had numbers) is recorded in :attr:`Scan.conflicts`;
+    a file with two columns of one name in :attr:`Scan.duplicates`. Neither stops
+    the scan: the other columns are read as usual.
+    """
     scan = Scan(shown, pa.schema([]), files, (), fs or pafs.LocalFileSystem(), base_dir)
-    first = scan._open(files[0])
-    try:
-        scan.schema = first.schema_arrow
-    except (pa.ArrowException, OSError) as exc:  # pragma: no cover - the footer was read on open
-        raise SourceError(f"{files[0].path}: not a readable Parquet file: {_arrow_msg(exc)}") from exc
+    fields: dict[str, pa.Field] = {}
+    metadata = None
+    for info in files:
+        try:
+            schema = scan._metadata(info).schema.to_arrow_schema()
+        except (pa.ArrowException, OSError) as exc:
+            raise SourceError(f"{info.path}: not a readable Parquet file: {_arrow_msg(exc)}") from exc
+        if metadata is None:
+            metadata = schema.metadata  # the first file's (pandas keeps the index's name there)
+        counts = collections.Counter(schema.names)
+        for f in schema:
+            if counts[f.name] > 1:
+                scan.duplicates.setdefault(f.name, info.path)
+            known = fields.get(f.name)
+            if known is None or pa.types.is_null(known.type):
+                fields[f.name] = f
+            elif not pa.types.is_null(f.type) and domain_of(f.type) != domain_of(known.type) and f.type != known.type:
+                scan.conflicts.setdefault(f.name, (info.path, str(f.type)))
+    scan.schema = pa.schema(list(fields.values()), metadata=metadata)
     if base_dir:
         keys: dict[str, None] = {}
         base = base_dir.rstrip("/") + "/"
@@ -495,5 +614,6 @@ def _files_scan(
             for part in _strip_scheme(f.path)[len(base) :].split("/")[:-1]:
                 if "=" in part:
                     keys.setdefault(part.split("=", 1)[0], None)
-        scan.partition_columns = tuple(keys)
+        # a key the files also hold as a column is the column: the files' values win
+        scan.partition_columns = tuple(k for k in keys if k not in fields)
     return scan

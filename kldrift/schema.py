@@ -11,7 +11,7 @@ only nulls (Arrow's ``null`` type) fits any kind. Columns kldrift cannot bin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
@@ -34,10 +34,15 @@ def schema_changes(
     *,
     file: str | None = None,
     partition_columns: Sequence[str] = (),
+    conflicts: Mapping[str, tuple[str, str]] | None = None,
+    duplicates: Mapping[str, str] | None = None,
 ) -> list[SchemaChange]:
-    """The schema changes from the reference ``columns`` to the ``current`` schema, in column order.
+    """The schema changes from the reference ``columns`` to the ``current`` data, in column order.
 
-    ``file`` names the current file the schema was read from, for the messages.
+    ``current`` is the current data's schema as its first files give it, ``file``
+    the first file (for the messages); ``conflicts`` the columns a later file
+    holds as another kind of values (column → (file, type)), ``duplicates`` the
+    columns a file holds twice (column → file).
     """
     levels = settings.schema_changes
     where = f" ({file})" if file else ""
@@ -61,8 +66,36 @@ def schema_changes(
                 )
             )
             continue
+        if duplicates and col.name in duplicates:
+            out.append(
+                SchemaChange(
+                    col.name,
+                    "duplicated",
+                    col.type,
+                    None,
+                    levels.retyped,
+                    f"column {col.name!r} appears more than once in {duplicates[col.name]}",
+                    duplicates[col.name],
+                )
+            )
+            continue
         t = current.field(col.name).type
         dom = domain_of(t)
+        if conflicts and col.name in conflicts and not (col.domain == "" and str(t) != col.type):
+            path, other = conflicts[col.name]
+            out.append(
+                SchemaChange(
+                    col.name,
+                    "retyped",
+                    col.type,
+                    other,
+                    levels.retyped,
+                    f"column {col.name!r} changed type: {col.type} ({_kind(col.domain)}) in the reference, "
+                    f"{other} in {path}",
+                    path,
+                )
+            )
+            continue
         if col.domain == "":
             changed = str(t) != col.type
         else:

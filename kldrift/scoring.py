@@ -116,7 +116,7 @@ class SchemaChange:
 
     column: str
     change: str
-    """``dropped``, ``retyped`` or ``added``."""
+    """``dropped``, ``retyped``, ``added`` or ``duplicated`` (a file holds two columns of the name)."""
     reference_type: str | None
     current_type: str | None
     severity: str

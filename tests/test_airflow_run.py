@@ -135,9 +135,9 @@ def test_fail_on_fails_the_run_after_writing_and_delivering(runs: dict[str, Any]
     assert os.path.exists(root / "out_strict" / "demo" / f"dt={DRIFT_DAY}" / "alerts.jsonl")
     [body] = runs["webhook"]
     assert (body["dataset"], body["date"], body["worst_severity"]) == ("demo", DRIFT_DAY, "critical")
-    # The delivery task records its delivery in the run's manifest, as `kldrift run` does.
-    manifest = json.loads((root / "out_strict" / "demo" / f"dt={DRIFT_DAY}" / "manifest.json").read_text())
-    [delivery] = manifest["deliveries"]
+    # The delivery task records its delivery beside the run's files, as `kldrift run` does.
+    lines = (root / "out_strict" / "demo" / f"dt={DRIFT_DAY}" / "deliveries.jsonl").read_text().splitlines()
+    [delivery] = [json.loads(line) for line in lines]
     assert (delivery["sink"], delivery["ok"], delivery["attempts"][-1]["status"]) == ("webhook", True, 204)
     assert sorted(a["feature"] for a in body["alerts"] if a["check"] == "drift") == DRIFTED
 

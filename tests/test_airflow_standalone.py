@@ -151,10 +151,11 @@ def test_standalone_runs_the_dag_on_schedule(tmp_path: Path) -> None:
     print(f"first scheduled success after {waited:.0f} s")
 
     assert not group_alive(proc.pid)  # every process of the group stopped
-    ds = run["data_interval_start"][:10]  # the schedule's {ds}: output partition of the run
-    alerts = [json.loads(line) for line in (out / "demo" / f"dt={ds}" / "alerts.jsonl").read_text().splitlines()]
+    # a one-minute interval: the run folder is keyed by its start, to the minute (UTC)
+    key = run["data_interval_start"][:16] + "Z"
+    alerts = [json.loads(line) for line in (out / "demo" / f"dt={key}" / "alerts.jsonl").read_text().splitlines()]
     assert sorted(a["feature"] for a in alerts if a["check"] == "drift") == DRIFTED
-    assert (out / "demo" / f"dt={ds}" / "metrics.parquet").exists()
+    assert (out / "demo" / f"dt={key}" / "metrics.parquet").exists()
     # The broken config is reported on its own file; the minutely DAG was scheduled regardless.
     assert (dag["is_stale"], dag["has_import_errors"]) == (False, False)
     assert [e["filename"] for e in errors] == ["kldrift_config_errors.py"]

@@ -97,7 +97,7 @@ MATRIX: dict[str, tuple[Callable[[Path, Path], str], str]] = {
         r"{path}: not a readable Parquet file: Parquet magic bytes not found in footer\. .*",
     ),
     "empty-folder": (_empty_dir, r"{path}: no Parquet files in this folder"),
-    "folder-of-text": (_dir_of_text, r"{path}/README\.txt: not a readable Parquet file: .*"),
+    "folder-of-text": (_dir_of_text, r"{path}: no Parquet files in this folder \(skipped as not data: README\.txt\)"),
     "folder-with-empty-file": (_dir_with_empty_file, r"{path}/part-0\.parquet: empty file \(0 bytes\); .*"),
     "glob-matching-nothing": (lambda tmp, good: str(tmp / "*.parquet"), r"{path}: glob matched no files"),
     "glob-in-missing-folder": (lambda tmp, good: str(tmp / "nowhere" / "*.parquet"), r"{path}: glob matched no files"),
@@ -127,7 +127,7 @@ def test_cli_compare_reference(capsys: pytest.CaptureFixture[str], good: Path, b
     assert re.match(expected(pattern, path), one_error(capsys.readouterr().err))
 
 
-NO_DATA = {"missing-path", "empty-folder", "glob-matching-nothing", "glob-in-missing-folder"}
+NO_DATA = {"missing-path", "empty-folder", "folder-of-text", "glob-matching-nothing", "glob-in-missing-folder"}
 """A partition that is not there: a scheduled run says ``no_data`` (an alert), an ad-hoc comparison exits 2."""
 
 

@@ -124,8 +124,10 @@ def test_run_json_format_and_start_end(capsys: pytest.CaptureFixture[str], job: 
     rows = json.loads(out)["features"]  # stdout is pure JSON; the written paths go to stderr
     assert {r["feature"]: r["severity"] for r in rows} == {"x": "critical", "c": "ok", "k": "ok"}
     assert err == ""  # -q: warnings only, so not even the written paths
-    manifest = json.loads((job.parent / "out" / "small" / f"dt={DRIFT}" / "manifest.json").read_text())
+    # half a day: the run folder is keyed by the interval's start, so another half-day run has its own
+    manifest = json.loads((job.parent / "out" / "small" / f"dt={DRIFT}T00:00Z" / "manifest.json").read_text())
     assert manifest["interval"] == {"start": f"{DRIFT}T00:00:00+00:00", "end": f"{DRIFT}T12:00:00+00:00"}
+    assert manifest["date"] == f"{DRIFT}T00:00Z"
     code, out, err = kl(capsys, "run", "--config", str(job), "--date", DRIFT, "--format", "json")
     assert json.loads(out)["verdict"]["worst"] == "critical"
     assert "alerts: " in err  # without -q the paths go to stderr, keeping stdout pure JSON
@@ -244,7 +246,7 @@ def test_compare_table_fail_on_config_and_out(capsys: pytest.CaptureFixture[str]
     assert pq.read_table(out_dir / "metrics.parquet").column("feature").to_pylist() == ["x", "c", "k"]
     manifest = json.loads((out_dir / "manifest.json").read_text())
     assert manifest["inputs"] == {"reference": ref, "current": cur}
-    assert manifest["deliveries"] == []
+    assert "deliveries.jsonl" not in os.listdir(out_dir)  # no webhook for an ad-hoc comparison
 
 
 def test_compare_bad_path_exits_2(capsys: pytest.CaptureFixture[str], job: Path) -> None:
@@ -332,16 +334,25 @@ def test_history_prints_the_trend(capsys: pytest.CaptureFixture[str], job: Path)
     )
 
 
-def test_history_of_unreadable_metrics_exits_2(capsys: pytest.CaptureFixture[str], job: Path) -> None:
+def test_history_skips_an_unreadable_metrics_file_with_a_warning(capsys: pytest.CaptureFixture[str], job: Path) -> None:
     root = job.parent / "out" / "small"
     (root / f"dt={QUIET}").mkdir(parents=True)
     code, _, err = kl(capsys, "history", "--config", str(job))
     assert code == 2
-    assert one_error(err) == f"{root}: no metrics.parquet in any dt=<date>/ folder yet"
-    (root / f"dt={QUIET}" / "metrics.parquet").write_bytes(b"PAR1 not really PAR1")
+    assert one_error(err) == f"{root}: no readable metrics.parquet in any dt=<date>/ folder yet"
+    corrupt = root / f"dt={QUIET}" / "metrics.parquet"
+    corrupt.write_bytes(b"PAR1 not really PAR1")
     code, _, err = kl(capsys, "history", "--config", str(job))
     assert code == 2
-    assert one_error(err).startswith(f"{root}: cannot read run history: ")
+    assert err.splitlines()[-1] == f"kldrift: error: {root}: no readable metrics.parquet in any dt=<date>/ folder yet"
+    # one good run beside the corrupt one: the trend is printed, the bad file named in a warning
+    assert kl(capsys, "-q", "run", "--config", str(job), "--date", DRIFT)[0] == 0
+    code, out, err = kl(capsys, "history", "--config", str(job))
+    assert code == 0
+    assert DRIFT in out
+    assert QUIET not in out
+    (warning,) = err.splitlines()
+    assert warning.startswith(f"kldrift: WARNING: {corrupt}: cannot read metrics, left out: ")
 
 
 def test_report_rerenders_a_run(capsys: pytest.CaptureFixture[str], job: Path) -> None:

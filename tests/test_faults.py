@@ -1,8 +1,9 @@
-"""Faults of issue 7 with real processes and real file systems, no mocks.
+"""Faults of issues 7 and 11 with real processes and real file systems, no mocks.
 
-* A run SIGKILLed at random times, and the moment each temp file appears,
-  leaves every output of that date old or new (never partial), nothing
-  visible half-written, a readable dataset, and the next run completes.
+* A run SIGKILLed at random times, and the moment its staging folder appears,
+  leaves the date's whole set of files old or new (never a mix: the manifest
+  always describes the files beside it), nothing visible half-written, a
+  readable dataset, and the next run completes and sweeps the leftovers.
 * Two runs of one date at once end with one complete, consistent set.
 * A read-only output folder (a read-only bind mount, and permission bits
   enforced on a root process without capabilities) and a full disk (a small
@@ -86,8 +87,8 @@ DRIVER = textwrap.dedent(
         if pid == 0:
             child(cmd)
         seen = status = None
-        if cmd.get("at"):  # kill as soon as the temp file of this output exists
-            prefix = "." + cmd["at"] + "."
+        if cmd.get("at"):  # kill as soon as an entry named cmd["at"]... exists in cmd["folder"]
+            prefix = cmd["at"]
             while seen is None:
                 done, st = os.waitpid(pid, os.WNOHANG)
                 if done:
@@ -95,7 +96,7 @@ DRIVER = textwrap.dedent(
                     break
                 with os.scandir(cmd["folder"]) as it:
                     for e in it:
-                        if e.name.startswith(prefix) and e.name.endswith(".tmp"):
+                        if e.name.startswith(prefix):
                             seen = e.name
                             break
             if seen is not None:
@@ -146,8 +147,7 @@ def check_intact(config: Path, versions: dict[str, dict[str, bytes]]) -> dict[st
     folder = run_folder(config)
     visible = {n for n in os.listdir(folder) if not n.startswith(".")}
     assert visible == set(OUTPUTS), visible
-    for name in os.listdir(folder):  # leftovers of a kill are hidden temp files, never anything else
-        assert name in OUTPUTS or (name.startswith(tuple(f".{o}." for o in OUTPUTS)) and name.endswith(".tmp")), name
+    assert not [n for n in os.listdir(folder) if n.startswith(".")]  # staging happens beside, never inside
     which = {}
     for name in OUTPUTS:
         blob = (folder / name).read_bytes()
@@ -158,7 +158,8 @@ def check_intact(config: Path, versions: dict[str, dict[str, bytes]]) -> dict[st
         assert match, f"{name} is neither version"
         which[name] = match[0]
     dataset_dir = folder.parent
-    assert {n for n in os.listdir(dataset_dir) if not n.startswith(".")} <= {f"dt={DATE}", "index.html", "profile.json"}
+    leftovers = {n for n in os.listdir(dataset_dir) if not n.startswith(".")}
+    assert leftovers <= {f"dt={DATE}", "index.html", "profile.json"}
     table = ds.dataset(dataset_dir, format="parquet", partitioning="hive", exclude_invalid_files=True).to_table()
     features = table.filter(pc.field("check") == "drift")
     assert features.num_rows == 2
@@ -235,36 +236,38 @@ def test_sigkill_at_any_point_leaves_old_or_new_files(tmp_path: Path, driver: Dr
     outcomes = []
 
     def kill(**trial: Any) -> dict[str, Any]:
-        for name, blob in old.items():  # back to the old set before each kill
+        shutil.rmtree(folder)  # back to the old set before each kill, and no leftovers of an earlier one
+        for name in os.listdir(folder.parent):
+            if name.startswith(f".{folder.name}."):
+                shutil.rmtree(folder.parent / name, ignore_errors=True)
+        folder.mkdir()
+        for name, blob in old.items():
             (folder / name).write_bytes(blob)
-        for name in os.listdir(folder):  # and no temp file of an earlier kill to be mistaken for this one's
-            if name.startswith("."):
-                os.unlink(folder / name)
-        result = driver.send(op="run", config=str(b), date=DATE, folder=str(folder), **trial)
+        result = driver.send(op="run", config=str(b), date=DATE, folder=str(folder.parent), **trial)
         outcomes.append(check_intact(a, versions))
+        assert_consistent(a)  # the manifest describes exactly the files beside it
         return result
 
-    # Killed while each output's temp file exists (a write can be over before the poll sees it: try again).
-    for name in OUTPUTS:
-        for _ in range(8):
-            result = kill(at=name, extra=rnd.uniform(0, 0.0005))
-            if result["seen"] and result["code"] == -9:
-                break
-        assert result["seen"], f"never caught {name} mid-write"
-        assert result["code"] == -9, f"never caught {name} mid-write"
+    # Killed while the new set is being written into its staging folder, or swapped in (a write can be
+    # over before the poll sees it: try again).
+    caught = 0
+    for _ in range(24):
+        result = kill(at=f".{folder.name}.stage-", extra=rnd.uniform(0, 0.004))
+        caught += bool(result["seen"] and result["code"] == -9)
+    assert caught >= 6, f"caught the run mid-commit {caught} times in 24"
     # Killed at random times over the whole run: some died before replacing anything, others after.
-    for _ in range(6):
+    for _ in range(8):
         kill(delay=rnd.uniform(0, 1.5 * full["seconds"]))
     states = {tuple(sorted(w.items())) for w in outcomes}
     assert len(states) >= 2, states  # both the old and the new set were seen
-    # The data files are staged and renamed together: never B's alerts beside A's metrics or report
-    # (only the manifest, written after the webhook, may still be A's for a moment).
-    assert all(len({w["alerts.jsonl"], w["metrics.parquet"], w["report.html"]}) == 1 for w in outcomes), outcomes
+    # One set, always: B's alerts never beside A's metrics, report or manifest.
+    assert all(len(set(w.values())) == 1 for w in outcomes), outcomes
 
-    # The next run completes and writes the new set, consistent with its manifest.
+    # The next run completes, writes the new set consistent with its manifest, and sweeps what kills left.
     assert driver.send(op="run", config=str(b), date=DATE)["code"] == 0
     assert check_intact(a, versions) == dict.fromkeys(OUTPUTS, "new")
     assert assert_consistent(b) == load_config(b).fingerprint()
+    assert not [n for n in os.listdir(folder.parent) if n.startswith(f".{folder.name}.") and "lock" not in n]
 
 
 def test_two_runs_of_one_date_at_once_end_with_one_consistent_set(tmp_path: Path, driver: Driver) -> None:
@@ -354,7 +357,7 @@ def test_permission_denied_output_folder_exits_2_and_keeps_the_old_files(driver:
         os.chmod(folder, 0o755)
         os.chmod(folder.parent, 0o755)
     assert code == 2
-    assert one_error(err) == f"{folder / 'alerts.jsonl'}: cannot write output: permission denied"
+    assert one_error(err) == f"{folder}: cannot write output: permission denied"  # the lock file beside it
     assert snapshot(folder) == before
     assert not [n for n in os.listdir(folder) if n.startswith(".")]
 
@@ -393,9 +396,9 @@ def test_full_disk_exits_2_with_no_partial_file(tmp_path: Path, capsys: pytest.C
         msg = one_error(capsys.readouterr().err)
         # B's alerts.jsonl is empty (it needs no block): the first write that fails is the metrics.
         assert msg == f"{folder / 'metrics.parquet'}: cannot write output: no space left on device"
-        assert not [n for n in os.listdir(folder) if n.startswith(".")]  # the temp file was removed too
+        assert not [n for n in os.listdir(folder.parent) if ".stage-" in n]  # the staging folder was removed
         now = snapshot(folder)
-        # B's files were staged and never renamed: every file is still A's, whole (B's alerts are empty).
+        # B's files were staged and never swapped in: every file is still A's, whole, page included.
         assert {n: now[n] == old[n] for n in OUTPUTS} == dict.fromkeys(OUTPUTS, True)
         filler.unlink()
         assert cli.main(["-q", "run", "--config", str(b), "--date", DATE]) == 0  # space again: it completes

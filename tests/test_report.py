@@ -166,7 +166,7 @@ def test_rerender_from_saved_metrics_equals_the_live_page(demo: tuple[JobConfig,
     config, _ = demo
     for date in (DATES[0], DRIFT_DAY, DATES[-1]):
         live = _page(config, date).read_bytes()
-        paths = html_report.rerender(config, Interval.for_date(date))
+        paths = html_report.rerender(config, date)
         assert paths == {"report": str(_page(config, date)), "index": os.path.join(config.dataset_dir(), "index.html")}
         assert _page(config, date).read_bytes() == live
 
@@ -176,7 +176,7 @@ def test_rerender_without_metrics_is_a_one_line_error(demo: tuple[JobConfig, Any
     with pytest.raises(
         SourceError, match=r"no saved metrics for 2026-12-01; runs with metrics: 2026-11-17, .*2026-11-20"
     ):
-        html_report.rerender(config, Interval.for_date("2026-12-01"))
+        html_report.rerender(config, "2026-12-01")
     assert issubclass(SourceError, KLDriftError)
 
 
@@ -219,7 +219,7 @@ def _scored(tmp_path: Path, columns: dict[str, tuple[Any, Any]]) -> DriftReport:
 def test_compare_out_writes_the_report_without_index_or_trend(small_pair: tuple[Path, Path], tmp_path: Path) -> None:
     report = kldrift.compare(*small_pair)
     out = tmp_path / "out"
-    paths, _ = write_outputs(str(out), report, dataset="compare", interval=None, settings=Settings(), manifest={})
+    paths = write_outputs(str(out), report, dataset="compare", settings=Settings(), manifest={})
     assert paths["report"] == str(out / "report.html")
     assert "index" not in paths
     assert not (tmp_path / "index.html").exists()
@@ -234,32 +234,29 @@ def test_compare_out_writes_the_report_without_index_or_trend(small_pair: tuple[
 def test_a_failing_report_keeps_alerts_metrics_and_manifest(
     small_pair: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    report = kldrift.compare(*small_pair)
-    folder = tmp_path / "ds" / "dt=2026-01-05"
-    folder.mkdir(parents=True)
-    (folder / "report.html").write_text("stale page of an earlier run")
+    ref, cur = small_pair
+    (tmp_path / "cur" / "dt=2026-01-05").mkdir(parents=True)
+    shutil.copy(cur, tmp_path / "cur" / "dt=2026-01-05" / "part.parquet")
+    config_path = tmp_path / "ds.yaml"
+    config_path.write_text(f"dataset: ds\nreference: {ref}\ncurrent: cur/dt={{ds}}/\noutput: out/\n")
+    config = load_config(config_path)
+    assert run(config, Interval.for_date("2026-01-05")).paths["report"]  # an earlier, good page
+    folder = Path(config.dataset_dir()) / "dt=2026-01-05"
 
     def broken(*args: object, **kwargs: object) -> str:
         raise RuntimeError("chart broke")
 
     monkeypatch.setattr(html_report, "render_report", broken)
     monkeypatch.setattr(logging.getLogger("kldrift"), "propagate", True)  # the CLI turns it off
-    paths, _ = write_outputs(
-        str(folder),
-        report,
-        dataset="ds",
-        interval=Interval.for_date("2026-01-05"),
-        settings=Settings(),
-        manifest={},
-    )
+    paths = run(config, Interval.for_date("2026-01-05")).paths
     assert set(paths) == {"alerts", "metrics", "index", "manifest"}
-    assert not (folder / "report.html").exists()  # the stale page would contradict the new metrics
+    assert not (folder / "report.html").exists()  # the earlier page would contradict the new metrics
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["errors"] == {"report": "RuntimeError: chart broke"}
     assert "report" not in manifest["outputs"]
     assert "report.html not written (RuntimeError: chart broke)" in caplog.text
     # The index still lists the run, without a link to the missing page.
-    row = _soup(tmp_path / "ds" / "index.html").select_one('tr[data-date="2026-01-05"]')
+    row = _soup(Path(config.dataset_dir()) / "index.html").select_one('tr[data-date="2026-01-05"]')
     assert "dt=2026-01-05/report.html" not in {a["href"] for a in row.select("a")}
 
 
@@ -274,7 +271,7 @@ def test_hostile_names_are_escaped(tmp_path: Path, rng: np.random.Generator) -> 
         },
     )
     out = tmp_path / "out"
-    paths, _ = write_outputs(str(out), report, dataset="compare", interval=None, settings=Settings(), manifest={})
+    paths = write_outputs(str(out), report, dataset="compare", settings=Settings(), manifest={})
     text = Path(paths["report"]).read_text(encoding="utf-8")
     soup = BeautifulSoup(text, "html.parser")
     assert soup.find_all("script") == []
@@ -301,7 +298,7 @@ def test_fifty_features_render_fast_and_small(tmp_path: Path, rng: np.random.Gen
     report = _scored(tmp_path, columns)
     out = tmp_path / "out"
     t0 = time.perf_counter()
-    paths, _ = write_outputs(str(out), report, dataset="compare", interval=None, settings=Settings(), manifest={})
+    paths = write_outputs(str(out), report, dataset="compare", settings=Settings(), manifest={})
     elapsed = time.perf_counter() - t0
     size = os.path.getsize(paths["report"])
     assert size < 2_500_000, f"{size:,} bytes for 50 features"  # the budget is 5 MB; keep half of it free

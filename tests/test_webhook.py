@@ -1,7 +1,7 @@
-"""The webhook sink against a real HTTP server on 127.0.0.1: success, retries, refused, slow, garbage.
+"""The webhook sink against a real HTTP server on 127.0.0.1: success, retries, refused, slow, dripping, garbage.
 
 Every case is bounded in time, and a failed delivery never costs the run its files:
-the manifest records what happened.
+the run's deliveries.jsonl records what happened, naming the endpoint by scheme and host only.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from kldrift import cli
 from kldrift.config import Interval, Webhook, load_config
 from kldrift.outputs.webhook import deliver
 from kldrift.pipeline import RunResult, run
+from kldrift.runstore import read_deliveries
 
 DRIFT = "2026-01-02"
 
@@ -107,23 +108,23 @@ def job(data: Path, tmp_path: Path, webhook: str, extra: str = "") -> Path:
     return config
 
 
-def run_job(config: Path) -> tuple[RunResult, dict[str, Any], float]:
+def run_job(config: Path) -> tuple[RunResult, list[dict[str, Any]], float]:
+    """Run the drift day; the run, its recorded deliveries and how long it took."""
     t0 = time.perf_counter()
     result = run(load_config(config), Interval.for_date(DRIFT))
     elapsed = time.perf_counter() - t0
     folder = config.parent / "out" / "hooked" / f"dt={DRIFT}"
     assert (folder / "alerts.jsonl").read_text().count("\n") >= 1  # the files are there whatever the hook did
     assert (folder / "metrics.parquet").stat().st_size > 0
-    manifest = json.loads((folder / "manifest.json").read_text())
-    return result, manifest, elapsed
+    return result, read_deliveries(str(folder)), elapsed
 
 
 # --- through a run: payload, manifest ---------------------------------------------------------------
 
 
-def test_success_posts_the_summary_and_the_manifest_records_it(data: Path, tmp_path: Path) -> None:
+def test_success_posts_the_summary_and_the_run_records_it(data: Path, tmp_path: Path) -> None:
     with Hook(200) as hook:
-        result, manifest, _ = run_job(job(data, tmp_path, f"{{url: '{hook.url}', on: critical}}"))
+        result, deliveries, _ = run_job(job(data, tmp_path, f"{{url: '{hook.url}', on: critical}}"))
     (req,) = hook.requests
     assert req["path"] == "/hook"
     assert req["headers"]["Content-Type"] == "application/json"
@@ -134,9 +135,9 @@ def test_success_posts_the_summary_and_the_manifest_records_it(data: Path, tmp_p
     assert [(a["check"], a["feature"]) for a in alerts] == [("drift", "x"), ("dataset", None)]
     assert body["verdict"] == "1 feature drifted: 1 critical"
     assert body["text"] == "kldrift: hooked 2026-01-02: CRITICAL: 1 feature drifted: 1 critical (x)"
-    (delivery,) = manifest["deliveries"]
+    (delivery,) = deliveries
     assert delivery["ok"] is True
-    assert delivery["url"] == hook.url
+    assert delivery["url"] == hook.url.rsplit("/", 1)[0] + "/***"  # the path of a webhook URL is its secret
     assert delivery["sink"] == "webhook"
     assert [a["status"] for a in delivery["attempts"]] == [200]
     assert result.deliveries == (delivery,)
@@ -144,8 +145,8 @@ def test_success_posts_the_summary_and_the_manifest_records_it(data: Path, tmp_p
 
 def test_down_webhook_is_recorded_and_the_run_finishes(data: Path, tmp_path: Path) -> None:
     url = closed_port_url()
-    _, manifest, elapsed = run_job(job(data, tmp_path, f"{{url: '{url}', retries: 2, backoff: 0.05, timeout: 1}}"))
-    (delivery,) = manifest["deliveries"]
+    _, deliveries, elapsed = run_job(job(data, tmp_path, f"{{url: '{url}', retries: 2, backoff: 0.05, timeout: 1}}"))
+    (delivery,) = deliveries
     assert delivery["ok"] is False
     assert len(delivery["attempts"]) == 3
     assert all("Connection refused" in a["error"] for a in delivery["attempts"])
@@ -154,13 +155,13 @@ def test_down_webhook_is_recorded_and_the_run_finishes(data: Path, tmp_path: Pat
 
 def test_slow_webhook_times_out_and_the_run_finishes(data: Path, tmp_path: Path) -> None:
     with Hook(("slow", 30)) as hook:
-        _, manifest, elapsed = run_job(
+        _, deliveries, elapsed = run_job(
             job(data, tmp_path, f"{{url: '{hook.url}', retries: 1, backoff: 0, timeout: 0.5}}")
         )
-    (delivery,) = manifest["deliveries"]
+    (delivery,) = deliveries
     assert delivery["ok"] is False
     assert len(delivery["attempts"]) == 2
-    assert all("timed out" in a["error"] for a in delivery["attempts"])
+    assert all("no complete answer within 0.5 s" in a["error"] for a in delivery["attempts"])
     assert all(0.4 < a["seconds"] < 5 for a in delivery["attempts"])
     assert elapsed < 30
     assert len(hook.requests) == 2
@@ -169,15 +170,15 @@ def test_slow_webhook_times_out_and_the_run_finishes(data: Path, tmp_path: Path)
 def test_on_critical_does_not_fire_on_a_warn_only_run(data: Path, tmp_path: Path) -> None:
     warn_only = "thresholds: {warn: 0.01, critical: 100}\n"
     with Hook(200) as hook:
-        result, manifest, _ = run_job(job(data, tmp_path, f"{{url: '{hook.url}', on: critical}}", warn_only))
+        result, deliveries, _ = run_job(job(data, tmp_path, f"{{url: '{hook.url}', on: critical}}", warn_only))
         assert result.report.worst == "warn"
         assert hook.requests == []
-        assert manifest["deliveries"] == []
+        assert deliveries == []
         # The same run with on: warn does post.
-        result, manifest, _ = run_job(job(data, tmp_path, f"{{url: '{hook.url}', on: warn}}", warn_only))
+        result, deliveries, _ = run_job(job(data, tmp_path, f"{{url: '{hook.url}', on: warn}}", warn_only))
         assert len(hook.requests) == 1
         assert hook.requests[0]["body"]["worst_severity"] == "warn"
-        assert manifest["deliveries"][0]["ok"] is True
+        assert deliveries[0]["ok"] is True
 
 
 def test_no_webhook_flag_and_quiet_runs_do_not_post(
@@ -247,18 +248,54 @@ def test_refused_is_bounded() -> None:
     assert time.perf_counter() - t0 < 5
 
 
-def test_record_delivery_appends_to_the_manifest(tmp_path: Path) -> None:
-    from kldrift.outputs import record_delivery
+def test_record_delivery_appends_a_line(tmp_path: Path) -> None:
+    from kldrift.runstore import record_delivery
 
-    (tmp_path / "manifest.json").write_text(json.dumps({"deliveries": [{"ok": False}]}))
-    record_delivery(str(tmp_path), {"sink": "webhook", "ok": True})
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["deliveries"] == [{"ok": False}, {"sink": "webhook", "ok": True}]
+    record_delivery(str(tmp_path), json.dumps({"ok": False}))
+    record_delivery(str(tmp_path), json.dumps({"sink": "webhook", "ok": True}))
+    assert read_deliveries(str(tmp_path)) == [{"ok": False}, {"sink": "webhook", "ok": True}]
 
 
-def test_record_delivery_without_a_manifest_is_an_output_error(tmp_path: Path) -> None:
-    from kldrift.errors import OutputError
-    from kldrift.outputs import record_delivery
+def test_a_dripping_webhook_is_cut_off_at_the_timeout() -> None:
+    # One header line a second: every read succeeds, so per-read timeouts never fire. The timeout bounds
+    # the whole attempt.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        stop = threading.Event()
 
-    with pytest.raises(OutputError, match=r"manifest\.json: cannot record the webhook delivery: "):
-        record_delivery(str(tmp_path), {"sink": "webhook", "ok": True})
+        def drip() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not stop.wait(0.3):
+                    try:
+                        conn.sendall(b"X-Drip: 1\r\n")
+                    except OSError:
+                        return
+
+        threading.Thread(target=drip, daemon=True).start()
+        t0 = time.perf_counter()
+        d = deliver(hook_at(f"http://127.0.0.1:{server.getsockname()[1]}/h", retries=0, timeout=1.0), {"t": 1})
+        elapsed = time.perf_counter() - t0
+        stop.set()
+    assert d["ok"] is False
+    assert d["attempts"][0]["error"] == "TimeoutError: no complete answer within 1 s"
+    assert elapsed < 3
+
+
+def test_the_url_can_come_from_an_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Hook(200) as hook:
+        monkeypatch.setenv("KLDRIFT_TEST_HOOK", hook.url)
+        d = deliver(Webhook(url_env="KLDRIFT_TEST_HOOK"), {"text": "hi"})
+        assert d["ok"] is True
+        assert len(hook.requests) == 1
+    monkeypatch.delenv("KLDRIFT_TEST_HOOK")
+    d = deliver(Webhook(url_env="KLDRIFT_TEST_HOOK"), {"text": "hi"})
+    assert d["ok"] is False
+    assert d["attempts"] == [{"error": "alerts.webhook.url_env: environment variable KLDRIFT_TEST_HOOK is not set"}]
+    monkeypatch.setenv("KLDRIFT_TEST_HOOK", "ftp://secret-host/path/TOKEN")
+    d = deliver(Webhook(url_env="KLDRIFT_TEST_HOOK"), {"text": "hi"})
+    assert "TOKEN" not in json.dumps(d)
+    assert d["attempts"][0]["error"].startswith("alerts.webhook.url_env: KLDRIFT_TEST_HOOK does not hold a usable URL")

@@ -11,7 +11,7 @@ Nothing here imports Airflow; the data stack is imported only when a task runs.
 from __future__ import annotations
 
 import datetime as dt
-import os
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -135,19 +135,24 @@ def score_and_write(
     current = Histogram.zero(prof.spec)
     for part in partials:
         current = current + Histogram.from_json(part)
+    from kldrift.runstore import run_key
+
     result = finish(config, interval, prof, current, deliver=False)
     summary = result.summary()
     hook = config.alerts.webhook
     body = None
+    key = run_key(interval)
     if hook is not None and should_deliver(result.report, hook):
-        rows = alert_rows(result.report, dataset=config.dataset, date=interval.ds)
-        body = payload(result.report, rows, dataset=config.dataset, date=interval.ds)
+        rows = alert_rows(result.report, dataset=config.dataset, date=key)
+        body = payload(result.report, rows, dataset=config.dataset, date=key)
     summary["webhook"] = body
     return summary
 
 
 def deliver_webhook(config_path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """POST the run's summary to the config's webhook; the delivery record, or OutputError when it failed."""
+    """POST the run's summary to the config's webhook and record it in the run's ``deliveries.jsonl``;
+    the delivery record (the URL shown by scheme and host only), or OutputError when it failed."""
+    from kldrift import runstore
     from kldrift.outputs.webhook import deliver
 
     config = load_config(config_path)
@@ -156,13 +161,12 @@ def deliver_webhook(config_path: str, body: Mapping[str, Any]) -> dict[str, Any]
         raise OutputError(f"{config_path}: alerts.webhook is not configured any more")
     record = deliver(hook, dict(body))
     if body.get("date"):
-        from kldrift.outputs import record_delivery
-
-        # The manifest says what was delivered, as it does for `kldrift run`.
-        record_delivery(os.path.join(config.dataset_dir(), f"dt={body['date']}"), record)
+        folder = runstore.run_dir(config.dataset_dir(), str(body["date"]))
+        with runstore.locked(folder):
+            runstore.record_delivery(folder, json.dumps(record, default=str))
     if not record["ok"]:
         last = record["attempts"][-1] if record["attempts"] else {}
-        msg = f"webhook delivery to {hook.url} failed after {len(record['attempts'])} attempt(s): {last}"
+        msg = f"webhook delivery to {record['url']} failed after {len(record['attempts'])} attempt(s): {last}"
         raise OutputError(msg)
     return record
 

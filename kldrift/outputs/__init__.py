@@ -1,190 +1,164 @@
-"""Writers of a run's files, each atomic: alerts.jsonl, metrics.parquet, report.html, manifest.json, webhook.
+"""Writers of a run's files: alerts.jsonl, metrics.parquet, report.html, manifest.json, the webhook.
 
-:func:`write_run` is the one place a run's outputs are produced, for
-``kldrift run``, ``kldrift compare --out`` and the Airflow DAG alike.
-Runs of the same folder are serialised by a lock file, and every file is
-written to a temp name and renamed, so two racing runs end with one complete,
-consistent set and a crash leaves the previous set intact.
+:func:`write_run` produces a scheduled run's files, for ``kldrift run`` and the
+Airflow DAG alike: it renders all four, then commits them as one set
+(:func:`kldrift.runstore.commit`): a crash, a full disk or a racing run leaves
+the previous set or the new one, and the manifest always describes the files
+beside it. The webhook is called after the commit; each delivery is recorded in
+the run's ``deliveries.jsonl``, so a delivery killed halfway never leaves the
+manifest saying something the files do not.
 
-The HTML report (and the dataset's ``index.html``) is derived from the saved
-metrics and can be re-rendered at any time with ``kldrift report``; so a
-failure to render it is logged and recorded in the manifest's ``errors``
-instead of failing the run: the alerts, the metrics and the webhook matter more.
+The HTML report is derived from the saved metrics and can be re-rendered with
+``kldrift report``; a bug while rendering it is logged and recorded in the
+manifest's ``errors`` instead of failing the run (the alerts, the metrics and
+the webhook matter more), while a failed *write* (disk full) fails the run and
+leaves the previous set whole.
+
+:func:`write_outputs` writes an ad-hoc comparison's files into a folder of the
+user's (``kldrift compare --out``), file by file, each atomically.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
+import hashlib
+import io
 import json
 import logging
 import os
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from kldrift.atomic import _output_error, staged, staged_path, write_text
+import pyarrow.parquet as pq
+
+from kldrift import runstore
+from kldrift.atomic import staged, write_bytes, write_text
 from kldrift.config import Interval, JobConfig, Settings
-from kldrift.errors import OutputError
-from kldrift.outputs.alerts import alert_rows, write_alerts
-from kldrift.outputs.manifest import file_digest, write_manifest
-from kldrift.outputs.metrics import metrics_table, write_metrics
+from kldrift.outputs.alerts import alert_rows, render_alerts
+from kldrift.outputs.manifest import versions
+from kldrift.outputs.metrics import metrics_table
 from kldrift.outputs.webhook import deliver, payload, should_deliver
+from kldrift.redact import redact_url
 from kldrift.scoring import DriftReport
 
 if TYPE_CHECKING:
-    from kldrift.pipeline import RunResult
+    import pyarrow as pa
+
     from kldrift.profile import Profile
     from kldrift.scan import Scan
 
-__all__ = ["record_delivery", "run_dir", "write_outputs", "write_run"]
+__all__ = ["RunFiles", "deliver_run_webhook", "render_run", "write_outputs", "write_run"]
 
 log = logging.getLogger(__name__)
 
 
-def run_dir(config: JobConfig, interval: Interval) -> str:
-    """``<output>/<dataset>/dt=<date>/``."""
-    return os.path.join(config.dataset_dir(), f"dt={interval.ds}")
+def _metrics_bytes(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd", write_statistics=True)
+    return buf.getvalue()
 
 
-@contextlib.contextmanager
-def _locked(folder: str) -> Iterator[None]:
-    parent, name = os.path.split(folder.rstrip(os.sep))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fh = open(os.path.join(parent, f".{name}.lock"), "a")  # noqa: SIM115 - held for the block
-    except OSError as exc:
-        raise _output_error(folder, exc) from exc
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        fh.close()
+class RunFiles:
+    """A run's rendered files (name → bytes), what failed to render, and how long the report took."""
+
+    def __init__(self, files: dict[str, bytes], errors: dict[str, str], report_s: float) -> None:
+        self.files = files
+        self.errors = errors
+        self.report_s = report_s
 
 
-def write_outputs(
-    folder: str,
+def render_run(
     report: DriftReport,
     *,
     dataset: str,
+    key: str | None,
     interval: Interval | None,
     settings: Settings,
-    manifest: dict[str, Any],
-    deliver_webhook: bool = True,
-) -> tuple[dict[str, str], tuple[dict[str, Any], ...]]:
-    """Write alerts, metrics, (webhook) and manifest into ``folder``; returns paths and deliveries."""
-    date = interval.ds if interval else None
+    history: Any = (),
+    index_href: str | None = None,
+) -> RunFiles:
+    """alerts.jsonl, metrics.parquet and report.html of a run, as bytes (the report omitted when it fails)."""
+    from kldrift.outputs import report as html
+
     start = interval.start.isoformat() if interval else None
     end = interval.end.isoformat() if interval else None
-    started = time.time()
-    with _locked(folder):
-        table = metrics_table(report, dataset=dataset, date=date, start=start, end=end)
-        # Alerts, metrics and report land together (renamed at the end of the block) or not at all.
-        with staged():
-            paths = {
-                "alerts": write_alerts(os.path.join(folder, "alerts.jsonl"), report, dataset=dataset, date=date),
-                "metrics": write_metrics(os.path.join(folder, "metrics.parquet"), table),
-            }
-            t_report = time.perf_counter()
-            errors = _write_report(folder, table, paths, settings=settings, date=date)
-            report_s = time.perf_counter() - t_report
-            digests = {
-                k: {"path": os.path.basename(v), "sha256": file_digest(staged_path(v))} for k, v in paths.items()
-            }
-        errors.update(_write_index(folder, paths, dataset=dataset, date=date))
-        deliveries: list[dict[str, Any]] = []
-        hook = settings.alerts.webhook
-        if hook is not None and deliver_webhook and should_deliver(report, hook):
-            rows = alert_rows(report, dataset=dataset, date=date)
-            deliveries.append(deliver(hook, payload(report, rows, dataset=dataset, date=date)))
-        finished = time.time()
-        paths["manifest"] = write_manifest(
-            os.path.join(folder, "manifest.json"),
-            {
-                **manifest,
-                "dataset": dataset,
-                "date": date,
-                "interval": {"start": start, "end": end},
-                "config_hash": settings.fingerprint(),
-                "spec_fingerprint": report.spec_fingerprint,
-                "rows": {"reference": report.n_reference, "current": report.n_current},
-                "severities": report.counts_by_severity(),
-                "worst": str(report.worst),
-                "verdict": report.verdict.headline,
-                # index.html belongs to the dataset, not to this run: later runs rewrite it.
-                "outputs": digests,
-                "errors": errors,
-                "deliveries": deliveries,
-                "timings": {**manifest.get("timings", {}), "report_s": round(report_s, 4)},
-                "wall_clock": {
-                    "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(),
-                    "finished": dt.datetime.fromtimestamp(finished, dt.UTC).isoformat(),
-                },
-            },
-        )
-    return paths, tuple(deliveries)
-
-
-def record_delivery(folder: str, delivery: dict[str, Any]) -> str:
-    """Add a webhook delivery made after the run (the Airflow delivery task) to its manifest."""
-    path = os.path.join(folder, "manifest.json")
-    with _locked(folder):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                manifest = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise OutputError(f"{path}: cannot record the webhook delivery: {exc}") from exc
-        manifest["deliveries"] = [*manifest.get("deliveries", []), delivery]
-        return write_text(path, json.dumps(manifest, indent=1, default=str) + "\n")
-
-
-def _in_runs(folder: str, date: str | None) -> tuple[str, bool]:
-    """The dataset folder, and whether ``folder`` is one of its ``dt=<date>`` run folders."""
-    dataset_dir, name = os.path.split(os.path.abspath(folder))
-    return dataset_dir, date is not None and name == f"dt={date}"
-
-
-def _write_report(
-    folder: str, table: Any, paths: dict[str, str], *, settings: Settings, date: str | None
-) -> dict[str, str]:
-    """Write report.html into ``paths``; returns what failed, by output name.
-
-    A failed report also removes the report of an earlier run of this folder,
-    which would no longer match the metrics.
-    """
-    from kldrift.outputs import report as html
-
+    table = metrics_table(report, dataset=dataset, date=key, start=start, end=end)
+    files = {
+        runstore.ALERTS: render_alerts(alert_rows(report, dataset=dataset, date=key)).encode(),
+        runstore.METRICS: _metrics_bytes(table),
+    }
     errors: dict[str, str] = {}
-    dataset_dir, in_runs = _in_runs(folder, date)
+    t0 = time.perf_counter()
     try:
-        history = html.read_history(dataset_dir, date) if in_runs and date else []
-        paths["report"] = html.write_report(
-            folder, table, settings=settings, history=history, index_href="../index.html" if in_runs else None
-        )
+        page = html.render_report(table, settings=settings, history=history, index_href=index_href)
+        files[runstore.REPORT] = page.encode()
     except Exception as exc:  # a chart bug must not cost the user their alerts
-        errors["report"] = f"{type(exc).__name__}: {exc}"
-        log.warning("%s: report.html not written (%s); re-render it with `kldrift report`", folder, errors["report"])
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(folder, html.REPORT_NAME))
-    return errors
+        errors["report"] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        log.warning("report.html not written (%s); re-render it with `kldrift report`", errors["report"])
+    return RunFiles(files, errors, time.perf_counter() - t0)
 
 
-def _write_index(folder: str, paths: dict[str, str], *, dataset: str, date: str | None) -> dict[str, str]:
-    """Refresh the dataset's index.html after a run's files are in place; returns what failed."""
-    from kldrift.outputs import report as html
+def _manifest(
+    files: RunFiles,
+    report: DriftReport,
+    *,
+    dataset: str,
+    key: str | None,
+    interval: Interval | None,
+    settings: Settings,
+    extra: dict[str, Any],
+    started: float,
+) -> bytes:
+    names = {runstore.ALERTS: "alerts", runstore.METRICS: "metrics", runstore.REPORT: "report"}
+    manifest = {
+        **extra,
+        "dataset": dataset,
+        "date": key,
+        "interval": {
+            "start": interval.start.isoformat() if interval else None,
+            "end": interval.end.isoformat() if interval else None,
+        },
+        "config_hash": settings.fingerprint(),
+        "spec_fingerprint": report.spec_fingerprint,
+        "rows": {"reference": report.n_reference, "current": report.n_current},
+        "severities": report.counts_by_severity(),
+        "worst": str(report.worst),
+        "verdict": report.verdict.headline,
+        # index.html belongs to the dataset, not to this run: later runs rewrite it.
+        "outputs": {
+            names[name]: {"path": name, "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in files.files.items()
+        },
+        "errors": files.errors,
+        "timings": {**extra.get("timings", {}), "report_s": round(files.report_s, 4)},
+        "wall_clock": {
+            "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(),
+            "finished": dt.datetime.fromtimestamp(time.time(), dt.UTC).isoformat(),
+        },
+        "versions": versions(),
+    }
+    return (json.dumps(manifest, indent=1, default=str) + "\n").encode()
 
-    errors: dict[str, str] = {}
-    dataset_dir, in_runs = _in_runs(folder, date)
-    if in_runs:
-        try:
-            with _locked(dataset_dir):
-                paths["index"] = html.write_index(dataset_dir, dataset=dataset)
-        except Exception as exc:
-            errors["index"] = f"{type(exc).__name__}: {exc}"
-            log.warning("%s: index.html not written (%s)", dataset_dir, errors["index"])
-    return errors
+
+def _inputs(config: JobConfig, interval: Interval, profile: Profile, scan: Scan | None) -> dict[str, Any]:
+    """The manifest's record of the inputs: sources and files, URLs without their credentials."""
+
+    def files(entries: Any) -> list[dict[str, Any]]:
+        return [{**f, "path": redact_url(str(f["path"]))} for f in entries]
+
+    current = scan.files if scan is not None else ()
+    return {
+        "reference": {
+            "source": redact_url(profile.source),
+            "profile": redact_url(config.profile_path()),
+            "files": files(profile.files),
+        },
+        "current": {
+            "source": redact_url(scan.description if scan is not None else config.current_source(interval)),
+            "files": files({"path": f.path, "size": f.size, "mtime": f.mtime} for f in current),
+            "skipped": [redact_url(p) for p in (scan.skipped if scan is not None else ())],
+        },
+    }
 
 
 def write_run(
@@ -195,34 +169,114 @@ def write_run(
     *,
     scan: Scan | None,
     timings: dict[str, float],
-    deliver: bool = True,
-) -> RunResult:
-    """Write a scheduled run's files into ``<output>/<dataset>/dt=<date>/``."""
-    from kldrift.pipeline import RunResult
+    deliver_webhook: bool = True,
+) -> tuple[dict[str, str], tuple[dict[str, Any], ...]]:
+    """Commit a scheduled run's files into ``<output>/<dataset>/dt=<key>/``, refresh the index, call the webhook.
 
-    manifest = {
-        "inputs": {
-            "reference": {
-                "source": profile.source,
-                "profile": config.profile_path(),
-                "files": list(profile.files),
-            },
-            "current": {
-                "source": scan.description if scan is not None else config.current_source(interval),
-                "files": [{"path": f.path, "size": f.size, "mtime": f.mtime} for f in scan.files]
-                if scan is not None
-                else [],
-            },
-        },
-        "timings": {k: round(v, 4) for k, v in timings.items()},
+    Returns the written paths by name (``alerts``, ``metrics``, ``report``,
+    ``manifest``, ``index``) and the webhook deliveries.
+    """
+    started = time.time()
+    dataset_dir = config.dataset_dir()
+    key = runstore.run_key(interval)
+    folder = runstore.run_dir(dataset_dir, key)
+    with runstore.locked(folder):
+        from kldrift.outputs import report as html
+
+        earlier = runstore.read_runs(dataset_dir, columns=html.RUN_COLUMNS, before=key, last=html.TREND_RUNS - 1)
+        history = [r for r in earlier if r.rows]
+        files = render_run(
+            report,
+            dataset=config.dataset,
+            key=key,
+            interval=interval,
+            settings=config,
+            history=history,
+            index_href=f"../{runstore.INDEX}",
+        )
+        extra = {
+            "inputs": _inputs(config, interval, profile, scan),
+            "timings": {k: round(v, 4) for k, v in timings.items()},
+        }
+        manifest = _manifest(
+            files,
+            report,
+            dataset=config.dataset,
+            key=key,
+            interval=interval,
+            settings=config,
+            extra=extra,
+            started=started,
+        )
+        written = runstore.commit(folder, {**files.files, runstore.MANIFEST: manifest})
+    paths = {name.split(".")[0]: path for name, path in written.items()}
+    index = _write_index(dataset_dir, config.dataset)
+    if index:
+        paths["index"] = index
+    deliveries: tuple[dict[str, Any], ...] = ()
+    if deliver_webhook:
+        record = deliver_run_webhook(config, report, key=key, folder=folder)
+        deliveries = (record,) if record is not None else ()
+    return paths, deliveries
+
+
+def _write_index(dataset_dir: str, dataset: str) -> str | None:
+    """Refresh the dataset's index.html after a run's files are in place (logged, not raised, on failure)."""
+    from kldrift.outputs import report as html
+
+    try:
+        with runstore.locked(dataset_dir):
+            return html.write_index(dataset_dir, dataset=dataset)
+    except Exception as exc:
+        log.warning("%s: index.html not written (%s: %s)", dataset_dir, type(exc).__name__, exc)
+        return None
+
+
+def deliver_run_webhook(
+    config: JobConfig, report: DriftReport, *, key: str, folder: str, body: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Call the config's webhook when the run reaches ``alerts.webhook.on`` and record the delivery.
+
+    ``body`` is the payload when it was built elsewhere (the Airflow delivery task). Returns the
+    delivery record, or ``None`` when no call was due.
+    """
+    hook = config.alerts.webhook
+    if hook is None or (body is None and not should_deliver(report, hook)):
+        return None
+    if body is None:
+        body = payload(report, alert_rows(report, dataset=config.dataset, date=key), dataset=config.dataset, date=key)
+    record = deliver(hook, body)
+    with runstore.locked(folder):
+        runstore.record_delivery(folder, json.dumps(record, default=str))
+    return record
+
+
+def write_outputs(
+    folder: str,
+    report: DriftReport,
+    *,
+    dataset: str,
+    settings: Settings,
+    manifest: dict[str, Any],
+) -> dict[str, str]:
+    """Write an ad-hoc comparison's files into ``folder`` (``kldrift compare --out``); returns the paths.
+
+    Each file is written atomically and the renames happen together at the end, but the folder is
+    the user's: its other files stay, so the set is not swapped in as one.
+    """
+    started = time.time()
+    files = render_run(report, dataset=dataset, key=None, interval=None, settings=settings)
+    data = {
+        **files.files,
+        runstore.MANIFEST: _manifest(
+            files, report, dataset=dataset, key=None, interval=None, settings=settings, extra=manifest, started=started
+        ),
     }
-    paths, deliveries = write_outputs(
-        run_dir(config, interval),
-        report,
-        dataset=config.dataset,
-        interval=interval,
-        settings=config,
-        manifest=manifest,
-        deliver_webhook=deliver,
-    )
-    return RunResult(report, interval, paths, deliveries, timings)
+    paths = {}
+    with runstore.locked(folder), staged():
+        for name, blob in data.items():
+            target = os.path.join(folder, name)
+            paths[name.split(".")[0]] = (
+                write_bytes(target, blob) if name.endswith(".parquet") else write_text(target, blob.decode())
+            )
+    return paths

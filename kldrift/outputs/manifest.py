@@ -1,19 +1,11 @@
-"""``manifest.json``: how a run came to be — config hash, versions, inputs, timings, deliveries.
-
-The one output that may differ between reruns (wall-clock times, mtimes).
-"""
+"""``manifest.json``'s record of the software: the versions of kldrift and the stack it ran on."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 from importlib import metadata
-from typing import Any
 
-from kldrift.atomic import write_text
-
-__all__ = ["file_digest", "versions", "write_manifest"]
+__all__ = ["versions"]
 
 
 def versions() -> dict[str, str]:
@@ -24,15 +16,3 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def file_digest(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def write_manifest(path: str, manifest: dict[str, Any]) -> str:
-    return write_text(path, json.dumps({**manifest, "versions": versions()}, indent=1, default=str) + "\n")

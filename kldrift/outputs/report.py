@@ -16,6 +16,7 @@ a page of 50 features to a few seconds (2.5 s of CPU without trends, 4 s with
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import itertools
@@ -24,16 +25,17 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kldrift import runstore
 from kldrift.atomic import write_text
-from kldrift.config import Interval, JobConfig, Settings
+from kldrift.config import JobConfig, Settings
 from kldrift.errors import SourceError
 from kldrift.outputs.metrics import drift_rows, run_findings
+from kldrift.runstore import RunSummary
 from kldrift.scoring import SEVERITY_RANK, Verdict, summarize
 
 if TYPE_CHECKING:
@@ -42,9 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REPORT_NAME",
-    "RunSummary",
-    "read_history",
-    "read_runs",
+    "RUN_COLUMNS",
     "render_index",
     "render_report",
     "rerender",
@@ -54,13 +54,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REPORT_NAME = "report.html"
-INDEX_NAME = "index.html"
+REPORT_NAME = runstore.REPORT
+INDEX_NAME = runstore.INDEX
 TREND_RUNS = 60
 """Runs drawn in a feature's trend: this one and up to 59 before it."""
 
-_RUN_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
-_RUN_COLUMNS = (
+RUN_COLUMNS = (
     "date",
     "check",
     "kind",
@@ -122,40 +121,6 @@ _RC = {
 _NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
-# --- reading saved runs --------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    """One ``dt=<date>/`` folder of a dataset: its feature rows as saved in ``metrics.parquet``."""
-
-    date: str
-    folder: str
-    rows: tuple[dict[str, Any], ...] = ()
-    problem: str | None = None
-    """Why the metrics could not be read (missing, unreadable), else ``None``."""
-    files: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def features(self) -> list[dict[str, Any]]:
-        """The feature rows (``check = "drift"``)."""
-        return drift_rows(list(self.rows))
-
-    @property
-    def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(SEVERITY_RANK, 0)
-        for r in self.features:
-            out[r["severity"]] = out.get(r["severity"], 0) + 1
-        return out
-
-    @property
-    def verdict(self) -> Verdict:
-        return verdict_of(list(self.rows))
-
-    def first(self, column: str) -> Any:
-        return self.rows[0].get(column) if self.rows else None
-
-
 def verdict_of(rows: list[dict[str, Any]]) -> Verdict:
     """The verdict of a run from its saved metrics rows."""
     schema, checks, _ = run_findings(rows)
@@ -170,42 +135,11 @@ def verdict_of(rows: list[dict[str, Any]]) -> Verdict:
     )
 
 
-def read_runs(dataset_dir: str, *, before: str | None = None, last: int | None = None) -> list[RunSummary]:
-    """The ``dt=<date>/`` run folders under ``dataset_dir``, oldest first.
-
-    Only dates before ``before`` when given, and only the ``last`` of those.
-    Each file is read on its own, so one unreadable ``metrics.parquet`` marks
-    that run instead of hiding every other run's trend.
-    """
-    try:
-        names = sorted(n for n in os.listdir(dataset_dir) if _RUN_DIR.match(n))
-    except FileNotFoundError:
-        return []
-    if before is not None:
-        names = [n for n in names if n[3:] < before]
-    if last is not None:
-        names = names[-last:] if last > 0 else []
-    runs = []
-    for name in names:
-        m = _RUN_DIR.match(name)
-        folder = os.path.join(dataset_dir, name)
-        if not m or not os.path.isdir(folder):
-            continue
-        files = frozenset(os.listdir(folder))
-        path = os.path.join(folder, "metrics.parquet")
-        if "metrics.parquet" not in files:
-            runs.append(RunSummary(m.group(1), name, problem="no metrics.parquet", files=files))
-            continue
-        try:
-            pf = pq.ParquetFile(path)
-            cols = [c for c in _RUN_COLUMNS if c in pf.schema_arrow.names]
-            rows = tuple(pf.read(columns=cols).to_pylist())
-        except (pa.ArrowException, OSError) as exc:
-            log.warning("%s: cannot read metrics, left out of the trend: %s", path, exc)
-            runs.append(RunSummary(m.group(1), name, problem=f"unreadable metrics.parquet: {exc}", files=files))
-            continue
-        runs.append(RunSummary(m.group(1), name, rows, files=files))
-    return runs
+def _counts(features: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    out = dict.fromkeys(SEVERITY_RANK, 0)
+    for r in features:
+        out[r["severity"]] = out.get(r["severity"], 0) + 1
+    return out
 
 
 # --- formatting ----------------------------------------------------------------
@@ -615,22 +549,20 @@ def render_index(dataset: str, runs: Sequence[RunSummary]) -> str:
     items = []
     for run in sorted(runs, key=lambda r: r.date, reverse=True):
         alerts = sorted((r for r in run.features if r["severity"] in ("critical", "warn")), key=_sort_key)
-        counts = run.counts
+        counts = _counts(run.features)
         items.append(
             {
                 "date": run.date,
                 "folder": run.folder,
                 "problem": run.problem,
-                "verdict": run.verdict if run.rows else None,
+                "verdict": verdict_of(list(run.rows)) if run.rows else None,
                 "counts": counts,
                 "scored": sum(counts[s] for s in ("ok", "warn", "critical")),
                 "drift_share": run.first("drift_share"),
                 "dataset_drift": bool(run.first("dataset_drift")),
                 "rows_current": run.first("rows_current"),
                 "alerts": [a["feature"] for a in alerts],
-                "files": [
-                    n for n in (REPORT_NAME, "alerts.jsonl", "metrics.parquet", "manifest.json") if n in run.files
-                ],
+                "files": [n for n in runstore.RUN_FILES if n in run.files],
             }
         )
     return _environment().get_template("index.html.j2").render(dataset=dataset, runs=items)
@@ -638,43 +570,56 @@ def render_index(dataset: str, runs: Sequence[RunSummary]) -> str:
 
 def write_index(dataset_dir: str, *, dataset: str) -> str:
     """Re-read every run under ``dataset_dir`` and atomically write its ``index.html``."""
-    return write_text(os.path.join(dataset_dir, INDEX_NAME), render_index(dataset, read_runs(dataset_dir)))
-
-
-def read_history(dataset_dir: str, date: str) -> list[RunSummary]:
-    """The readable runs before ``date`` that a run page's trend draws, oldest first."""
-    return [r for r in read_runs(dataset_dir, before=date, last=TREND_RUNS - 1) if r.rows]
+    runs = runstore.read_runs(dataset_dir, columns=RUN_COLUMNS)
+    return write_text(os.path.join(dataset_dir, INDEX_NAME), render_index(dataset, runs))
 
 
 # --- kldrift report ------------------------------------------------------------------
 
 
-def rerender(config: JobConfig, interval: Interval) -> dict[str, str]:
-    """Re-render ``report.html`` of the run of ``interval`` and the dataset's ``index.html``.
+def rerender(config: JobConfig, key: str) -> dict[str, str]:
+    """Re-render ``report.html`` of the run ``key`` (see :func:`~kldrift.runstore.run_key`) and the index.
 
-    Reads only saved ``metrics.parquet`` files; raises :class:`~kldrift.errors.SourceError`
-    when that run has none.
+    Reads only saved ``metrics.parquet`` files and commits the page with the
+    run's other files as one set (the manifest's digest of the page updated);
+    raises :class:`~kldrift.errors.SourceError` when that run has none.
     """
-    from kldrift.outputs import _locked, run_dir
+    import hashlib
+    import json
 
-    folder = run_dir(config, interval)
-    path = os.path.join(folder, "metrics.parquet")
+    dataset_dir = config.dataset_dir()
+    folder = runstore.run_dir(dataset_dir, key)
+    path = os.path.join(folder, runstore.METRICS)
     if not os.path.isfile(path):
-        raise SourceError(f"{path}: no saved metrics for {interval.ds}; {_runs_hint(config.dataset_dir())}")
-    with _locked(folder):
+        raise SourceError(f"{path}: no saved metrics for {key}; {_runs_hint(dataset_dir)}")
+    with runstore.locked(folder):
         try:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError) as exc:
             raise SourceError.for_path(path, f"cannot read saved metrics: {exc}") from None
-        history = read_history(config.dataset_dir(), interval.ds)
-        report = write_report(folder, table, settings=config, history=history, index_href=f"../{INDEX_NAME}")
-    with _locked(config.dataset_dir()):
-        index = write_index(config.dataset_dir(), dataset=config.dataset)
-    return {"report": report, "index": index}
+        earlier = runstore.read_runs(dataset_dir, columns=RUN_COLUMNS, before=key, last=TREND_RUNS - 1)
+        history = [r for r in earlier if r.rows]
+        page = render_report(table, settings=config, history=history, index_href=f"../{INDEX_NAME}").encode()
+        files = {runstore.REPORT: page}
+        for name in (runstore.ALERTS, runstore.METRICS, runstore.MANIFEST):
+            with contextlib.suppress(FileNotFoundError), open(os.path.join(folder, name), "rb") as fh:
+                files[name] = fh.read()
+        if runstore.MANIFEST in files:
+            manifest = json.loads(files[runstore.MANIFEST])
+            manifest.setdefault("outputs", {})["report"] = {
+                "path": runstore.REPORT,
+                "sha256": hashlib.sha256(page).hexdigest(),
+            }
+            manifest.get("errors", {}).pop("report", None)
+            files[runstore.MANIFEST] = (json.dumps(manifest, indent=1, default=str) + "\n").encode()
+        written = runstore.commit(folder, files, keep=(runstore.DELIVERIES,))
+    with runstore.locked(dataset_dir):
+        index = write_index(dataset_dir, dataset=config.dataset)
+    return {"report": written[runstore.REPORT], "index": index}
 
 
 def _runs_hint(dataset_dir: str) -> str:
-    dates = [r.date for r in read_runs(dataset_dir) if r.problem is None]
+    dates = [r.date for r in runstore.read_runs(dataset_dir, columns=["feature"]) if r.problem is None]
     if not dates:
         return f"no runs with metrics under {dataset_dir} (run `kldrift run --config ... --date ...` first)"
     shown = ", ".join(dates[-5:])

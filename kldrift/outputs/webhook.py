@@ -7,15 +7,20 @@ so a slow or dead endpoint cannot lose or delay them.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 from kldrift.config import Webhook
+from kldrift.errors import ConfigError
+from kldrift.redact import redact_text, redact_url
 from kldrift.scoring import DriftReport
 
 __all__ = ["deliver", "payload", "should_deliver", "slack_escape"]
@@ -54,33 +59,101 @@ def payload(report: DriftReport, alerts: list[dict[str, Any]], *, dataset: str, 
     }
 
 
+class _Sockets:
+    """The sockets one delivery attempt opened, so a watchdog can close them when time is up."""
+
+    def __init__(self) -> None:
+        self.open: list[socket.socket] = []
+
+    def handler(self, https: bool) -> urllib.request.BaseHandler:
+        base = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        sockets = self.open
+
+        class Conn(base):  # type: ignore[valid-type,misc]
+            def connect(self) -> None:
+                super().connect()
+                sockets.append(self.sock)
+
+        if https:
+
+            class HTTPS(urllib.request.HTTPSHandler):
+                def https_open(self, req: urllib.request.Request) -> Any:
+                    return self.do_open(Conn, req, context=getattr(self, "_context", None))
+
+            return HTTPS()
+
+        class HTTP(urllib.request.HTTPHandler):
+            def http_open(self, req: urllib.request.Request) -> Any:
+                return self.do_open(Conn, req)
+
+        return HTTP()
+
+    def close(self) -> None:
+        for sock in self.open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def _attempt(url: str, data: bytes, timeout: float) -> int:
+    """POST once and return the HTTP status; the whole attempt — connect, send, the answer — ends by ``timeout``.
+
+    A per-read timeout is not enough: an endpoint that drips one header line a second never
+    trips it and would hold the run (and its lock) indefinitely. The request runs on a
+    thread; when time is up, its sockets are shut down, which ends it at once.
+    """
+    sockets = _Sockets()
+    opener = urllib.request.build_opener(sockets.handler(False), sockets.handler(True))
+    req = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json", "User-Agent": "kldrift"}
+    )
+    outcome: dict[str, Any] = {}
+
+    def post() -> None:
+        try:
+            with opener.open(req, timeout=timeout) as resp:
+                outcome["status"] = int(resp.status)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=post, name="kldrift-webhook", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        sockets.close()
+        worker.join(1.0)
+        raise TimeoutError(f"no complete answer within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return int(outcome["status"])
+
+
 def deliver(hook: Webhook, body: dict[str, Any], *, sleep: Any = time.sleep) -> dict[str, Any]:
-    """POST ``body`` to ``hook.url``; retry on errors and 5xx with exponential backoff."""
+    """POST ``body`` to the hook's URL; retry on errors and 5xx with exponential backoff.
+
+    The record it returns (and every log line) names the endpoint by scheme and
+    host only: the rest of a webhook URL is its secret.
+    """
     data = json.dumps(body, allow_nan=False).encode()
     attempts: list[dict[str, Any]] = []
     started = time.time()
+    try:
+        url = hook.resolve()
+    except ConfigError as exc:
+        log.warning("webhook not called: %s", exc)
+        where = f"${hook.url_env}"
+        return {"sink": "webhook", "url": where, "ok": False, "attempts": [{"error": str(exc)}], "started": started}
+    shown = redact_url(url, webhook=True)
     for attempt in range(hook.retries + 1):
         if attempt:
             sleep(hook.backoff * 2 ** (attempt - 1))
         t0 = time.perf_counter()
         try:
-            req = urllib.request.Request(
-                hook.url,
-                data=data,
-                method="POST",
-                headers={"Content-Type": "application/json", "User-Agent": "kldrift"},
-            )
-            with urllib.request.urlopen(req, timeout=hook.timeout) as resp:
-                status = int(resp.status)
+            status = _attempt(url, data, hook.timeout)
             attempts.append({"status": status, "seconds": round(time.perf_counter() - t0, 3)})
             if 200 <= status < 300:
-                return {
-                    "sink": "webhook",
-                    "url": hook.url,
-                    "ok": True,
-                    "attempts": attempts,
-                    "started": started,
-                }
+                return {"sink": "webhook", "url": shown, "ok": True, "attempts": attempts, "started": started}
         except urllib.error.HTTPError as exc:
             attempts.append({"status": exc.code, "seconds": round(time.perf_counter() - t0, 3)})
             if exc.code < 500 and exc.code != 429:
@@ -88,8 +161,8 @@ def deliver(hook: Webhook, body: dict[str, Any], *, sleep: Any = time.sleep) -> 
         except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError, ValueError) as exc:
             # HTTPException: an answer that is not HTTP (BadStatusLine); ValueError: a URL urllib rejects.
             reason = getattr(exc, "reason", exc)
-            attempts.append(
-                {"error": f"{type(reason).__name__}: {reason}", "seconds": round(time.perf_counter() - t0, 3)}
-            )
-    log.warning("webhook delivery to %s failed after %d attempt(s): %s", hook.url, len(attempts), attempts[-1])
-    return {"sink": "webhook", "url": hook.url, "ok": False, "attempts": attempts, "started": started}
+            message = redact_text(str(reason)).replace(url, shown)
+            seconds = round(time.perf_counter() - t0, 3)
+            attempts.append({"error": f"{type(reason).__name__}: {message}", "seconds": seconds})
+    log.warning("webhook delivery to %s failed after %d attempt(s): %s", shown, len(attempts), attempts[-1])
+    return {"sink": "webhook", "url": shown, "ok": False, "attempts": attempts, "started": started}
