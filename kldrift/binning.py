@@ -82,7 +82,8 @@ def point_bin(lo: float, hi: float) -> bool:
 def _point_edges(v: float) -> tuple[float, float]:
     """Cut points of a bin that holds ``v`` and values within the counting tolerance of it."""
     width = abs(v) * TOLERANCE * 2 if v else 0.0
-    return v, float(v + width) if v + width > v else float(np.nextafter(v, math.inf))
+    upper = v + width
+    return v, float(upper) if upper > v and math.isfinite(upper) else float(np.nextafter(v, math.inf))
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,10 +253,10 @@ class _TimeFit:
 
     def add(self, x: np.ndarray[Any, Any]) -> None:
         self.n += len(x)
-        if x.dtype.kind == "f":
+        if x.dtype.kind == "f":  # nulls, or instants beyond int64 microseconds (seconds holding nanoseconds)
             ok = ~np.isnan(x)
             self.nulls += int(len(x) - np.count_nonzero(ok))
-            x = x[ok & np.isfinite(x)].astype(np.int64)
+            x = x[ok & np.isfinite(x)]
         for attr, unit in (("days", _DAY_US), ("hours", _HOUR_US)):
             seen = getattr(self, attr)
             if seen is not None:
@@ -373,9 +374,10 @@ class _NumericFit:
     def _track_discrete(self, x: np.ndarray[Any, Any], lo: float, hi: float) -> None:
         limit = self.max_discrete
         if x.dtype.kind in "iu" and hi - lo < 1 << 16:
-            binc = np.bincount(x - int(lo))
+            base = x.min()  # an exact integer (a float of INT64_MAX would overflow int64)
+            binc = np.bincount(x - base)
             nz = np.flatnonzero(binc)
-            u, c = nz + int(lo), binc[nz]
+            u, c = nz + base, binc[nz]
         else:
             # Cheap early exit: a head of the batch already has too many values.
             if len(x) > 4096 and len(np.unique(x[:4096])) > limit:
@@ -763,7 +765,7 @@ def _merge_close(counts: Mapping[float, int]) -> tuple[dict[float, int], dict[fl
 
     for v in keys:
         close = math.isfinite(v) and math.isfinite(group[0]) if group else False
-        if group and not (close and abs(v - group[0]) <= abs(group[0]) * 2 * TOLERANCE):
+        if group and not (close and abs(v - group[0]) <= abs(group[0]) * (2 * TOLERANCE)):
             flush()
             group = []
         group.append(v)
@@ -857,7 +859,8 @@ def _dedupe(edges: np.ndarray[Any, Any]) -> tuple[float, ...]:
     """Sorted cut points, less those within the counting tolerance of the previous one (an empty sliver
     of a bin); a point bin's upper cut point is kept."""
     if len(edges) > 1:
-        close = np.diff(edges) <= np.abs(edges[:-1]) * 2 * TOLERANCE
+        with np.errstate(over="ignore"):  # the gap between -1e308 and 1e308 is inf, and far from close
+            close = np.diff(edges) <= np.abs(edges[:-1]) * (2 * TOLERANCE)
         close &= np.array([not point_bin(a, b) for a, b in itertools.pairwise(edges.tolist())])
         edges = edges[np.concatenate(([True], ~close))]
     return tuple(float(e) for e in edges)

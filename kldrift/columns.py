@@ -16,6 +16,7 @@ Nulls and NaN are the same thing to kldrift: both land in the null bin.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Literal
 
 import numpy as np
@@ -223,9 +224,38 @@ def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarra
     if not values:
         return pa.array([], pa.string()), np.zeros(0, np.int64), nulls
     if len(values) == 1:
-        return values[0], counts[0], nulls
-    v, c = _sum_by_value(values, counts)
-    return v, c, nulls
+        v, c = values[0], counts[0]
+    else:
+        v, c = _sum_by_value(values, counts)
+    return (*_text_keys(v, c), nulls)
+
+
+LONG_TEXT = 256
+"""Texts longer than this (characters) are compared by a digest: a 1 MB value must not become a 1 MB bin label."""
+
+
+def _text_keys(values: pa.Array, counts: np.ndarray[Any, Any]) -> tuple[pa.Array, np.ndarray[Any, Any]]:
+    """Distinct texts as kldrift compares them: bytes that are not UTF-8 shown as escapes
+    (``caf\\xe9``), and a text over :data:`LONG_TEXT` characters as its head and a digest."""
+    changed = False
+    try:
+        values.validate(full=True)
+    except pa.ArrowInvalid:  # a writer put Latin-1 (or any bytes) in a string column
+        raw = values.cast(pa.binary()).to_pylist()
+        values = pa.array([b.decode("utf-8", "backslashreplace") for b in raw], pa.string())
+        changed = True
+    if len(values) and pc.max(pc.utf8_length(values)).as_py() > LONG_TEXT:
+        texts = values.to_pylist()
+        values = pa.array([_key(t) if len(t) > LONG_TEXT else t for t in texts], pa.string())
+        changed = True
+    if changed and pc.count_distinct(values).as_py() < len(values):
+        values, counts = _sum_by_value([values], [counts])
+    return values, counts
+
+
+def _key(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{text[:64]}… ({len(text):,} characters, sha256 {digest})"
 
 
 def _sum_by_value(values: list[pa.Array], counts: list[np.ndarray[Any, Any]]) -> tuple[pa.Array, np.ndarray[Any, Any]]:

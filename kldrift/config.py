@@ -319,17 +319,46 @@ class JobConfig(Settings):
     base_dir: str = Field(".", exclude=True)
     """Folder relative paths resolve against (the config file's); not a YAML key."""
 
-    @field_validator("reference", "current", "output", "profile")
+    @field_validator("reference", "current")
     @classmethod
-    def _template(cls, v: str | None) -> str | None:
-        if v is not None:
-            check_template(v)
+    def _template(cls, v: str) -> str:
+        check_template(v)
         return v
 
+    @field_validator("output", "profile")
+    @classmethod
+    def _no_template(cls, v: str | None) -> str | None:
+        if v is not None and re.search(r"\{[A-Za-z_]*\}", v):
+            msg = (
+                f"{v!r} holds a placeholder, which is not rendered here: each run already writes into "
+                "<output>/<dataset>/dt=<date>/"
+            )
+            raise ValueError(msg)
+        if v is not None and v.startswith(("s3://", "gs://", "gcs://")):
+            msg = f"{v!r}: outputs go to a local or mounted folder (object store outputs are not supported)"
+            raise ValueError(msg)
+        return v
+
+    def check_paths(self, source: str) -> None:
+        """Raise the ConfigError of paths that cannot work together: the outputs inside the reference."""
+        ref = self.reference_source()
+        if "://" in ref or ref.endswith(".json") or _GLOB.search(ref):
+            return
+        ref, out = os.path.abspath(ref), os.path.abspath(self.dataset_dir())
+        if os.path.commonpath([ref, out]) == ref:
+            msg = (
+                f"{source}: output: {self.output!r} is inside the reference folder {ref}; "
+                "its files would be read as data"
+            )
+            raise ConfigError(msg)
+
     def resolve(self, path: str) -> str:
-        """A path from the config, relative to the config file's folder; URIs untouched."""
-        if "://" in path or os.path.isabs(path):
+        """A path from the config: ``~`` expanded, relative to the config file's folder; URIs untouched."""
+        if "://" in path:
             return path
+        path = os.path.expanduser(path)
+        if os.path.isabs(path):
+            return os.path.normpath(path)
         return os.path.normpath(os.path.join(self.base_dir, path))
 
     def dataset_dir(self) -> str:
@@ -434,12 +463,24 @@ def _parse_ts(value: str, name: str) -> dt.datetime:
         raise ConfigError(msg) from None
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""A config file above 1 MiB is refused before it is parsed (PyYAML's parser takes ~3 s a MiB)."""
+MAX_CONFIG_VALUES = 100_000
+"""Values a config may expand to, aliases counted as often as they are used (a billion laughs is 10**9)."""
+
+
 class _Loader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false, so ``on: critical`` is a key, not ``True``.
 
     A key given twice in one mapping is an error, not a silent override: of two
-    ``thresholds:`` blocks the second would win unseen.
+    ``thresholds:`` blocks the second would win unseen. A document that expands to
+    more than :data:`MAX_CONFIG_VALUES` values (anchors and aliases nested into a
+    "billion laughs") is refused before anything is built from it.
     """
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_expansion(node)
+        return super().construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[str] = set()
@@ -462,6 +503,38 @@ _Loader.add_implicit_resolver(
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Raise when ``root`` expands to more than :data:`MAX_CONFIG_VALUES` values (aliases share nodes)."""
+    sizes: dict[int, int] = {}
+    order: list[yaml.Node] = []
+    stack = [root]
+    while stack:  # post-order without recursion: a deep document must not exhaust the stack here
+        node = stack.pop()
+        if id(node) in sizes:
+            continue
+        sizes[id(node)] = -1
+        order.append(node)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(n for pair in node.value for n in pair)
+    for node in reversed(order):
+        if isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(sizes[id(n)] for n in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(sizes[id(k)] + sizes[id(v)] for k, v in node.value)
+        else:
+            size = 1
+        sizes[id(node)] = size
+        if size > MAX_CONFIG_VALUES:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the document expands to more than {MAX_CONFIG_VALUES:,} values (aliases?)",
+                node.start_mark,
+            )
 
 
 def _sha(payload: Any) -> str:
@@ -560,10 +633,14 @@ def _validate(model: type[_Model], data: Any, source: str) -> Any:
 
 
 _JOB_KEYS = frozenset({"dataset", "reference", "current", "output"})
+_GLOB = re.compile(r"[*?\[]")
 
 
 def _read_yaml(p: Path) -> Any:
     try:
+        if p.is_file() and p.stat().st_size > MAX_CONFIG_BYTES:
+            size = p.stat().st_size
+            raise ConfigError(f"{p}: config file of {size:,} bytes; a config is at most {MAX_CONFIG_BYTES:,} bytes")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found") from None
@@ -599,8 +676,9 @@ def load_config(path: str | os.PathLike[str]) -> JobConfig:
 def _job_config(p: Path, data: Any) -> JobConfig:
     if isinstance(data, Mapping) and "base_dir" in data:
         raise ConfigError.unknown_key("", "base_dir", JobConfig.model_fields.keys() - {"base_dir"}, source=str(p))
-    cfg = _validate(JobConfig, data, str(p))
-    return cfg.model_copy(update={"base_dir": str(p.resolve().parent)})
+    cfg = _validate(JobConfig, data, str(p)).model_copy(update={"base_dir": str(p.resolve().parent)})
+    cfg.check_paths(str(p))
+    return cfg
 
 
 def coerce_config(config: object, *, source: str = "config") -> Settings:

@@ -102,25 +102,33 @@ def count_values(x: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> Count
     out = np.zeros(m + 2, np.int64)
     nnan = 0 if x.dtype.kind in "iu" else int(np.count_nonzero(np.isnan(x)))
     values = np.asarray(values, dtype=np.float64)
-    if x.dtype.kind in "iu" or not np.all(np.isfinite(values)):
+    if x.dtype.kind in "iu":
         _count_equal(x, values, out)
     else:
-        # value i owns [lo_i, hi_i): from its lowered bound to just past its raised one
-        lo = _first_at_least(lower_bounds(values), x.dtype)
-        hi = _first_at_least(np.nextafter(_upper(values), np.inf), x.dtype)
-        if m <= 32:
-            ge_lo = np.fromiter((np.count_nonzero(x >= b) for b in lo), np.int64, m)
-            ge_hi = np.fromiter((np.count_nonzero(x >= b) for b in hi), np.int64, m)
-            out[:m] = ge_lo - ge_hi
-        else:
-            bounds = np.empty(2 * m, dtype=x.dtype)
-            bounds[0::2], bounds[1::2] = lo, hi
-            pos = np.searchsorted(bounds, x, side="right")
-            inside = (pos & 1).astype(bool)
-            out[:m] = np.bincount(pos[inside] >> 1, minlength=m)
+        finite = np.flatnonzero(np.isfinite(values))
+        for i in np.flatnonzero(~np.isfinite(values)):  # ±inf: only themselves
+            out[i] = np.count_nonzero(x == values[i])
+        out[finite] = _count_close(x, values[finite])
     out[m] = n - int(out[:m].sum()) - nnan
     out[m + 1] = nnan
     return out
+
+
+def _count_close(x: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> Counts:
+    """Counts of float ``x`` within the tolerance of each of the finite, ascending ``values``."""
+    m = len(values)
+    # value i owns [lo_i, hi_i): from its lowered bound to just past its raised one
+    lo = _first_at_least(lower_bounds(values), x.dtype)
+    hi = _first_at_least(np.nextafter(_upper(values), np.inf), x.dtype)
+    if m <= 32:
+        ge_lo = np.fromiter((np.count_nonzero(x >= b) for b in lo), np.int64, m)
+        ge_hi = np.fromiter((np.count_nonzero(x >= b) for b in hi), np.int64, m)
+        return ge_lo - ge_hi
+    bounds = np.empty(2 * m, dtype=x.dtype)
+    bounds[0::2], bounds[1::2] = lo, hi
+    pos = np.searchsorted(bounds, x, side="right")
+    inside = (pos & 1).astype(bool)
+    return np.bincount(pos[inside] >> 1, minlength=m).astype(np.int64)
 
 
 def _count_equal(x: np.ndarray[Any, Any], values: np.ndarray[Any, Any], out: Counts) -> None:

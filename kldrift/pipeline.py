@@ -26,6 +26,7 @@ from kldrift.config import Interval, JobConfig, Settings, coerce_config
 from kldrift.errors import NoDataError, ProfileError, SourceError
 from kldrift.histogram import Histogram, count, workers
 from kldrift.profile import Profile
+from kldrift.redact import redact_url
 from kldrift.scan import Scan, Source, open_source
 from kldrift.schema import schema_changes
 from kldrift.scoring import DriftReport, RunCheck, score, volume_check
@@ -93,12 +94,12 @@ def _fit_scan(scan: Scan, settings: Settings, on_rows: Progress | None = None) -
         partial = count(sub, scan, where=f"reference {scan.description}", on_batch=on_rows)
         counts.update(partial.counts)
     hist = Histogram(spec.fingerprint, row0, {f.name: counts[f.name] for f in spec.features}, {})
-    files = tuple({"path": f.path, "size": f.size, "mtime": f.mtime} for f in scan.files)
+    files = _file_records(scan)
     return Profile(
         spec,
         hist,
         settings.binning_fingerprint(),
-        scan.description,
+        redact_url(scan.description),
         files,
         fit.columns,
         fit.test_counts,
@@ -271,7 +272,7 @@ def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Prog
                     profile.binning_fingerprint,
                     want,
                 )
-            elif _file_keys(profile.files) != _file_keys(scan.files):
+            elif _reference_changed(profile.files, scan):
                 log.warning("%s: the reference files changed since this profile was fitted; refitting", path)
             else:
                 return profile
@@ -281,9 +282,32 @@ def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Prog
     return profile
 
 
-def _file_keys(files: Sequence[Any]) -> set[tuple[str, int]]:
-    """(path, size) of each file: what must match for a saved profile to still describe the reference."""
-    return {(str(f["path"]), int(f["size"])) if isinstance(f, dict) else (f.path, f.size) for f in files}
+def _file_records(scan: Scan) -> tuple[dict[str, Any], ...]:
+    """The reference's files as a profile records them: path (without credentials), size, mtime, footer digest."""
+    return tuple(
+        {"path": redact_url(f.path), "size": f.size, "mtime": f.mtime, "footer": scan.footer_digest(f)}
+        for f in scan.files
+    )
+
+
+def _reference_changed(saved: Sequence[Any], scan: Scan) -> bool:
+    """Whether the reference's files differ from the ones a profile was fitted on.
+
+    The same paths and sizes, and for a file whose mtime moved, the same Parquet footer
+    (a file replaced by other data of the same size has another one; a copy that only
+    touched it has the same).
+    """
+    before = {str(f["path"]): f for f in saved}
+    now = {redact_url(f.path): f for f in scan.files}
+    if before.keys() != now.keys():
+        return True
+    for path, info in now.items():
+        old = before[path]
+        if int(old["size"]) != info.size:
+            return True
+        if old.get("mtime") != info.mtime and old.get("footer") != scan.footer_digest(info):
+            return True
+    return False
 
 
 def _current_scan(config: JobConfig, interval: Interval) -> Scan:

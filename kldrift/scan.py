@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import fnmatch
 import functools
+import hashlib
 import itertools
 import logging
 import os
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 
 from kldrift.columns import domain_of
 from kldrift.errors import NoDataError, SourceError
+from kldrift.redact import redact_text, redact_url
 
 __all__ = ["FileInfo", "Scan", "Source", "describe", "open_source"]
 
@@ -116,6 +118,27 @@ class Scan:
         """The file's Parquet footer: read once per scan, then from memory (no reopening)."""
         footer = self._footers.get(info.path)
         return footer if footer is not None else self._open(info).metadata
+
+    def footer_digest(self, info: FileInfo) -> str:
+        """A digest of the file's raw Parquet footer: schema, row groups, offsets and statistics.
+
+        Different data of the same size and name has another footer; reading it
+        costs one small read at the end of the file.
+        """
+        try:
+            if self.filesystem is not None and not isinstance(self.filesystem, pafs.LocalFileSystem):
+                fh: Any = self.filesystem.open_input_file(_strip_scheme(info.path))
+            else:
+                fh = open(info.path, "rb")  # noqa: SIM115 - closed below
+            with fh:
+                fh.seek(-8, os.SEEK_END)
+                tail = fh.read(8)
+                length = int.from_bytes(tail[:4], "little")
+                fh.seek(-(8 + length), os.SEEK_END)
+                footer = fh.read(length)
+        except (OSError, pa.ArrowException, ValueError) as exc:
+            raise SourceError(f"{info.path}: cannot read the Parquet footer: {_arrow_msg(exc)}") from exc
+        return hashlib.sha256(footer + tail).hexdigest()[:16]
 
     def count_rows(self) -> int:
         """Row count, from Parquet footers (no data is decoded)."""
@@ -334,13 +357,13 @@ def _wrap(description: str, fn: Any) -> Any:
 def describe(source: Source) -> str:
     """A short human name for a source, for messages and the manifest."""
     if isinstance(source, str | os.PathLike):
-        return os.fspath(source)
+        return redact_url(os.fspath(source))  # s3://key:secret@bucket/... must not reach a message or a file
     if isinstance(source, pa.Table):
         return f"<pyarrow.Table {source.num_rows} rows>"
     if _is_pandas(source):
         return f"<pandas.DataFrame {len(source)} rows>"
     if isinstance(source, list | tuple):
-        return f"[{', '.join(os.fspath(s) for s in source[:3])}{', ...' if len(source) > 3 else ''}]"
+        return f"[{', '.join(redact_url(os.fspath(s)) for s in source[:3])}{', ...' if len(source) > 3 else ''}]"
     return repr(source)
 
 
@@ -382,7 +405,8 @@ def _filesystem(path: str) -> tuple[pafs.FileSystem, str]:
         try:
             fs, rel = pafs.FileSystem.from_uri(path)
         except (pa.ArrowException, OSError, ValueError) as exc:
-            raise SourceError(f"{path}: cannot open filesystem: {_arrow_msg(exc)}") from exc
+            msg = _arrow_msg(exc).replace(path, redact_url(path))
+            raise SourceError(f"{redact_url(path)}: cannot open filesystem: {redact_text(msg)}") from exc
         return fs, rel.rstrip("/") if rel != "/" else rel
     return pafs.LocalFileSystem(), os.path.abspath(path)
 
@@ -508,7 +532,7 @@ def _strip_scheme(path: str) -> str:
 
 
 def _path_scan(path: str) -> Scan:
-    shown = path
+    shown = redact_url(path)
     fs, local = _filesystem(path)
     if _GLOB_CHARS & set(path.split("?", 1)[0] if "://" in path else path):  # s3://b/p/?region=... is no glob
         return _glob_scan(fs, local, shown)

@@ -126,6 +126,8 @@ def run_scenario(name: str, args: Mapping[str, Any], env: Mapping[str, str], *, 
         timeout=timeout,
         check=False,
     )
+    # Kept beside the result: the console of a run is one of the places a secret must never reach.
+    (Path(env["AIRFLOW_HOME"]) / f"{name}.console").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0 or not out.exists():
         raise AssertionError(f"scenario {name} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
     return json.loads(out.read_text())

@@ -30,6 +30,8 @@ from kldrift.cli import main
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
+TOKEN = "T0KEN-planted-in-the-webhook-url-5f1c"
+
 # Logical date of a daily run = end of its data interval: 2026-11-24 scores dt=2026-11-23.
 RUNS = [
     ["kldrift__demo", "2026-11-24"],
@@ -51,7 +53,7 @@ def runs(root: Path) -> dict[str, Any]:
     configs = root / "configs"
     write_config(configs, "demo", data, root / "out_dag", airflow="{max_shards: 3}")
     port = free_port()
-    hook = f'{{url: "http://127.0.0.1:{port}/hook", on: critical, retries: 0}}'
+    hook = f'{{url: "http://127.0.0.1:{port}/hook/{TOKEN}?token={TOKEN}", on: critical, retries: 0}}'
     write_config(configs, "strict", data, root / "out_strict", alerts=f"{{fail_on: critical, webhook: {hook}}}")
     op_config = write_config(root / "op", "op", data, root / "out_op")
     dags = root / "dags"
@@ -158,3 +160,16 @@ def test_operator_fail_on_never(runs: dict[str, Any]) -> None:
     summary = run["xcom"]["drift[-1]:return_value"]
     assert (summary["date"], summary["worst"], summary["alerts"]) == (QUIET_DAY, "ok", [])
     assert summary["severities"]["critical"] == 0
+
+
+def test_the_webhook_token_reaches_no_xcom_log_database_or_file(runs: dict[str, Any], root: Path) -> None:
+    # The strict DAG's webhook URL holds TOKEN in its path and query. Everything the DAG runs left behind —
+    # XComs, the Airflow database, task logs, the console, every output file — is searched for it.
+    [body] = runs["webhook"]
+    assert body["dataset"] == "demo"  # the delivery happened, through the URL with the token
+    assert TOKEN not in json.dumps(runs["runs"]["kldrift__strict@2026-11-24"]["xcom"], default=str)
+    searched = [p for base in (root / "airflow", root / "out_strict") for p in base.rglob("*") if p.is_file()]
+    names = {p.name for p in searched}
+    assert {"airflow.db", "dag_test.console", "deliveries.jsonl", "manifest.json"} <= names
+    for p in searched:
+        assert TOKEN.encode() not in p.read_bytes(), p

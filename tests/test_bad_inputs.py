@@ -186,7 +186,7 @@ def job(tmp_path: Path, good: Path, **keys: str) -> Path:
 
 def test_partition_of_the_date_missing(capsys: pytest.CaptureFixture[str], tmp_path: Path, good: Path) -> None:
     config = job(tmp_path, good)
-    missing = f"{good / 'cur'}/dt=2026-05-02/"  # as the template renders it
+    missing = f"{good / 'cur'}/dt=2026-05-02"  # as the template renders it, normalised
     assert cli.main(["-q", "run", "--config", str(config), "--date", "2026-05-02", "--fail-on", "critical"]) == 1
     assert "NO DATA" not in capsys.readouterr().err
     result = run(load_config(config), Interval.for_date("2026-05-02"))

@@ -171,11 +171,20 @@ def test_bad_template(tmp_path: Path, template: str, expected: str) -> None:
     assert re.search(expected, msg), msg
 
 
-@pytest.mark.parametrize("key", ["reference", "output", "profile"])
-def test_every_path_key_is_a_checked_template(tmp_path: Path, key: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("reference", "reference: unknown placeholder {day}"),
+        # outputs are not templates: a placeholder there would never be rendered
+        ("output", "output: 'x/{day}/' holds a placeholder, which is not rendered here"),
+        ("profile", "profile: 'x/{day}/' holds a placeholder, which is not rendered here"),
+    ],
+    ids=["reference", "output", "profile"],
+)
+def test_every_path_key_is_checked_for_placeholders(tmp_path: Path, key: str, expected: str) -> None:
     text = BASE + "profile: p.json\n"
     text = re.sub(rf"^{key}: .*$", f"{key}: x/{{day}}/", text, flags=re.M)
-    assert error_of(tmp_path, text).startswith(f"{key}: unknown placeholder {{day}}")
+    assert error_of(tmp_path, text).startswith(expected)
 
 
 def test_templates_render_the_interval(tmp_path: Path) -> None:
@@ -285,9 +294,15 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkey
     assert cfg.current_source(Interval.for_date("2026-01-02")) == os.path.join(conf, "data", "cur", "dt=2026-01-02")
     assert cfg.dataset_dir() == os.path.join(conf, "out", "trips")
     assert cfg.profile_path() == str(tmp_path / "prof" / "p.json")
-    absolute = load_config(write(tmp_path, BASE.replace("data/ref/", "/abs/ref/").replace("out/", "s3://b/out/")))
-    assert absolute.reference_source() == "/abs/ref/"
-    assert absolute.dataset_dir() == "s3://b/out/trips"
+    absolute = load_config(write(tmp_path, BASE.replace("data/ref/", "/abs/ref/").replace("out/", "/abs/out/")))
+    assert absolute.reference_source() == "/abs/ref"
+    assert absolute.dataset_dir() == "/abs/out/trips"
+    uri = load_config(write(tmp_path, BASE.replace("data/ref/", "s3://b/ref/")))
+    assert uri.reference_source() == "s3://b/ref/"  # URIs untouched
+    msg = error_of(tmp_path, BASE.replace("out/", "s3://b/out/"))
+    assert (
+        msg == "output: 's3://b/out/': outputs go to a local or mounted folder (object store outputs are not supported)"
+    )
     assert load_config(path).profile_path() != load_config(path).dataset_dir()
 
 

@@ -134,3 +134,47 @@ def test_s3_run_through_the_cli_never_logs_credentials(bucket: dict[str, Any], t
     written = "".join(p.read_text(errors="replace") for p in run_dir.iterdir() if p.suffix in {".json", ".jsonl"})
     assert SECRET not in proc.stdout + proc.stderr + written
     assert "testing-key" not in proc.stdout + proc.stderr + written
+
+
+def test_credentials_in_the_uri_reach_no_file_and_no_log(
+    bucket: dict[str, Any], s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Keys in the URI itself, and options in its query (not a glob: `?` there starts the query).
+    host = s3_env["AWS_ENDPOINT_URL"].split("://", 1)[1]
+    creds = f"testing-key:{SECRET}@"
+    query = f"?endpoint_override={host}&scheme=http&region=us-east-1"
+    cfg = tmp_path / "lake.yaml"
+    cfg.write_text(
+        f"dataset: lake\nreference: 's3://{creds}lake/trips/reference/{query}'\n"
+        f"current: 's3://{creds}lake/trips/current/dt={{ds}}/{query}'\noutput: {tmp_path / 'out'}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # the URI alone must do
+    proc = subprocess.run(
+        [sys.executable, "-m", "kldrift.cli", "-vv", "run", "--config", str(cfg), "--date", "2026-11-23"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {"profile.json", "manifest.json", "alerts.jsonl", "metrics.parquet"}
+    for p in written:
+        assert SECRET.encode() not in p.read_bytes(), p
+    assert SECRET not in proc.stdout + proc.stderr
+    profile = json.loads((tmp_path / "out" / "lake" / "profile.json").read_text())
+    assert profile["source"].startswith("s3://***@lake/trips/reference/?endpoint_override=")
+    # a wrong key in the URI: the error names the source without the secret
+    cfg.write_text(cfg.read_text().replace("/reference/", "/nowhere/"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "kldrift.cli", "run", "--config", str(cfg), "--date", "2026-11-23"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert SECRET not in proc.stderr
+    assert "s3://***@lake/trips/nowhere/" in proc.stderr

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,9 +140,19 @@ def _check_airflow(config: JobConfig, source: str) -> None:
             raise ConfigError(f"{source}: tags: {tag[:20]!r}... is longer than Airflow's {_TAG_MAX_LEN} characters")
 
 
+_DAG_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
 def load_job(path: str | os.PathLike[str]) -> Job:
     """The :class:`Job` of one config file; a one-line :class:`ConfigError` naming the file otherwise."""
     p = Path(path).resolve()
+    if not _DAG_ID.match(p.stem):
+        better = re.sub(r"[^A-Za-z0-9_.-]+", "_", p.stem).strip("_") or "job"
+        msg = (
+            f"{p}: the file name makes the DAG id {dag_id_for(p)!r}, which Airflow refuses: use letters, digits, "
+            f"'_', '-' and '.' only (say {better}{p.suffix})"
+        )
+        raise ConfigError(msg)
     config = load_config(p)
     _check_airflow(config, str(p))
     return Job(str(p), config)

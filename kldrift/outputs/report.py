@@ -321,9 +321,10 @@ class _Charts:
             mew=1.0,
             color=SEVERITY_COLORS.get(severities[last], "#999"),
         )
-        top = max([critical, *(v for v in ys if _finite(v))])
+        levels = [(n, v) for n, v in (("warn", warn), ("critical", critical)) if _finite(v)]  # inf: never alerts
+        top = max([*(v for _, v in levels), *(v for v in ys if _finite(v))], default=0.0)
         top = top * 1.15 if top > 0 else 1.0
-        for name, level in (("warn", warn), ("critical", critical)):
+        for name, level in levels:
             color = SEVERITY_COLORS[name]
             ax.axhline(level, color=color, linestyle="--", linewidth=0.9, zorder=0)
             # Labels in the right margin, critical's above its line and warn's below: apart even when close.
