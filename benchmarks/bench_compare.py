@@ -77,7 +77,7 @@ import pyarrow as pa
 from kldrift.columns import to_numbers
 from kldrift.histogram import count
 from kldrift.profile import Profile
-from kldrift.scan import open_source
+from kldrift.sources import open_source
 import sys
 prof = Profile.load(sys.argv[1])
 scan = open_source({str(data / "current.parquet")!r})

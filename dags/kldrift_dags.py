@@ -63,8 +63,8 @@ def build_dag(job: Job) -> DAG:
         @task
         def plan_shards(
             data_interval_start: dt.datetime | None = None, data_interval_end: dt.datetime | None = None
-        ) -> list[list[str]]:
-            """Group the interval's current files into at most ``airflow.max_shards`` shards."""
+        ) -> list[list[dict[str, Any]]]:
+            """Group the interval's current files into at most ``airflow.max_shards`` shards of file records."""
             from kldrift.airflow import tasks
 
             interval = tasks.job_interval(config, data_interval_start, data_interval_end)
@@ -72,7 +72,7 @@ def build_dag(job: Job) -> DAG:
 
         @task(map_index_template="{{ shard }}", pool=config.airflow.pool or "default_pool")  # type: ignore[untyped-decorator]
         def count_shard(
-            files: list[str],
+            files: list[dict[str, Any]],
             profile: dict[str, Any],
             data_interval_start: dt.datetime | None = None,
             data_interval_end: dt.datetime | None = None,
@@ -88,6 +88,7 @@ def build_dag(job: Job) -> DAG:
         def score_and_write(
             profile: dict[str, Any],
             partials: list[dict[str, Any]],
+            shards: list[list[dict[str, Any]]],
             data_interval_start: dt.datetime | None = None,
             data_interval_end: dt.datetime | None = None,
             outlet_events: Any = None,
@@ -97,7 +98,7 @@ def build_dag(job: Job) -> DAG:
 
             interval = tasks.job_interval(config, data_interval_start, data_interval_end)
             # partials[:] fetches every shard's counts in one request (iterating asks one by one).
-            summary = tasks.score_and_write(path, interval, profile, partials[:])
+            summary = tasks.score_and_write(path, interval, profile, partials[:], shards)
             outlet_events[asset].extra = {
                 "date": summary["date"],
                 "worst": summary["worst"],
@@ -109,7 +110,7 @@ def build_dag(job: Job) -> DAG:
         shards = plan_shards()
         prof = profile()
         partials = count_shard.partial(profile=prof).expand(files=shards)
-        summary = score_and_write(prof, partials)
+        summary = score_and_write(prof, partials, shards)
 
         if config.alerts.webhook is not None:
 

@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import sys
-import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -221,32 +220,29 @@ def _exit_for(report: Any, fail_on: str | None) -> int:
 
 
 def _interval(args: argparse.Namespace) -> Any:
-    from kldrift.config import Interval
+    from kldrift.errors import ConfigError
+    from kldrift.interval import Interval
 
     if args.date and (args.start or args.end):
         raise KLDriftError("give either --date or --start/--end, not both")
-    if args.date:
-        return Interval.for_date(args.date)
-    if args.start and args.end:
-        return Interval.parse(args.start, args.end)
+    try:
+        if args.date:
+            return Interval.for_date(args.date)
+        if args.start and args.end:
+            return Interval.parse(args.start, args.end)
+    except ConfigError as exc:  # "date: ...", "start: ...": the flags' names here
+        raise ConfigError(f"--{exc}" if str(exc).startswith(("date:", "start:", "end:")) else str(exc)) from None
     raise KLDriftError("missing data interval: give --date YYYY-MM-DD, or --start and --end")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from kldrift.config import coerce_config
-    from kldrift.histogram import count
-    from kldrift.pipeline import _reference_profile, assess
-    from kldrift.scan import open_source
+    from kldrift.pipeline import compare
 
     settings = coerce_config(args.config)
+    timings: dict[str, float] = {}
     with _progress(not args.quiet, "reading") as on_rows:
-        t0 = time.perf_counter()
-        profile = _reference_profile(args.reference, settings)
-        t1 = time.perf_counter()
-        scan = open_source(args.current)
-        current = count(profile.spec, scan, on_batch=on_rows)
-        t2 = time.perf_counter()
-    report = assess(profile, current, settings, scan=scan)
+        report = compare(args.reference, args.current, config=settings, on_rows=on_rows, timings=timings)
     _print_report(report, args.format)
     if args.out:
         from kldrift.outputs import write_outputs
@@ -259,7 +255,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             settings=settings,
             manifest={
                 "inputs": {"reference": redact_url(str(args.reference)), "current": redact_url(str(args.current))},
-                "timings": {"profile_s": round(t1 - t0, 4), "count_s": round(t2 - t1, 4)},
+                "timings": {k: round(v, 4) for k, v in timings.items()},
             },
         )
         for name, path in paths.items():

@@ -14,22 +14,19 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from kldrift.binning import BinSpec, Fitter, quantile_edges, sample_per_column, select_features
-from kldrift.columns import to_numbers
 from kldrift.config import Interval, JobConfig, Settings, coerce_config
 from kldrift.errors import NoDataError, ProfileError, SourceError
-from kldrift.histogram import Histogram, count, workers
+from kldrift.findings import RunCheck, volume_check
+from kldrift.fitting import fit_profile, reference_changed
+from kldrift.histogram import Histogram, count
 from kldrift.profile import Profile
-from kldrift.redact import redact_url
-from kldrift.scan import Scan, Source, open_source
+from kldrift.scan import Scan, Source
 from kldrift.schema import schema_changes
-from kldrift.scoring import DriftReport, RunCheck, score, volume_check
+from kldrift.scoring import DriftReport, score
+from kldrift.sources import open_source
 
 __all__ = [
     "RunResult",
@@ -41,6 +38,7 @@ __all__ = [
     "fit",
     "load_or_fit_profile",
     "plan_shards",
+    "planned_files",
     "run",
 ]
 
@@ -53,89 +51,6 @@ def _is_profile_path(source: object) -> bool:
     return isinstance(source, str | os.PathLike) and os.fspath(source).endswith(".json")
 
 
-def _pandas_index(scan: Scan) -> list[str]:
-    """Columns the pandas index was written to (``DataFrame.to_parquet`` keeps it as ``__index_level_0__``)."""
-    try:
-        meta = scan.schema.pandas_metadata or {}
-    except (ValueError, TypeError):  # malformed pandas metadata: no index columns known
-        return []
-    return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
-
-
-def _fit_scan(scan: Scan, settings: Settings, on_rows: Progress | None = None) -> Profile:
-    plan = select_features(scan, settings)
-    total = scan.count_rows()
-    index = _pandas_index(scan)
-    fitter = Fitter(plan, settings, total, pandas_index=index)
-    if not fitter.sample_is_complete():
-        # Big reference: place provisional cut points from a pilot of a few row groups, so the
-        # one full pass both samples and counts exactly; columns where the pilot misses the
-        # quantiles (checked against the pass's systematic sample) get a second pass.
-        pilot = _pilot_edges(scan, settings, fitter.numeric_quantile_columns())
-        fitter = Fitter(plan, settings, total, pilot, pandas_index=index)
-    names = fitter.names
-    row0 = 0
-    with ThreadPoolExecutor(workers()) as pool:
-        for i, group in enumerate(scan.column_groups(names)):
-            row0 = 0
-            for batch in scan.batches(group):
-                list(pool.map(fitter.add_column, group, [batch.column(n) for n in group], [row0] * len(group)))
-                row0 += batch.num_rows
-                if on_rows and i == 0:
-                    on_rows(batch.num_rows)
-        if not names:
-            row0 = total
-        fit = fitter.finish(pool)
-    spec, counts = fit.spec, fit.counts
-    rest = [f for f in spec.features if f.name not in counts]
-    if rest:
-        # Cut points came from a sample: count the reference exactly in a second pass.
-        sub = BinSpec(tuple(rest))
-        partial = count(sub, scan, where=f"reference {scan.description}", on_batch=on_rows)
-        counts.update(partial.counts)
-    hist = Histogram(spec.fingerprint, row0, {f.name: counts[f.name] for f in spec.features}, {})
-    files = _file_records(scan)
-    return Profile(
-        spec,
-        hist,
-        settings.binning_fingerprint(),
-        redact_url(scan.description),
-        files,
-        fit.columns,
-        fit.test_counts,
-        fit.test_pool,
-        fit.coverage,
-    )
-
-
-PILOT_ROW_GROUPS = 8
-
-
-def _pilot_edges(scan: Scan, settings: Settings, names: list[str]) -> dict[str, tuple[float, ...]]:
-    """Quantile cut points of each column from a few row groups spread over the reference."""
-    if not names:
-        return {}
-    pilot = scan.spread(PILOT_ROW_GROUPS)
-    per_column = sample_per_column(len(names), settings.binning.sample_size)
-    stride = max(1, -(-pilot.count_rows() // per_column))
-    samples: dict[str, list[np.ndarray[Any, Any]]] = {n: [] for n in names}
-    for group in pilot.column_groups(names):
-        row0 = 0
-        for batch in pilot.batches(group):
-            for n in group:
-                x = to_numbers(batch.column(n))[(-row0) % stride :: stride]
-                samples[n].append(x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64))
-            row0 += batch.num_rows
-    out = {}
-    for n in names:
-        col = settings.column(n)
-        values = np.concatenate(samples[n]) if samples[n] else np.zeros(0)
-        edges = quantile_edges(values, col.bins or settings.binning.bins)
-        if edges:
-            out[n] = edges
-    return out
-
-
 def fit(reference: Source, *, config: object = None) -> Profile:
     """Bins fitted on ``reference`` plus the reference's counts in them.
 
@@ -144,7 +59,7 @@ def fit(reference: Source, *, config: object = None) -> Profile:
     a :class:`~kldrift.config.Settings`.
     """
     settings = coerce_config(config)
-    return _fit_scan(open_source(reference), settings)
+    return fit_profile(open_source(reference), settings)
 
 
 def _reference_profile(reference: Source | Profile, settings: Settings) -> Profile:
@@ -155,9 +70,9 @@ def _reference_profile(reference: Source | Profile, settings: Settings) -> Profi
     return fit(reference, config=settings)
 
 
-def count_current(profile: Profile, current: Source, *, on_rows: Progress | None = None) -> Histogram:
+def count_current(profile: Profile, current: Source) -> Histogram:
     """Counts of the current data in the profile's bins."""
-    return count(profile.spec, open_source(current), on_batch=on_rows)
+    return count(profile.spec, open_source(current))
 
 
 def assess(
@@ -202,16 +117,31 @@ def assess(
     )
 
 
-def compare(reference: Source | Profile, current: Source, *, config: object = None) -> DriftReport:
+def compare(
+    reference: Source | Profile,
+    current: Source,
+    *,
+    config: object = None,
+    on_rows: Progress | None = None,
+    timings: dict[str, float] | None = None,
+) -> DriftReport:
     """Drift of ``current`` against ``reference``, one row per feature.
 
     ``reference`` is a source (fitted here) or a :class:`~kldrift.profile.Profile`
-    (or the path of a saved one, ``*.json``); ``current`` a source.
+    (or the path of a saved one, ``*.json``); ``current`` a source. ``on_rows``
+    is told the rows of each batch read (a progress bar); ``timings``, when
+    given, receives the seconds spent on the reference (``profile_s``) and on
+    counting the current data (``count_s``).
     """
     settings = coerce_config(config)
+    t0 = time.perf_counter()
     profile = _reference_profile(reference, settings)
+    t1 = time.perf_counter()
     scan = open_source(current)
-    return assess(profile, count(profile.spec, scan), settings, scan=scan)
+    counts = count(profile.spec, scan, on_batch=on_rows)
+    if timings is not None:
+        timings.update(profile_s=t1 - t0, count_s=time.perf_counter() - t1)
+    return assess(profile, counts, settings, scan=scan)
 
 
 # --- the scheduled job ---------------------------------------------------------
@@ -221,6 +151,7 @@ def compare(reference: Source | Profile, current: Source, *, config: object = No
 class RunResult:
     """What one run of the job produced."""
 
+    dataset: str
     report: DriftReport
     interval: Interval
     paths: dict[str, str]
@@ -232,7 +163,7 @@ class RunResult:
         """A small JSON-able summary (what the Airflow task returns through XCom)."""
         verdict = self.report.verdict
         return {
-            "dataset": self.report.settings.dataset if isinstance(self.report.settings, JobConfig) else "",
+            "dataset": self.dataset,
             "date": self.interval.ds,
             "worst": str(self.report.worst),
             "verdict": verdict.headline,
@@ -272,42 +203,14 @@ def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Prog
                     profile.binning_fingerprint,
                     want,
                 )
-            elif _reference_changed(profile.files, scan):
+            elif reference_changed(profile.files, scan):
                 log.warning("%s: the reference files changed since this profile was fitted; refitting", path)
             else:
                 return profile
-    profile = _fit_scan(open_source(ref), config, on_rows)
+    profile = fit_profile(open_source(ref), config, on_rows)
     profile.save(path)
     log.info("saved reference profile %s (%d rows, %d features)", path, profile.rows, len(profile.features))
     return profile
-
-
-def _file_records(scan: Scan) -> tuple[dict[str, Any], ...]:
-    """The reference's files as a profile records them: path (without credentials), size, mtime, footer digest."""
-    return tuple(
-        {"path": redact_url(f.path), "size": f.size, "mtime": f.mtime, "footer": scan.footer_digest(f)}
-        for f in scan.files
-    )
-
-
-def _reference_changed(saved: Sequence[Any], scan: Scan) -> bool:
-    """Whether the reference's files differ from the ones a profile was fitted on.
-
-    The same paths and sizes, and for a file whose mtime moved, the same Parquet footer
-    (a file replaced by other data of the same size has another one; a copy that only
-    touched it has the same).
-    """
-    before = {str(f["path"]): f for f in saved}
-    now = {redact_url(f.path): f for f in scan.files}
-    if before.keys() != now.keys():
-        return True
-    for path, info in now.items():
-        old = before[path]
-        if int(old["size"]) != info.size:
-            return True
-        if old.get("mtime") != info.mtime and old.get("footer") != scan.footer_digest(info):
-            return True
-    return False
 
 
 def _current_scan(config: JobConfig, interval: Interval) -> Scan:
@@ -328,23 +231,77 @@ def _current_or_missing(config: JobConfig, interval: Interval) -> tuple[Scan | N
         return None, str(exc)
 
 
-def plan_shards(config: JobConfig, interval: Interval, max_shards: int | None = None) -> list[list[str]]:
-    """The current interval's files, grouped into at most ``airflow.max_shards`` shards.
+Unit = dict[str, Any]
+"""One unit of a planned shard: ``{"path", "size", "mtime", "row_groups"}`` (``[start, stop)`` or ``None``
+for the whole file), or ``{"missing": why}`` when the partition is not there."""
 
-    A missing partition is one empty shard: its counts are zero and the run says ``no_data``.
+
+def plan_shards(config: JobConfig, interval: Interval, max_shards: int | None = None) -> list[list[Unit]]:
+    """The current interval's files, grouped into at most ``airflow.max_shards`` shards of unit records.
+
+    The records are what the shards count and what the run's manifest lists:
+    nothing is listed again after planning. A missing partition is one shard
+    of one ``{"missing": why}`` unit: zero counts, and the run says ``no_data``.
     """
-    scan, _ = _current_or_missing(config, interval)
+    scan, missing = _current_or_missing(config, interval)
     if scan is None:
-        return [[]]
-    return scan.shards(max_shards or config.airflow.max_shards)
+        return [[{"missing": missing}]]
+    by_path = {f.path: f for f in scan.files}
+    out: list[list[Unit]] = []
+    for group in scan.shards(max_shards or config.airflow.max_shards):
+        units = []
+        for label in group:
+            path, _, rg = label.partition("#row_groups=")
+            info = by_path[path]
+            row_groups = [int(x) for x in rg.split("-")] if rg else None
+            units.append({"path": path, "size": info.size, "mtime": info.mtime, "row_groups": row_groups})
+        out.append(units)
+    return out
 
 
-def count_shard(config: JobConfig, interval: Interval, files: Sequence[str], profile: Profile) -> dict[str, Any]:
-    """Partial counts of some of the interval's files, as small JSON (an Airflow XCom)."""
-    if not files:
+def _planned_scan(config: JobConfig, interval: Interval, units: Sequence[Unit]) -> tuple[Scan | None, str | None]:
+    """The scan of planned units (files, row-group ranges), or ``None`` and why when the partition was missing."""
+    from kldrift.scan import FileInfo
+    from kldrift.sources import open_files
+
+    missing = next((str(u["missing"]) for u in units if "missing" in u), None)
+    files = [
+        FileInfo(
+            str(u["path"]), int(u["size"]), u.get("mtime"), tuple(u["row_groups"]) if u.get("row_groups") else None
+        )
+        for u in units
+        if "path" in u
+    ]
+    if missing is not None or not files:
+        return None, missing
+    try:
+        return open_files(files, config.current_source(interval)), None
+    except SourceError as exc:
+        raise SourceError(f"current data for {interval.ds}: {exc}") from None
+
+
+def _row_groups(value: Any) -> tuple[int, int] | None:
+    return (int(value[0]), int(value[1])) if value else None
+
+
+def count_shard(config: JobConfig, interval: Interval, units: Sequence[Unit], profile: Profile) -> dict[str, Any]:
+    """Partial counts of one planned shard, as small JSON (an Airflow XCom)."""
+    scan, _ = _planned_scan(config, interval, units)
+    if scan is None:
         return Histogram.zero(profile.spec).to_json()
-    scan = _current_scan(config, interval)
-    return count(profile.spec, scan.subset(files)).to_json()
+    return count(profile.spec, scan).to_json()
+
+
+def planned_files(
+    config: JobConfig, interval: Interval, shards: Sequence[Sequence[Unit]]
+) -> tuple[Scan | None, str | None]:
+    """The scan of every file a plan counted (each once, whole): what scoring checks and the manifest lists."""
+    seen: dict[str, Unit] = {}
+    for unit in (u for shard in shards for u in shard):
+        if "missing" in unit:
+            return None, str(unit["missing"])
+        seen.setdefault(str(unit["path"]), {**unit, "row_groups": None})
+    return _planned_scan(config, interval, list(seen.values()))
 
 
 def expected_rows(config: JobConfig, interval: Interval, profile: Profile) -> tuple[float, str] | None:
@@ -405,7 +362,7 @@ def finish(
     paths, deliveries = write_run(
         config, interval, profile, report, scan=scan, timings=timings or {}, deliver_webhook=deliver
     )
-    return RunResult(report, interval, paths, deliveries, timings or {})
+    return RunResult(config.dataset, report, interval, paths, deliveries, timings or {})
 
 
 def run(config: JobConfig, interval: Interval, *, on_rows: Progress | None = None, deliver: bool = True) -> RunResult:

@@ -153,6 +153,8 @@ class ColumnPlan:
 
     fit: list[tuple[str, pa.DataType]] = field(default_factory=list)
     """Columns to fit bins for: candidate features (their role is settled on the data)."""
+    categorical: set[str] = field(default_factory=set)
+    """The columns of :attr:`fit` binned by category (strings, booleans, ``kind: categorical``); the rest by value."""
     observe: list[tuple[str, pa.DataType]] = field(default_factory=list)
     """Timestamps not scored: only their coverage is measured (rows per interval)."""
     settled: dict[str, ColumnInfo] = field(default_factory=dict)
@@ -229,6 +231,8 @@ def plan_columns(
             plan.observe.append((name, t))
             continue
         plan.fit.append((name, t))
+        if kind == "categorical" or dom == "category":
+            plan.categorical.add(name)
     return plan
 
 

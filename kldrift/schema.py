@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from kldrift.columns import domain_of
 from kldrift.config import Settings
+from kldrift.findings import SchemaChange
 from kldrift.roles import ColumnInfo
-from kldrift.scoring import SchemaChange
 
 __all__ = ["schema_changes"]
 

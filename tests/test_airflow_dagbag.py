@@ -73,7 +73,7 @@ def test_task_graph(parsed: dict[str, Any]) -> None:
     assert demo["count_shard"]["upstream"] == ["plan_shards", "profile"]
     assert demo["count_shard"]["mapped"]
     assert demo["count_shard"]["map_index_template"] == "{{ shard }}"
-    assert demo["score_and_write"]["upstream"] == ["count_shard", "profile"]
+    assert demo["score_and_write"]["upstream"] == ["count_shard", "plan_shards", "profile"]  # plan: the files counted
     strict = parsed["good"]["dags"]["kldrift__strict"]["tasks"]
     assert sorted(strict) == sorted([*COUNT_TASKS, "check_severity", "deliver_webhook"])
     assert strict["deliver_webhook"]["upstream"] == strict["check_severity"]["upstream"] == ["score_and_write"]

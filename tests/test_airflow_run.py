@@ -81,7 +81,7 @@ def test_no_import_errors(runs: dict[str, Any]) -> None:
     assert runs["import_errors"] == {}
 
 
-def test_run_fans_out_over_shards(runs: dict[str, Any]) -> None:
+def test_run_fans_out_over_shards(runs: dict[str, Any], root: Path) -> None:
     run = runs["runs"]["kldrift__demo@2026-11-24"]
     assert run["state"] == "success"
     assert run["data_interval"] == ["2026-11-23 00:00:00+00:00", "2026-11-24 00:00:00+00:00"]
@@ -89,9 +89,15 @@ def test_run_fans_out_over_shards(runs: dict[str, Any]) -> None:
     assert len(shards) >= 2  # 3 files, max_shards 3
     assert all(t["state"] == "success" for t in run["tasks"].values())
     assert shards["count_shard[0]"]["rendered_map_index"].startswith("part-000.parquet")
-    planned = run["xcom"]["plan_shards[-1]:return_value"]  # files or Parquet fragments ("path#row_groups=..")
+    planned = run["xcom"]["plan_shards[-1]:return_value"]  # file records: path, size, mtime, row groups
     assert len(planned) == len(shards)
-    assert {p.split("#")[0].rsplit("/", 1)[-1] for s in planned for p in s} == {f"part-00{i}.parquet" for i in range(3)}
+    names = {u["path"].rsplit("/", 1)[-1] for s in planned for u in s}
+    assert names == {f"part-00{i}.parquet" for i in range(3)}
+    assert all(set(u) == {"path", "size", "mtime", "row_groups"} for s in planned for u in s)
+    # the manifest lists exactly the files the shards counted
+    manifest = json.loads((root / "out_dag" / "demo" / f"dt={DRIFT_DAY}" / "manifest.json").read_text())
+    manifest_files = manifest["inputs"]["current"]["files"]
+    assert sorted(f["path"] for f in manifest_files) == sorted({u["path"] for s in planned for u in s})
     for i in range(len(shards)):  # partial counts are small JSON
         part = run["xcom"][f"count_shard[{i}]:return_value"]
         assert set(part) == {"fingerprint", "rows", "counts", "errors"}

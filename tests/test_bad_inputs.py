@@ -204,7 +204,7 @@ def test_date_that_is_not_a_date(capsys: pytest.CaptureFixture[str], tmp_path: P
     config = job(tmp_path, good)
     assert cli.main(["run", "--config", str(config), "--date", "05/01/2026"]) == 2
     assert one_error(capsys.readouterr().err) == "--date: expected a date as YYYY-MM-DD, got '05/01/2026'"
-    with pytest.raises(ConfigError, match=r"^--date: expected a date as YYYY-MM-DD, got '2026-5-1'$"):
+    with pytest.raises(ConfigError, match=r"^date: expected a date as YYYY-MM-DD, got '2026-5-1'$"):
         Interval.for_date("2026-5-1")
 
 

@@ -16,12 +16,13 @@ import pyarrow as pa
 import pytest
 
 import kldrift
-from kldrift.binning import BinSpec, FeatureSpec, select_features
+from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.config import Settings
 from kldrift.errors import ProfileError, SchemaError
+from kldrift.fitting import select_features
 from kldrift.pipeline import count_current
 from kldrift.profile import Profile
-from kldrift.scan import open_source
+from kldrift.sources import open_source
 
 DECILES = np.arange(1, 10) / 10  # the contract's default: 10 bins → cut points at 0.1 … 0.9
 

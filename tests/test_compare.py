@@ -18,12 +18,12 @@ import pytest
 from conftest import write_parquet
 
 import kldrift
-from kldrift import binning
+from kldrift import fitting
 from kldrift.config import Settings
 from kldrift.histogram import count
 from kldrift.profile import Profile
-from kldrift.scan import open_source
 from kldrift.scoring import DriftReport
+from kldrift.sources import open_source
 
 N = 3_000
 
@@ -178,13 +178,13 @@ def test_sampled_cut_points_exact_counts_and_target_mass(
     tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Force sampling at this small size: by default every value is kept up to 40M values.
-    monkeypatch.setattr(binning, "KEEP_ALL_VALUES", 0)
+    monkeypatch.setattr(fitting, "KEEP_ALL_VALUES", 0)
     n = 100_000
     x = rng.lognormal(0, 1, n)
     x[rng.random(n) < 0.02] = np.nan
     cat = rng.choice(["a", "b", "c"], n)
     ref = write_parquet(tmp_path / "ref.parquet", pa.table({"x": x, "c": cat}), row_group_size=7_001)
-    stride = binning.sampling_stride(n, 1, 1_000)
+    stride = fitting.sampling_stride(n, 1, 1_000)
     assert stride > 1  # the sample really is a sample (at least 16,384 of 100,000 values)
 
     profile = kldrift.fit(ref, config={"binning": {"sample_size": 1_000}})
@@ -208,7 +208,7 @@ def test_sampled_cut_points_exact_counts_and_target_mass(
 
 def test_sampling_stride() -> None:
     # hand: everything kept up to sample_size rows or KEEP_ALL_VALUES values
-    assert binning.sampling_stride(1_000, 3, 1_000) == 1
-    assert binning.sampling_stride(10_000_000, 4, 262_144) == 1  # 40M values
+    assert fitting.sampling_stride(1_000, 3, 1_000) == 1
+    assert fitting.sampling_stride(10_000_000, 4, 262_144) == 1  # 40M values
     # 100M rows × 50 columns: min(262,144, 16M / 50 = 320,000) kept per column → stride ⌈1e8 / 262,144⌉
-    assert binning.sampling_stride(100_000_000, 50, 262_144) == math.ceil(1e8 / 262_144)
+    assert fitting.sampling_stride(100_000_000, 50, 262_144) == math.ceil(1e8 / 262_144)

@@ -384,10 +384,10 @@ def test_interval_for_a_date_is_one_utc_day() -> None:
 @pytest.mark.parametrize(
     ("call", "expected"),
     [
-        (lambda: Interval.for_date("2026-13-01"), r"^--date: expected a date as YYYY-MM-DD, got '2026-13-01'$"),
-        (lambda: Interval.for_date("yesterday"), r"^--date: expected a date as YYYY-MM-DD, got 'yesterday'$"),
-        (lambda: Interval.parse("now", "2026-01-01"), r"^--start: expected an ISO date or timestamp .*got 'now'$"),
-        (lambda: Interval.parse("2026-01-01", "later"), r"^--end: expected an ISO date or timestamp .*got 'later'$"),
+        (lambda: Interval.for_date("2026-13-01"), r"^date: expected a date as YYYY-MM-DD, got '2026-13-01'$"),
+        (lambda: Interval.for_date("yesterday"), r"^date: expected a date as YYYY-MM-DD, got 'yesterday'$"),
+        (lambda: Interval.parse("now", "2026-01-01"), r"^start: expected an ISO date or timestamp .*got 'now'$"),
+        (lambda: Interval.parse("2026-01-01", "later"), r"^end: expected an ISO date or timestamp .*got 'later'$"),
         (
             lambda: Interval.parse("2026-01-02", "2026-01-01"),
             r"^interval end 2026-01-01T00:00:00\+00:00 must be after its start 2026-01-02T00:00:00\+00:00$",

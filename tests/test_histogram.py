@@ -22,7 +22,7 @@ import kldrift
 from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.errors import KLDriftError
 from kldrift.histogram import Counter, Histogram, count, count_categories, count_edges, count_values
-from kldrift.scan import open_source
+from kldrift.sources import open_source
 
 INF, NAN = math.inf, math.nan
 

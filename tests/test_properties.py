@@ -25,8 +25,8 @@ from kldrift.config import coerce_config
 from kldrift.divergence import js_divergence, kl_divergence, psi
 from kldrift.histogram import Histogram, count
 from kldrift.kernels import count_edges, count_sorted
-from kldrift.scan import open_source
 from kldrift.scoring import score
+from kldrift.sources import open_source
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 COUNT_SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -23,7 +23,7 @@ import pytest
 
 import kldrift
 from kldrift.errors import SourceError
-from kldrift.scan import open_source
+from kldrift.sources import open_source
 
 moto_server = pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")

@@ -13,7 +13,8 @@ from conftest import write_parquet
 
 import kldrift
 from kldrift.errors import KLDriftError, SourceError
-from kldrift.scan import Scan, describe, open_source
+from kldrift.scan import Scan
+from kldrift.sources import describe, open_source
 
 TABLE = pa.table({"x": np.arange(12, dtype=np.float64), "s": pa.array(list("abcabcabcabc"))})
 

@@ -366,9 +366,10 @@ def test_features_are_frozen_dataclasses() -> None:
         f.kl = 0.0  # type: ignore[misc]
 
 
-def test_report_lookup_and_settings() -> None:
+def test_report_lookup_and_what_it_keeps() -> None:
     report = severity_report({"w": WARN_CUR})
-    assert isinstance(report.settings, Settings)
+    assert not hasattr(report, "settings")  # only what scoring used: metric, alpha, the share rule
+    assert (report.metric, report.alpha, report.share_threshold) == ("kl", 0.01, 0.5)
     assert report.n_reference == BIG
     assert report.n_current == BIG
     with pytest.raises(KeyError):

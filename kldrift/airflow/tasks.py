@@ -88,28 +88,34 @@ def _load_profile(info: Mapping[str, Any]) -> Profile:
     return prof
 
 
-def plan_shards(config_path: str, interval: Interval) -> list[list[str]]:
-    """The interval's current files in at most ``airflow.max_shards`` groups (one mapped task each)."""
+def plan_shards(config_path: str, interval: Interval) -> list[list[dict[str, Any]]]:
+    """The interval's current files in at most ``airflow.max_shards`` groups of file records (one mapped task
+    each); the shards and the scoring use these records, so the files listed here are the files counted."""
     from kldrift import pipeline
 
     return pipeline.plan_shards(load_config(config_path), interval)
 
 
-def shard_label(files: Sequence[str]) -> str:
-    """A readable name for a mapped count task: its first file and how many follow."""
+def shard_label(units: Sequence[Mapping[str, Any]]) -> str:
+    """A readable name for a mapped count task: its first file (and row groups) and how many follow."""
+    files = [u for u in units if "path" in u]
     if not files:
-        return "no files"
-    first = str(files[0]).rstrip("/").rsplit("/", 1)[-1]
+        return "no files (partition missing)" if units else "no files"
+    first = str(files[0]["path"]).rstrip("/").rsplit("/", 1)[-1]
+    if files[0].get("row_groups"):
+        first += "#row_groups={}-{}".format(*files[0]["row_groups"])
     return first if len(files) == 1 else f"{first} +{len(files) - 1} files"
 
 
 def count_shard(
-    config_path: str, interval: Interval, files: Sequence[str], profile_info: Mapping[str, Any]
+    config_path: str, interval: Interval, units: Sequence[Mapping[str, Any]], profile_info: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Partial counts of one shard's files in the profile's bins (``Histogram.to_json``)."""
     from kldrift import pipeline
 
-    return pipeline.count_shard(load_config(config_path), interval, list(files), _load_profile(profile_info))
+    return pipeline.count_shard(
+        load_config(config_path), interval, [dict(u) for u in units], _load_profile(profile_info)
+    )
 
 
 def score_and_write(
@@ -117,6 +123,7 @@ def score_and_write(
     interval: Interval,
     profile_info: Mapping[str, Any],
     partials: Iterable[Mapping[str, Any]],
+    shards: Sequence[Sequence[Mapping[str, Any]]],
 ) -> dict[str, Any]:
     """Merge the partial counts, score them and write the run's files; the run's summary.
 
@@ -128,7 +135,7 @@ def score_and_write(
     from kldrift.histogram import Histogram
     from kldrift.outputs.alerts import alert_rows
     from kldrift.outputs.webhook import payload, should_deliver
-    from kldrift.pipeline import finish
+    from kldrift.pipeline import finish, planned_files
 
     config = load_config(config_path)
     prof = _load_profile(profile_info)
@@ -137,7 +144,8 @@ def score_and_write(
         current = current + Histogram.from_json(part)
     from kldrift.runstore import run_key
 
-    result = finish(config, interval, prof, current, deliver=False)
+    scan, missing = planned_files(config, interval, [[dict(u) for u in shard] for shard in shards])
+    result = finish(config, interval, prof, current, scan=scan, missing=missing, deliver=False)
     summary = result.summary()
     hook = config.alerts.webhook
     body = None

@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kldrift.atomic import write_bytes
-from kldrift.scoring import COLUMNS, DriftReport, RunCheck, SchemaChange
+from kldrift.findings import RunCheck, SchemaChange
+from kldrift.scoring import COLUMNS, DriftReport
 
 __all__ = ["CHECKS", "SCHEMA", "drift_rows", "metrics_table", "read_metrics", "run_findings", "write_metrics"]
 

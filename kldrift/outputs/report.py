@@ -34,9 +34,10 @@ from kldrift import runstore
 from kldrift.atomic import write_text
 from kldrift.config import JobConfig, Settings
 from kldrift.errors import SourceError
+from kldrift.findings import Verdict, summarize
 from kldrift.outputs.metrics import drift_rows, run_findings
 from kldrift.runstore import RunSummary
-from kldrift.scoring import SEVERITY_RANK, Verdict, summarize
+from kldrift.scoring import SEVERITY_RANK
 
 if TYPE_CHECKING:
     import jinja2

@@ -1,0 +1,435 @@
+"""Fitting a profile end to end: which columns, one pass over the reference, bins, a second pass where needed.
+
+:func:`fit_profile` is the whole of it. Columns are planned first
+(:func:`kldrift.roles.plan_columns`: what to fit, what only to observe, what
+the type alone settles). Up to :data:`KEEP_ALL_VALUES` numeric values the
+reference is fitted and counted exactly in one pass. Beyond that, cut points
+come from a pilot of :data:`PILOT_ROW_GROUPS` row groups spread over the data,
+counted exactly during the one full pass and checked against the pass's
+systematic sample; a column where the pilot missed (sorted or clustered data)
+is re-cut from the sample and counted in a second pass, that column only.
+Counts are always exact. Then every column gets its role
+(:func:`kldrift.roles.classify`) and only the scored ones keep their bins.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from kldrift.binning import BinSpec, FeatureSpec, point_edges, quantile_edges, uniform_edges
+from kldrift.columns import Domain, domain_of, to_numbers
+from kldrift.config import Settings
+from kldrift.histogram import Histogram, count, workers
+from kldrift.kernels import count_sorted, count_values
+from kldrift.profile import Profile
+from kldrift.redact import redact_url
+from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, is_calendar_name, plan_columns
+from kldrift.scan import Scan
+from kldrift.tally import CategoryFit, Counts, NumericFit, TestCounts, TimeFit, merge_close, split_test
+
+__all__ = [
+    "KEEP_ALL_VALUES",
+    "PILOT_ROW_GROUPS",
+    "FitResult",
+    "Fitter",
+    "file_records",
+    "fit_profile",
+    "reference_changed",
+    "sample_per_column",
+    "sampling_stride",
+    "select_features",
+]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+def select_features(scan: Scan, settings: Settings) -> ColumnPlan:
+    """The reference columns of ``scan`` sorted by what fitting does with them (see :func:`plan_columns`)."""
+    problems = {n: f"mixed types in the reference: {t} in {path}" for n, (path, t) in scan.conflicts.items()}
+    problems.update({n: f"{path} has several columns named {n!r}" for n, path in scan.duplicates.items()})
+    return plan_columns(
+        scan.schema,
+        settings,
+        partition_columns=scan.partition_columns,
+        problems=problems,
+        where=f"reference {scan.description}",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    """What :meth:`Fitter.finish` produces."""
+
+    spec: BinSpec
+    counts: dict[str, np.ndarray[Any, Any]]
+    """Reference counts known without another pass, by feature."""
+    test_counts: dict[str, np.ndarray[Any, Any]]
+    """Odd-row reference counts, per bin, of the features whose G-test compares against the odd rows."""
+    test_pool: dict[str, tuple[int, ...]]
+    """Per such feature, the bins the G-test pools into one: "other" and values the even rows never saw."""
+    columns: tuple[ColumnInfo, ...]
+    """Every reference column with its role, scored or not, in the reference's order."""
+    coverage: dict[str, tuple[int | None, int | None]]
+    """Distinct (days, hours) each timestamp column covers."""
+
+
+class Fitter:
+    """Streams reference batches once and produces the :class:`BinSpec`.
+
+    Call :meth:`add_column` for every column of every batch (columns may go to
+    threads), then :meth:`finish`. Counts of categorical, discrete and
+    explicit-edge features come out of the same pass, and of continuous ones
+    when every value was kept or the pilot's cut points held; the rest need a
+    counting pass.
+    """
+
+    def __init__(
+        self,
+        plan: ColumnPlan,
+        settings: Settings,
+        total_rows: int,
+        pilot: Mapping[str, tuple[float, ...]] | None = None,
+        *,
+        pandas_index: Sequence[str] = (),
+    ) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.columns = list(plan.fit)
+        self.pandas_index = set(pandas_index)
+        b = settings.binning
+        self.numeric: dict[str, NumericFit] = {}
+        self.categorical: dict[str, CategoryFit] = {}
+        self.times: dict[str, TimeFit] = {name: TimeFit() for name, _ in plan.observe}
+        self.domains: dict[str, str] = {}
+        numeric_names = []
+        for name, t in self.columns:
+            dom: Domain | None = domain_of(t)
+            self.domains[name] = "number" if dom in ("number", "null", None) else str(dom)
+            if name in plan.categorical:  # the kind is the plan's: decided once
+                self.categorical[name] = CategoryFit()
+            else:
+                numeric_names.append(name)
+        self.stride = sampling_stride(total_rows, len(numeric_names), b.sample_size)
+        self.pilot = dict(pilot or {})
+        for name in numeric_names:
+            explicit = settings.column(name).edges
+            if explicit is not None:
+                self.numeric[name] = NumericFit(self.stride, -1, tuple(explicit), capacity=total_rows)
+            else:
+                self.numeric[name] = NumericFit(
+                    self.stride, b.discrete_max_values, self.pilot.get(name), capacity=total_rows
+                )
+
+    @property
+    def names(self) -> list[str]:
+        """Every column a pass reads: the ones fitted and the timestamps observed."""
+        return [n for n, _ in self.columns] + list(self.times)
+
+    def numeric_quantile_columns(self) -> list[str]:
+        """Numeric columns whose cut points are reference quantiles (candidates for a pilot)."""
+        return [
+            n
+            for n in self.numeric
+            if self.settings.column(n).edges is None
+            and (self.settings.column(n).strategy or self.settings.binning.strategy) == "quantile"
+        ]
+
+    def add_column(self, name: str, arr: pa.Array | pa.ChunkedArray, row0: int) -> None:
+        """Thread-safe per column: callers may fan columns of one batch out to threads."""
+        if name in self.numeric:
+            self.numeric[name].add(to_numbers(arr), row0)
+        elif name in self.categorical:
+            self.categorical[name].add(arr, row0)
+        else:
+            self.times[name].add(to_numbers(arr))
+
+    def sample_is_complete(self) -> bool:
+        return self.stride == 1
+
+    def finish(self, pool: Executor | None = None) -> FitResult:
+        """The fitted spec of the scored features, the reference counts known without another pass,
+        and every column's role.
+
+        Categorical and discrete features are always counted in pass one; the
+        continuous ones too when every value was kept (stride 1). Each
+        column's kept values are released as soon as it is done. Columns are
+        finished on ``pool`` when given (numpy's sort releases the GIL).
+        """
+        done = list((pool.map if pool else map)(self._finish_column, self.columns))
+        info = {i.name: i for _, _, _, i in done}
+        for name, t in self.plan.observe:
+            stats = self.times[name].stats()
+            info[name] = classify(name, t, stats, self.settings, observed=True)
+        info.update(self.plan.settled)
+        scored = [(f, c, tc) for f, c, tc, i in done if i.scored]
+        features = [f for f, _, _ in scored]
+        counts = {f.name: c for f, c, _ in scored if c is not None}
+        test_counts = {f.name: tc[0] for f, _, tc in scored if tc is not None}
+        test_pool = {f.name: tc[1] for f, _, tc in scored if tc is not None}
+        coverage = {n: (s.days, s.hours) for n, s in ((n, self.times[n].stats()) for n in self.times)}
+        columns = tuple(info[n] for n in self.plan.order if n in info)
+        return FitResult(BinSpec(tuple(features)), counts, test_counts, test_pool, columns, coverage)
+
+    def _finish_column(
+        self, column: tuple[str, pa.DataType]
+    ) -> tuple[FeatureSpec, Counts | None, TestCounts, ColumnInfo]:
+        name, t = column
+        pandas_index = name in self.pandas_index
+        if name in self.categorical:
+            f, counts, test_counts, stats = self._categorical(name, t)
+            return f, counts, test_counts, classify(name, t, stats, self.settings, pandas_index=pandas_index)
+        fit = self.numeric[name]
+        values = fit.take_sample()
+        # Sorted once (SIMD sort: ~4x faster than np.quantile's partition here), the quantiles
+        # and the counts in any cut points come out of binary searches.
+        values.sort()
+        stats = fit.stats(values, keys=pa.types.is_integer(t), calendar=is_calendar_name(name))
+        info = classify(name, t, stats, self.settings, pandas_index=pandas_index)
+        f = self._numeric(name, t, values)
+        if f.values is not None and fit.discrete is not None:
+            merged, rep = merge_close(fit.discrete)
+            full = {v: merged.get(v, 0) for v in f.values}
+            even: dict[float, int] = {}
+            for v, k in fit.discrete_even.items():
+                even[rep[v]] = even.get(rep[v], 0) + k
+            c = np.array([*full.values(), 0, fit.nulls], np.int64)
+            test = split_test(list(full), full, even, fit.nulls - fit.even_nulls, self.settings, chosen=False)
+            return f, c, test, info
+        if fit.counts is not None and fit.edges is not None and f.edges == tuple(fit.edges.tolist()):
+            return f, fit.counts, None, info  # counted exactly during the pass
+        if self.stride == 1:
+            c = (
+                count_values(values, np.asarray(f.values))
+                if f.values is not None
+                else count_sorted(values, np.asarray(f.edges, dtype=np.float64))
+            )
+            c[-1] = fit.nulls
+            return f, c, None, info
+        return f, None, None, info
+
+    def _categorical(self, name: str, t: pa.DataType) -> tuple[FeatureSpec, Counts, TestCounts, ColumnStats]:
+        fit = self.categorical[name]
+        b = self.settings.binning
+        values, counts = fit.totals()
+        full = dict(zip(values.to_pylist(), counts.tolist(), strict=True))
+        even_values, even_counts = fit.totals(0)
+        even = dict(zip(even_values.to_pylist(), even_counts.tolist(), strict=True))
+        if len(full) <= b.max_categories:
+            chosen = list(full)  # every category has a bin of its own
+        else:
+            # Chosen on the even rows: the most frequent, with enough support (doubled: half the rows).
+            eligible = [v for v, k in even.items() if 2 * k >= b.min_category_count]
+            eligible.sort(key=lambda v: (-even[v], v))
+            chosen = eligible[: b.max_categories]
+        chosen.sort(key=lambda v: (-full[v], v))  # shown most frequent first over all rows
+        f = FeatureSpec(name, "categorical", self.domains[name], categories=tuple(chosen), source_type=str(t))
+        c = self._category_counts(f, full, fit.nulls)
+        test = split_test(chosen, full, even, fit.halves[1].nulls, self.settings, chosen=len(chosen) < len(full))
+        stats = ColumnStats(fit.n, fit.nulls, len(full), fit.n - fit.nulls)
+        return f, c, test, stats
+
+    @staticmethod
+    def _category_counts(f: FeatureSpec, totals: Mapping[str, int], nulls: int) -> np.ndarray[Any, Any]:
+        c = np.zeros(f.n_bins, np.int64)
+        index = {v: i for i, v in enumerate(f.categories)}
+        for v, k in totals.items():
+            c[index.get(v, len(f.categories))] += k
+        c[-1] = nulls
+        return c
+
+    def _numeric(self, name: str, t: pa.DataType, sample: np.ndarray[Any, Any]) -> FeatureSpec:
+        fit = self.numeric[name]
+        col = self.settings.column(name)
+        dom = self.domains[name]
+        if col.edges is not None:
+            return FeatureSpec(name, "numeric", dom, edges=tuple(float(e) for e in col.edges), source_type=str(t))
+        merged = merge_close(fit.discrete)[0] if fit.discrete is not None else {}
+        if merged and 2 * sum(k == 1 for k in merged.values()) <= len(merged):
+            return FeatureSpec(name, "numeric", dom, values=tuple(sorted(merged)), source_type=str(t))
+        bins = col.bins or self.settings.binning.bins
+        strategy = col.strategy or self.settings.binning.strategy
+        if strategy == "uniform":
+            edges = uniform_edges(fit.vmin, fit.vmax, bins)
+        else:
+            edges = quantile_edges(sample, bins, is_sorted=True)
+            if fit.edges is not None and fit.counts is not None and _pilot_holds(fit.counts, fit.edges, sample, edges):
+                edges = tuple(float(e) for e in fit.edges)
+        if fit.vmin == fit.vmax and bins >= 2:
+            # A constant reference: give its value a bin of its own, so that a column that
+            # becomes non-constant (above or below) moves rows to another bin and can alert.
+            edges = point_edges(fit.vmin)
+        return FeatureSpec(name, "numeric", dom, edges=edges, source_type=str(t))
+
+
+KEEP_ALL_VALUES = 40_000_000
+"""Reference values (all numeric columns together, ~320 MiB) kept in memory to fit and
+count in one pass; above it, fitting samples and counting reads the reference again."""
+SAMPLE_VALUES = 16_000_000
+"""Sampled values for all numeric columns together (~128 MiB) when not keeping all."""
+
+
+def sampling_stride(total_rows: int, n_numeric: int, sample_size: int) -> int:
+    """Keep every ``stride``-th reference row for cut points (1: keep every value).
+
+    Every value is kept when the rows fit ``sample_size`` or all numeric
+    values fit :data:`KEEP_ALL_VALUES`; else each column keeps about
+    ``min(sample_size, SAMPLE_VALUES / n_numeric)`` values (at least 16384).
+    """
+    if total_rows <= sample_size or total_rows * max(1, n_numeric) <= KEEP_ALL_VALUES:
+        return 1
+    return max(1, -(-total_rows // sample_per_column(n_numeric, sample_size)))
+
+
+def sample_per_column(n_numeric: int, sample_size: int) -> int:
+    """Values each numeric column keeps when sampling: ``sample_size``, less for wide tables."""
+    return max(16_384, min(sample_size, SAMPLE_VALUES // max(1, n_numeric)))
+
+
+PILOT_TOLERANCE = 0.005
+"""Largest gap (in reference mass) between a pilot's bins, counted exactly, and the sample's quantile bins."""
+
+
+def _pilot_holds(
+    counts: np.ndarray[Any, Any],
+    pilot_edges: np.ndarray[Any, Any],
+    sample: np.ndarray[Any, Any],
+    edges: tuple[float, ...],
+) -> bool:
+    """Whether cut points from a pilot (a few row groups) bin the reference as its quantiles would.
+
+    ``counts`` are the exact reference counts in the pilot's bins. They must
+    match, bin for bin within :data:`PILOT_TOLERANCE`, the masses that the
+    systematic sample's own quantile cut points ``edges`` give the sample. A
+    pilot taken from row groups can miss on sorted or clustered data; then the
+    caller counts the sample's cut points in a second pass instead.
+    """
+    valid = int(counts[:-1].sum())
+    if len(pilot_edges) != len(edges) or valid == 0 or len(sample) == 0:
+        return False
+    exact = counts[:-1] / valid
+    target = count_sorted(sample, np.asarray(edges, dtype=np.float64))[:-1] / len(sample)
+    return bool(np.max(np.abs(exact - target)) <= PILOT_TOLERANCE)
+
+
+def _pandas_index(scan: Scan) -> list[str]:
+    """Columns the pandas index was written to (``DataFrame.to_parquet`` keeps it as ``__index_level_0__``)."""
+    try:
+        meta = scan.schema.pandas_metadata or {}
+    except (ValueError, TypeError):  # malformed pandas metadata: no index columns known
+        return []
+    return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
+
+
+def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None) -> Profile:
+    """The profile of the reference ``scan``: its bins, its counts in them, every column's role.
+
+    ``on_rows`` is told the rows of each batch of the first pass (a progress bar).
+    """
+    plan = select_features(scan, settings)
+    total = scan.count_rows()
+    index = _pandas_index(scan)
+    fitter = Fitter(plan, settings, total, pandas_index=index)
+    if not fitter.sample_is_complete():
+        # Big reference: place provisional cut points from a pilot of a few row groups, so the
+        # one full pass both samples and counts exactly; columns where the pilot misses the
+        # quantiles (checked against the pass's systematic sample) get a second pass.
+        pilot = _pilot_edges(scan, settings, fitter.numeric_quantile_columns())
+        fitter = Fitter(plan, settings, total, pilot, pandas_index=index)
+    names = fitter.names
+    row0 = 0
+    with ThreadPoolExecutor(workers()) as pool:
+        for i, group in enumerate(scan.column_groups(names)):
+            row0 = 0
+            for batch in scan.batches(group):
+                list(pool.map(fitter.add_column, group, [batch.column(n) for n in group], [row0] * len(group)))
+                row0 += batch.num_rows
+                if on_rows and i == 0:
+                    on_rows(batch.num_rows)
+        if not names:
+            row0 = total
+        fit = fitter.finish(pool)
+    spec, counts = fit.spec, fit.counts
+    rest = [f for f in spec.features if f.name not in counts]
+    if rest:
+        # Cut points came from a sample: count the reference exactly in a second pass.
+        sub = BinSpec(tuple(rest))
+        partial = count(sub, scan, where=f"reference {scan.description}", on_batch=on_rows)
+        counts.update(partial.counts)
+    hist = Histogram(spec.fingerprint, row0, {f.name: counts[f.name] for f in spec.features}, {})
+    files = file_records(scan)
+    return Profile(
+        spec,
+        hist,
+        settings.binning_fingerprint(),
+        redact_url(scan.description),
+        files,
+        fit.columns,
+        fit.test_counts,
+        fit.test_pool,
+        fit.coverage,
+    )
+
+
+PILOT_ROW_GROUPS = 8
+
+
+def _pilot_edges(scan: Scan, settings: Settings, names: list[str]) -> dict[str, tuple[float, ...]]:
+    """Quantile cut points of each column from a few row groups spread over the reference."""
+    if not names:
+        return {}
+    pilot = scan.spread(PILOT_ROW_GROUPS)
+    per_column = sample_per_column(len(names), settings.binning.sample_size)
+    stride = max(1, -(-pilot.count_rows() // per_column))
+    samples: dict[str, list[np.ndarray[Any, Any]]] = {n: [] for n in names}
+    for group in pilot.column_groups(names):
+        row0 = 0
+        for batch in pilot.batches(group):
+            for n in group:
+                x = to_numbers(batch.column(n))[(-row0) % stride :: stride]
+                samples[n].append(x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64))
+            row0 += batch.num_rows
+    out = {}
+    for n in names:
+        col = settings.column(n)
+        values = np.concatenate(samples[n]) if samples[n] else np.zeros(0)
+        edges = quantile_edges(values, col.bins or settings.binning.bins)
+        if edges:
+            out[n] = edges
+    return out
+
+
+def file_records(scan: Scan) -> tuple[dict[str, Any], ...]:
+    """The reference's files as a profile records them: path (without credentials), size, mtime, footer digest."""
+    return tuple(
+        {"path": redact_url(f.path), "size": f.size, "mtime": f.mtime, "footer": scan.footer_digest(f)}
+        for f in scan.files
+    )
+
+
+def reference_changed(saved: Sequence[Any], scan: Scan) -> bool:
+    """Whether the reference's files differ from the ones a profile was fitted on.
+
+    The same paths and sizes, and for a file whose mtime moved, the same Parquet footer
+    (a file replaced by other data of the same size has another one; a copy that only
+    touched it has the same).
+    """
+    before = {str(f["path"]): f for f in saved}
+    now = {redact_url(f.path): f for f in scan.files}
+    if before.keys() != now.keys():
+        return True
+    for path, info in now.items():
+        old = before[path]
+        if int(old["size"]) != info.size:
+            return True
+        if old.get("mtime") != info.mtime and old.get("footer") != scan.footer_digest(info):
+            return True
+    return False
