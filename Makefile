@@ -8,7 +8,7 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 	AIRFLOW__CORE__LOAD_EXAMPLES=False KLDRIFT_CONFIG_DIR=$(CURDIR)/configs
 DEMO_DATE ?= 2026-11-24
 
-.PHONY: install run test lint typecheck pytest browser lock bench clean
+.PHONY: install run test test-fast lint typecheck pytest browser lock bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ pytest: install browser
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# The inner loop (under a minute): lint and every test but the slow, Airflow and browser ones.
+# `make test` and CI run everything.
+test-fast: lint
+	$(BIN)/pytest -q -m "not slow and not airflow and not browser"
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: $(BIN)/python

@@ -132,7 +132,8 @@ def main() -> None:
         write(table, first, args.days)
     day_labels = labels(first, args.days)
 
-    from kldrift.config import Interval, load_config
+    from kldrift.config import load_config
+    from kldrift.interval import Interval
     from kldrift.pipeline import run
 
     for table in tables:

@@ -1,6 +1,8 @@
 """kldrift: KL-divergence drift monitoring for Parquet data, native to Apache Airflow.
 
 >>> import kldrift
+>>> round(kldrift.kl_divergence([90, 10], [60, 40]), 4)  # counts: 0.9 ln(0.9/0.6) + 0.1 ln(0.1/0.4)
+0.2263
 >>> report = kldrift.compare("reference.parquet", "current.parquet")  # doctest: +SKIP
 >>> report.to_pandas()  # doctest: +SKIP
 """
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "BinSpec": "kldrift.binning",
     "FeatureSpec": "kldrift.binning",
-    "Interval": "kldrift.config",
+    "Interval": "kldrift.interval",
     "JobConfig": "kldrift.config",
     "Settings": "kldrift.config",
     "load_config": "kldrift.config",
@@ -42,10 +44,11 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from kldrift.binning import BinSpec, FeatureSpec
-    from kldrift.config import Interval, JobConfig, Settings, load_config
+    from kldrift.config import JobConfig, Settings, load_config
     from kldrift.divergence import g_test_pvalue, js_divergence, kl_divergence, psi
     from kldrift.errors import ConfigError, KLDriftError, OutputError, ProfileError, SchemaError, SourceError
     from kldrift.histogram import Histogram
+    from kldrift.interval import Interval
     from kldrift.pipeline import RunResult, compare, fit, run
     from kldrift.profile import FeatureProfile, Profile
     from kldrift.scoring import DriftReport, FeatureDrift

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from kldrift.errors import OutputError
 
-__all__ = ["atomic_path", "staged", "staged_path", "write_bytes", "write_text"]
+__all__ = ["atomic_path", "output_error", "staged", "staged_path", "write_bytes", "write_text"]
 
 # final path -> temp path, for the writes of the innermost `staged()` block
 _STAGE: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("kldrift_stage", default=None)
@@ -44,7 +44,7 @@ def staged() -> Iterator[None]:
         try:
             os.replace(tmp, final)
         except OSError as exc:
-            raise _output_error(final, exc) from exc
+            raise output_error(final, exc) from exc
 
 
 def staged_path(path: str) -> str:
@@ -53,7 +53,8 @@ def staged_path(path: str) -> str:
     return stage.get(os.path.abspath(path), path) if stage else path
 
 
-def _output_error(path: str, exc: OSError) -> OutputError:
+def output_error(path: str, exc: OSError) -> OutputError:
+    """A one-line :class:`OutputError` for a failed write of ``path``: no space, read-only, permission."""
     if exc.errno == errno.ENOSPC:
         why = "no space left on device"
     elif exc.errno in (errno.EROFS,):
@@ -75,7 +76,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(final)}.", suffix=".tmp", dir=folder)
         os.close(fd)
     except OSError as exc:
-        raise _output_error(final, exc) from exc
+        raise output_error(final, exc) from exc
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
@@ -92,7 +93,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise _output_error(final, exc) from exc
+        raise output_error(final, exc) from exc
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -12,17 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich_argparse import RawDescriptionRichHelpFormatter
 
 from kldrift.errors import KLDriftError
+from kldrift.terminal import print_columns, print_history, print_report, profile_json, progress, setup_logging
 
 __all__ = ["main"]
 
@@ -101,118 +100,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet or not verbose else (logging.INFO if verbose == 1 else logging.DEBUG)
-    handler: logging.Handler
-    if sys.stderr.isatty():
-        from rich.logging import RichHandler
-
-        handler = RichHandler(console=_stderr_console(), show_path=False, show_time=False, rich_tracebacks=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-    else:
-        # cron mail and Airflow logs: one plain line per record, never wrapped to a terminal width
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("kldrift: %(levelname)s: %(message)s"))
-    root = logging.getLogger("kldrift")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-
-
-def _stderr_console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True, soft_wrap=True)
-
-
-@contextmanager
-def _progress(enabled: bool, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr counting rows, only when stderr is a terminal."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,} rows"),
-        TimeElapsedColumn(),
-        console=_stderr_console(),
-        transient=True,
-    ) as prog:
-        task = prog.add_task(label, total=None)
-        yield lambda n: prog.advance(task, n)
-
-
-def _fmt(x: float) -> str:
-    return "" if isinstance(x, float) and math.isnan(x) else f"{x:.4g}"
-
-
-def report_json(report: Any) -> dict[str, Any]:
-    """The JSON output of a comparison: the verdict, every feature, schema changes, run checks, unscored columns."""
-    import dataclasses
-
-    from kldrift.scoring import COLUMNS
-
-    def clean(v: Any) -> Any:
-        return None if isinstance(v, float) and not math.isfinite(v) else v
-
-    verdict = report.verdict
-    return {
-        "verdict": {"worst": str(verdict.worst), "headline": verdict.headline, "details": list(verdict.details)},
-        "features": [{k: clean(getattr(f, k)) for k in COLUMNS} for f in report.features],
-        "schema": [dataclasses.asdict(c) for c in report.schema],
-        "checks": [{k: clean(v) for k, v in dataclasses.asdict(c).items()} for c in report.checks],
-        "unscored": [{"column": c.name, "type": c.type, "role": c.role, "reason": c.reason} for c in report.unscored],
-    }
-
-
-def _print_report(report: Any, fmt: str) -> None:
-    if fmt == "json":
-        sys.stdout.write(json.dumps(report_json(report), indent=1) + "\n")
-        return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    styles = {
-        "critical": "bold red",
-        "warn": "yellow",
-        "error": "magenta",
-        "insufficient_data": "cyan",
-        "ok": "green",
-    }
-    console = Console(soft_wrap=False, width=max(160, Console().width))
-    t = Table(title=f"drift: {report.n_current:,} current rows vs {report.n_reference:,} reference rows")
-    for col in ("feature", "kind", "n_bins", "kl", "kl_reverse", "psi", "js", "p_adj", "severity", "message"):
-        t.add_column(col, overflow="fold")
-    for f in report.features:
-        t.add_row(
-            escape(f.feature),
-            f.kind,
-            str(f.n_bins),
-            _fmt(f.kl),
-            _fmt(f.kl_reverse),
-            _fmt(f.psi),
-            _fmt(f.jensen_shannon),
-            _fmt(f.p_adjusted),
-            f"[{styles[f.severity]}]{f.severity}[/]",
-            escape(f.message),
-        )
-    console.print(t)
-    for c in report.schema:
-        console.print(f"schema: [{styles[c.severity]}]{c.severity}[/] {escape(c.message)}")
-    for c in report.checks:
-        console.print(f"rows: [{styles[c.severity]}]{c.severity}[/] {escape(c.message)}")
-    if report.unscored:
-        shown = ", ".join(f"{escape(c.name)} ({c.role})" for c in report.unscored[:12])
-        more = f", +{len(report.unscored) - 12} more" if len(report.unscored) > 12 else ""
-        console.print(f"not scored: {shown}{more} (features.include scores one anyway)")
-    verdict = report.verdict
-    console.print(f"verdict: [{styles[verdict.worst]}]{verdict.worst.upper()}[/] {escape(verdict.headline)}")
-
-
 def _exit_for(report: Any, fail_on: str | None) -> int:
     if not fail_on or fail_on == "never":
         return EXIT_OK
@@ -241,9 +128,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     settings = coerce_config(args.config)
     timings: dict[str, float] = {}
-    with _progress(not args.quiet, "reading") as on_rows:
+    with progress(not args.quiet, "reading") as on_rows:
         report = compare(args.reference, args.current, config=settings, on_rows=on_rows, timings=timings)
-    _print_report(report, args.format)
+    print_report(report, args.format)
     if args.out:
         from kldrift.outputs import write_outputs
         from kldrift.redact import redact_url
@@ -269,10 +156,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     interval = _interval(args)
-    with _progress(not args.quiet, f"{config.dataset} {interval.ds}") as on_rows:
+    with progress(not args.quiet, f"{config.dataset} {interval.ds}") as on_rows:
         result = run(config, interval, on_rows=on_rows, deliver=not args.no_webhook)
     if not args.quiet or args.format == "json":  # JSON was asked for by name: -q only silences the table
-        _print_report(result.report, args.format)
+        print_report(result.report, args.format)
     if not args.quiet:
         for name, path in result.paths.items():
             print(f"{name}: {path}", file=sys.stderr if args.format == "json" else sys.stdout)
@@ -284,62 +171,18 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from kldrift.pipeline import load_or_fit_profile
 
     config = load_config(args.config)
-    with _progress(not args.quiet, "fitting") as on_rows:
+    with progress(not args.quiet, "fitting") as on_rows:
         profile = load_or_fit_profile(config, refit=True, on_rows=on_rows)
     if args.format == "json":
         sys.stdout.write(json.dumps(profile_json(profile), indent=1) + "\n")
     elif not args.quiet:
-        _print_columns(profile)
+        print_columns(profile)
     print(
         f"profile: {config.profile_path()} ({profile.rows:,} rows, {len(profile.features)} features scored of "
         f"{len(profile.columns)} columns, fingerprint {profile.fingerprint})",
         file=sys.stderr if args.format == "json" else sys.stdout,
     )
     return EXIT_OK
-
-
-def profile_json(profile: Any) -> list[dict[str, Any]]:
-    """Every reference column: its type, role, whether it is scored and why, its bins and null share."""
-    out = []
-    for c in profile.columns:
-        f = profile.features.get(c.name)
-        out.append(
-            {
-                "column": c.name,
-                "type": c.type,
-                "role": c.role,
-                "scored": c.scored,
-                "kind": f.kind if f else None,
-                "bins": f.spec.n_bins if f else None,
-                "null_share": c.null_share,
-                "distinct": c.distinct,
-                "reason": c.reason,
-            }
-        )
-    return out
-
-
-def _print_columns(profile: Any) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    t = Table(title=f"reference columns: {profile.rows:,} rows")
-    for col in ("column", "type", "role", "scored", "kind", "bins", "nulls", "note"):
-        t.add_column(col, overflow="fold")
-    for row in profile_json(profile):
-        nulls = "" if row["null_share"] is None else f"{row['null_share']:.1%}"
-        t.add_row(
-            escape(row["column"]),
-            escape(row["type"]),
-            row["role"],
-            "yes" if row["scored"] else "[dim]no[/]",
-            row["kind"] or "",
-            "" if row["bins"] is None else str(row["bins"]),
-            nulls,
-            escape(row["reason"]),
-        )
-    Console(soft_wrap=False, width=max(140, Console().width)).print(t)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -351,21 +194,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(df.to_json(orient="records", indent=1) + "\n")
         return EXIT_OK
-    from rich.console import Console
-    from rich.table import Table
-
-    wide = df.pivot_table(index="date", columns="feature", values="value", aggfunc="first", sort=True)
-    sev = df.pivot_table(index="date", columns="feature", values="severity", aggfunc="first", sort=True)
-    t = Table(title=f"{config.dataset}: {config.metric} per run")
-    t.add_column("date")
-    for col in wide.columns:
-        t.add_column(str(col), justify="right")
-    marks = {"critical": "!!", "warn": "!", "error": "E", "insufficient_data": "?"}
-    values, severities = wide.to_numpy(dtype=float), sev.to_numpy(dtype=object)
-    for i, date in enumerate(wide.index):
-        cells = [_fmt(float(v)) + marks.get(str(s), "") for v, s in zip(values[i], severities[i], strict=True)]
-        t.add_row(str(date), *cells)
-    Console(width=max(120, Console().width)).print(t)
+    print_history(df, title=f"{config.dataset}: {config.metric} per run")
     return EXIT_OK
 
 
@@ -406,7 +235,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kldrift`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
-    _setup_logging(args.verbose, args.quiet)
+    setup_logging(args.verbose, args.quiet)
     try:
         return COMMANDS[args.command](args)
     except KLDriftError as exc:

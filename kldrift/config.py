@@ -15,9 +15,7 @@ line that starts with the key path (``thresholds.warn: ...``).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
-import json
 import math
 import os
 import re
@@ -26,29 +24,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kldrift.configfile import read_yaml, validate
+from kldrift.configfile import digest, read_yaml, validate
 from kldrift.errors import ConfigError
-from kldrift.interval import TEMPLATE_FIELDS, Interval, check_template
+from kldrift.interval import Interval, check_template
 
 __all__ = [
     "METRICS",
     "SEVERITIES",
-    "TEMPLATE_FIELDS",
     "AirflowSettings",
     "AlertSettings",
     "Binning",
     "ColumnSettings",
     "DatasetDrift",
     "Features",
-    "Interval",
     "JobConfig",
     "SchemaSeverities",
     "Settings",
@@ -67,6 +57,15 @@ SEVERITIES = ("ok", "warn", "critical", "insufficient_data", "error")
 Metric = Literal["kl", "kl_reverse", "psi", "jensen_shannon"]
 Strategy = Literal["quantile", "uniform"]
 FailOn = Literal["never", "warn", "critical"]
+
+
+def _in_order(model: Any, smaller: str, larger: str, why: str = "") -> Any:
+    """``model`` when its field ``smaller`` is at most ``larger``; a ValueError saying so otherwise."""
+    a, b = getattr(model, smaller), getattr(model, larger)
+    if a > b:
+        msg = f"{smaller} ({a}) must be <= {larger} ({b}){why}"
+        raise ValueError(msg)
+    return model
 
 
 class _Model(BaseModel):
@@ -92,10 +91,7 @@ class Thresholds(_Model):
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
-        if self.warn > self.critical:
-            msg = f"warn ({self.warn}) must be <= critical ({self.critical})"
-            raise ValueError(msg)
-        return self
+        return _in_order(self, "warn", "critical")
 
 
 class ColumnSettings(_Model):
@@ -183,10 +179,7 @@ class Volume(_Model):
 
     @model_validator(mode="after")
     def _ordered(self) -> Volume:
-        if self.critical > self.warn:
-            msg = f"critical ({self.critical}) must be <= warn ({self.warn}): ratios, the smaller the further off"
-            raise ValueError(msg)
-        return self
+        return _in_order(self, "critical", "warn", ": ratios, the smaller the further off")
 
 
 class Webhook(_Model):
@@ -215,19 +208,6 @@ class Webhook(_Model):
             msg = "give exactly one of url (inline) or url_env (the environment variable that holds the URL)"
             raise ValueError(msg)
         return self
-
-    def resolve(self) -> str:
-        """The URL to POST to; :class:`ConfigError` when ``url_env`` names an unset or invalid variable."""
-        if self.url is not None:
-            return self.url
-        assert self.url_env is not None
-        value = os.environ.get(self.url_env)
-        if not value:
-            raise ConfigError(f"alerts.webhook.url_env: environment variable {self.url_env} is not set")
-        try:
-            return check_webhook_url(value)
-        except ValueError as exc:
-            raise ConfigError(f"alerts.webhook.url_env: {self.url_env} does not hold a usable URL: {exc}") from None
 
 
 def check_webhook_url(v: str) -> str:
@@ -293,10 +273,10 @@ class Settings(_Model):
             },
             "features": self.features.model_dump(mode="json"),
         }
-        return _sha(payload)
+        return digest(payload)
 
     def fingerprint(self) -> str:
-        return _sha(self.model_dump(mode="json"))
+        return digest(self.model_dump(mode="json"))
 
 
 class JobConfig(Settings):
@@ -370,11 +350,6 @@ class JobConfig(Settings):
 
     def reference_source(self) -> str:
         return self.resolve(self.reference)
-
-
-def _sha(payload: Any) -> str:
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 _JOB_KEYS = frozenset({"dataset", "reference", "current", "output"})

@@ -10,6 +10,8 @@ what was expected in YAML's words, and suggests the key that was meant.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from kldrift.errors import ConfigError
 
-__all__ = ["MAX_CONFIG_BYTES", "MAX_CONFIG_VALUES", "read_yaml", "validate"]
+__all__ = ["MAX_CONFIG_BYTES", "MAX_CONFIG_VALUES", "digest", "read_yaml", "validate"]
 
 
 MAX_CONFIG_BYTES = 1 << 20
@@ -185,6 +187,12 @@ def validate(model: type[BaseModel], data: Any, source: str) -> Any:
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         prefix = f"{source}: " if source and not first.startswith(source) else ""
         raise ConfigError(f"{prefix}{first}{more}") from None
+
+
+def digest(payload: Any) -> str:
+    """A short, stable digest of a JSON-able payload (a config's fingerprint)."""
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def read_yaml(p: Path) -> Any:

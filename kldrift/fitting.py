@@ -32,6 +32,7 @@ from kldrift.profile import Profile
 from kldrift.redact import redact_url
 from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, is_calendar_name, plan_columns
 from kldrift.scan import Scan
+from kldrift.sources import file_records
 from kldrift.tally import CategoryFit, Counts, NumericFit, TestCounts, TimeFit, merge_close, split_test
 
 __all__ = [
@@ -39,9 +40,7 @@ __all__ = [
     "PILOT_ROW_GROUPS",
     "FitResult",
     "Fitter",
-    "file_records",
     "fit_profile",
-    "reference_changed",
     "sample_per_column",
     "sampling_stride",
     "select_features",
@@ -50,6 +49,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+"""Told the rows of each batch read (a progress bar)."""
 
 
 def select_features(scan: Scan, settings: Settings) -> ColumnPlan:
@@ -320,15 +320,6 @@ def _pilot_holds(
     return bool(np.max(np.abs(exact - target)) <= PILOT_TOLERANCE)
 
 
-def _pandas_index(scan: Scan) -> list[str]:
-    """Columns the pandas index was written to (``DataFrame.to_parquet`` keeps it as ``__index_level_0__``)."""
-    try:
-        meta = scan.schema.pandas_metadata or {}
-    except (ValueError, TypeError):  # malformed pandas metadata: no index columns known
-        return []
-    return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
-
-
 def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None) -> Profile:
     """The profile of the reference ``scan``: its bins, its counts in them, every column's role.
 
@@ -336,7 +327,7 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
     """
     plan = select_features(scan, settings)
     total = scan.count_rows()
-    index = _pandas_index(scan)
+    index = scan.pandas_index()
     fitter = Fitter(plan, settings, total, pandas_index=index)
     if not fitter.sample_is_complete():
         # Big reference: place provisional cut points from a pilot of a few row groups, so the
@@ -405,31 +396,3 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str]) -> dict[str, 
         if edges:
             out[n] = edges
     return out
-
-
-def file_records(scan: Scan) -> tuple[dict[str, Any], ...]:
-    """The reference's files as a profile records them: path (without credentials), size, mtime, footer digest."""
-    return tuple(
-        {"path": redact_url(f.path), "size": f.size, "mtime": f.mtime, "footer": scan.footer_digest(f)}
-        for f in scan.files
-    )
-
-
-def reference_changed(saved: Sequence[Any], scan: Scan) -> bool:
-    """Whether the reference's files differ from the ones a profile was fitted on.
-
-    The same paths and sizes, and for a file whose mtime moved, the same Parquet footer
-    (a file replaced by other data of the same size has another one; a copy that only
-    touched it has the same).
-    """
-    before = {str(f["path"]): f for f in saved}
-    now = {redact_url(f.path): f for f in scan.files}
-    if before.keys() != now.keys():
-        return True
-    for path, info in now.items():
-        old = before[path]
-        if int(old["size"]) != info.size:
-            return True
-        if old.get("mtime") != info.mtime and old.get("footer") != scan.footer_digest(info):
-            return True
-    return False

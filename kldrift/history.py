@@ -16,23 +16,11 @@ from kldrift.errors import SchemaError, SourceError
 
 __all__ = ["read_history"]
 
-_COLUMNS = [
-    "check",
-    "feature",
-    "severity",
-    "metric",
-    "value",
-    "kl",
-    "kl_reverse",
-    "psi",
-    "jensen_shannon",
-    "p_adjusted",
-    "n_current",
-    "threshold_warn",
-    "threshold_critical",
-    "drift_share",
-    "dataset_drift",
-]
+_OUTPUT = (
+    *("feature", "severity", "metric", "value", "kl", "kl_reverse", "psi", "jensen_shannon", "p_adjusted"),
+    *("n_current", "threshold_warn", "threshold_critical", "drift_share", "dataset_drift"),
+)
+"""The columns of the trend, after the run's date."""
 
 
 def read_history(config: JobConfig, *, feature: str | None = None, before: str | None = None) -> pd.DataFrame:
@@ -40,11 +28,11 @@ def read_history(config: JobConfig, *, feature: str | None = None, before: str |
     root = config.dataset_dir()
     if not os.path.isdir(root):
         raise SourceError(f"{root}: no runs yet (run `kldrift run --config ... --date ...` first)")
-    runs = [r for r in runstore.read_runs(root, columns=_COLUMNS, before=before) if r.rows]
+    runs = [r for r in runstore.read_runs(root, columns=runstore.SUMMARY_COLUMNS, before=before) if r.rows]
     if not runs:
         raise SourceError(f"{root}: no readable metrics.parquet in any dt=<date>/ folder yet")
-    rows = [{"date": run.date, **{k: v for k, v in r.items() if k != "check"}} for run in runs for r in run.features]
-    df = pd.DataFrame(rows, columns=["date", *(c for c in _COLUMNS if c != "check")])
+    rows = [{"date": run.date, **{c: r.get(c) for c in _OUTPUT}} for run in runs for r in run.features]
+    df = pd.DataFrame(rows, columns=["date", *_OUTPUT])
     if feature is not None:
         if feature not in set(df["feature"]):
             raise SchemaError.missing_column(feature, sorted(set(df["feature"])), where=f"history of {root}")

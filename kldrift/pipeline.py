@@ -13,20 +13,21 @@ import logging
 import os
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kldrift.config import Interval, JobConfig, Settings, coerce_config
+from kldrift.config import JobConfig, Settings, coerce_config
 from kldrift.errors import NoDataError, ProfileError, SourceError
 from kldrift.findings import RunCheck, volume_check
-from kldrift.fitting import fit_profile, reference_changed
+from kldrift.fitting import Progress, fit_profile
 from kldrift.histogram import Histogram, count
+from kldrift.interval import Interval
 from kldrift.profile import Profile
 from kldrift.scan import Scan, Source
 from kldrift.schema import schema_changes
 from kldrift.scoring import DriftReport, score
-from kldrift.sources import open_source
+from kldrift.sources import open_source, reference_changed
 
 __all__ = [
     "RunResult",
@@ -43,8 +44,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int], None]
 
 
 def _is_profile_path(source: object) -> bool:

@@ -32,34 +32,25 @@ VERSION = 2
 
 @dataclass(frozen=True, slots=True)
 class FeatureProfile:
-    """One feature of a profile: its bins and the reference counts in them."""
+    """One feature of a profile: its bins (``spec``) and the reference counts in them.
+
+    The spec's fields read through: ``name``, ``kind``, ``domain``, ``edges``, ``values``, ``categories``.
+    """
 
     spec: FeatureSpec
     counts: tuple[int, ...]
 
     @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def kind(self) -> str:
-        return self.spec.kind
-
-    @property
-    def edges(self) -> tuple[float, ...]:
-        return self.spec.edges
-
-    @property
-    def values(self) -> tuple[float, ...] | None:
-        return self.spec.values
-
-    @property
-    def categories(self) -> tuple[str, ...]:
-        return self.spec.categories
-
-    @property
     def labels(self) -> list[str]:
         return self.spec.labels()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _SPEC_FIELDS:
+            return getattr(self.spec, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+_SPEC_FIELDS = frozenset(("name", "kind", "domain", "edges", "values", "categories"))
 
 
 @dataclass(frozen=True, slots=True, eq=False)

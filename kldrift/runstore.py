@@ -35,8 +35,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kldrift.config import Interval
-from kldrift.errors import ConfigError, OutputError
+from kldrift.atomic import output_error
+from kldrift.errors import ConfigError
+from kldrift.interval import Interval
 
 __all__ = [
     "ALERTS",
@@ -47,12 +48,12 @@ __all__ = [
     "PROFILE",
     "REPORT",
     "RUN_FILES",
+    "SUMMARY_COLUMNS",
     "RunSummary",
     "check_key",
     "commit",
     "list_runs",
     "locked",
-    "output_error",
     "read_deliveries",
     "read_runs",
     "record_delivery",
@@ -72,6 +73,14 @@ INDEX = "index.html"
 PROFILE = "profile.json"
 RUN_FILES = (ALERTS, METRICS, REPORT, MANIFEST, DELIVERIES)
 """The files of a run folder, in the order a page lists them."""
+SUMMARY_COLUMNS = (
+    *("date", "check", "feature", "kind", "severity", "message", "metric", "value"),
+    *("kl", "kl_reverse", "psi", "jensen_shannon", "p_adjusted", "threshold_warn", "threshold_critical"),
+    *("n_current", "expected_rows", "reference_type", "current_type", "file"),
+    *("drift_share", "dataset_drift", "share_threshold", "rows_reference", "rows_current"),
+    *("interval_start", "interval_end"),
+)
+"""The metrics columns readers of past runs need (trends, the index, ``kldrift history``): not the bins."""
 
 _PREFIX = "dt="
 _KEY = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2}))?$")
@@ -114,19 +123,6 @@ def list_runs(dataset_dir: str) -> list[tuple[str, str]]:
         if name.startswith(_PREFIX) and _KEY.match(key) and os.path.isdir(os.path.join(dataset_dir, name)):
             out.append((key, os.path.join(dataset_dir, name)))
     return sorted(out)
-
-
-def output_error(path: str, exc: OSError) -> OutputError:
-    """A one-line :class:`OutputError` for a failed write of ``path``."""
-    if exc.errno == errno.ENOSPC:
-        why = "no space left on device"
-    elif exc.errno in (errno.EROFS,):
-        why = "read-only file system"
-    elif exc.errno in (errno.EACCES, errno.EPERM):
-        why = "permission denied"
-    else:
-        why = exc.strerror or str(exc)
-    return OutputError(f"{path}: cannot write output: {why}")
 
 
 # --- locking, sweeping, committing ---------------------------------------------------------------

@@ -83,6 +83,14 @@ class Scan:
     _footers: dict[str, Any] = field(default_factory=dict, repr=False)
     """Parquet footers already read, by path: each file's footer is fetched once per scan."""
 
+    def pandas_index(self) -> list[str]:
+        """Columns the pandas index was written to (``DataFrame.to_parquet`` keeps it as ``__index_level_0__``)."""
+        try:
+            meta = self.schema.pandas_metadata or {}
+        except (ValueError, TypeError):  # malformed pandas metadata: no index columns known
+            return []
+        return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
+
     def column_names(self) -> list[str]:
         """Data columns: the schema less hive partition keys."""
         return [n for n in self.schema.names if n not in self.partition_columns]

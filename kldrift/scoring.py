@@ -36,7 +36,7 @@ import numpy as np
 
 from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.config import SEVERITIES, Settings
-from kldrift.divergence import divergences, g_test
+from kldrift.divergence import adjust_pvalues, divergences, g_test
 from kldrift.findings import RunCheck, SchemaChange, Verdict, summarize
 from kldrift.histogram import Histogram
 from kldrift.roles import ColumnInfo
@@ -50,7 +50,6 @@ __all__ = [
     "DriftReport",
     "FeatureBins",
     "FeatureDrift",
-    "adjust_pvalues",
     "score",
 ]
 
@@ -191,40 +190,6 @@ class DriftReport:
 
         rows = [{c: getattr(f, c) for c in COLUMNS} for f in self.features]
         return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _benjamini_hochberg(ps: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """``scipy.stats.false_discovery_control(ps, method="bh")``, same operations (tested equal)."""
-    m = len(ps)
-    if m <= 1:
-        return ps.copy()
-    order = np.argsort(ps)
-    adj = ps[order] * (m / np.arange(1, m + 1, dtype=ps.dtype))
-    np.minimum.accumulate(adj[::-1], out=adj[::-1])
-    out = np.empty_like(adj)
-    out[order] = adj
-    return np.clip(out, 0.0, 1.0)
-
-
-def adjust_pvalues(p: Sequence[float], method: str) -> list[float]:
-    """Multiple-testing correction of the finite p-values; non-finite ones stay ``nan``."""
-    arr = np.asarray(p, dtype=np.float64)
-    out = np.full(arr.shape, np.nan)
-    ok = np.isfinite(arr)
-    if not ok.any():
-        return out.tolist()
-    vals = arr[ok]
-    if method == "fdr_bh":
-        adj = _benjamini_hochberg(vals)
-    elif method == "bonferroni":
-        adj = np.minimum(1.0, vals * len(vals))
-    elif method == "none":
-        adj = vals
-    else:  # validated by the config; kept for direct callers
-        msg = f"`method` must be 'fdr_bh', 'bonferroni' or 'none', got {method!r}"
-        raise ValueError(msg)
-    out[ok] = adj
-    return out.tolist()
 
 
 def _seed(name: str, ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]) -> int:

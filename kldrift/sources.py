@@ -13,6 +13,8 @@ import collections
 import fnmatch
 import logging
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -22,7 +24,7 @@ from kldrift.errors import NoDataError, SourceError
 from kldrift.redact import redact_text, redact_url
 from kldrift.scan import FileInfo, Scan, Source, arrow_msg, strip_scheme
 
-__all__ = ["describe", "open_files", "open_source"]
+__all__ = ["describe", "file_records", "open_files", "open_source", "reference_changed"]
 
 log = logging.getLogger(__name__)
 
@@ -323,3 +325,31 @@ def open_files(files: list[FileInfo], description: str) -> Scan:
         raise NoDataError(f"{description}: no files")
     fs, _ = _filesystem(files[0].path)
     return _files_scan(description, tuple(files), fs, None)
+
+
+def file_records(scan: Scan) -> tuple[dict[str, Any], ...]:
+    """The reference's files as a profile records them: path (without credentials), size, mtime, footer digest."""
+    return tuple(
+        {"path": redact_url(f.path), "size": f.size, "mtime": f.mtime, "footer": scan.footer_digest(f)}
+        for f in scan.files
+    )
+
+
+def reference_changed(saved: Sequence[Any], scan: Scan) -> bool:
+    """Whether the reference's files differ from the ones a profile was fitted on.
+
+    The same paths and sizes, and for a file whose mtime moved, the same Parquet footer
+    (a file replaced by other data of the same size has another one; a copy that only
+    touched it has the same).
+    """
+    before = {str(f["path"]): f for f in saved}
+    now = {redact_url(f.path): f for f in scan.files}
+    if before.keys() != now.keys():
+        return True
+    for path, info in now.items():
+        old = before[path]
+        if int(old["size"]) != info.size:
+            return True
+        if old.get("mtime") != info.mtime and old.get("footer") != scan.footer_digest(info):
+            return True
+    return False

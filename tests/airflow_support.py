@@ -150,6 +150,21 @@ def run_cli(args: list[str], env: Mapping[str, str], *, timeout: float) -> subpr
 # --- what the child processes run ------------------------------------------------
 
 
+def scenario_load_jobs(folder: str) -> dict[str, Any]:
+    """The DAG factory's view of a config folder: jobs loaded, errors, and how long it took."""
+    from kldrift.airflow.factory import load_jobs
+
+    t0 = time.perf_counter()
+    jobs, errors = load_jobs(folder)
+    return {
+        "seconds": time.perf_counter() - t0,
+        "datasets": [j.config.dataset for j in jobs],
+        "dag_ids": [j.dag_id for j in jobs],
+        "errors": [str(e) for e in errors],
+        "error_files": [str(e).split(":")[0] for e in errors],
+    }
+
+
 def _describe_dag(dag: Any) -> dict[str, Any]:
     tasks = {}
     for t in dag.tasks:

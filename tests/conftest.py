@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from helpers import write_parquet
+from hypothesis import settings
 
 # Airflow reads its home at import time: point it at a throwaway folder before any test imports it.
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-
-def write_parquet(path: Path, table: pa.Table, **kw: object) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, **kw)
-    return path
-
-
-def one_error(err: str) -> str:
-    """The one line of a CLI error on stderr, without its ``kldrift: error: `` prefix (no traceback)."""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("kldrift: error: "), err
-    assert "Traceback" not in err
-    return lines[0].removeprefix("kldrift: error: ")
+# CI runs the property tests derandomized (HYPOTHESIS_PROFILE=ci in .ci/run): the same examples on every run,
+# so a red CI is never a dice roll; locally each run explores new ones.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
@@ -53,3 +45,10 @@ def small_pair(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, Path]:
         }
     )
     return write_parquet(tmp_path / "ref.parquet", ref), write_parquet(tmp_path / "cur.parquet", cur)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any test imported Airflow into the pytest process (see airflow_support)."""
+    if "airflow" in sys.modules and exitstatus == 0:
+        session.exitstatus = 1
+        print("\nERROR: a test imported airflow into the pytest process; run Airflow in a child process")

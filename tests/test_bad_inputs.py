@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import one_error
+from helpers import one_error
 
 import kldrift
 from kldrift import cli

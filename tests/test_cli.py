@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import one_error
+from helpers import one_error
 
 from kldrift import cli
 from kldrift.profile import Profile

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from conftest import write_parquet
+from helpers import write_parquet
 
 import kldrift
 from kldrift import fitting

@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from kldrift.atomic import atomic_path, write_bytes, write_text
-from kldrift.config import Interval, JobConfig, Settings, coerce_config, load_config
+from kldrift.config import JobConfig, Settings, coerce_config, load_config
 from kldrift.errors import (
     ConfigError,
     KLDriftError,
@@ -26,6 +26,7 @@ from kldrift.errors import (
     SourceError,
     did_you_mean,
 )
+from kldrift.interval import Interval
 
 BASE = "dataset: trips\nreference: data/ref/\ncurrent: data/cur/dt={ds}/\noutput: out/\n"
 """The four required keys: a minimal valid job."""

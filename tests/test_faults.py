@@ -31,11 +31,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from conftest import one_error
+from helpers import one_error
 
 from kldrift import cli
 from kldrift.config import load_config
 from kldrift.history import read_history
+
+pytestmark = pytest.mark.slow  # real processes, servers or kills: `make test` runs it, `make test-fast` not
 
 DATE = "2026-03-01"
 OUTPUTS = ("alerts.jsonl", "metrics.parquet", "manifest.json", "report.html")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import write_parquet
+from helpers import write_parquet
 
 import kldrift
 from kldrift.binning import BinSpec, FeatureSpec

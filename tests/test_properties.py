@@ -217,6 +217,7 @@ def _tolerance(alpha: float, trials: int) -> float:
     return 3 * math.sqrt(alpha * (1 - alpha) / trials)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("config", "alpha"),
     [
@@ -256,6 +257,7 @@ def _sparse(kind: str, rng: np.random.Generator, n: int) -> pa.Table:
 SPARSE_TRIALS = 300
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [200, 500], ids=["n200", "n500"])
 @pytest.mark.parametrize("kind", ["zipf", "uniform-zip"], ids=["zipf-2000", "uniform-zip-5000"])
 @pytest.mark.parametrize("thresholds", [None, {"warn": 0, "critical": 0}], ids=["defaults", "significance-only"])

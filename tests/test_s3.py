@@ -25,6 +25,8 @@ import kldrift
 from kldrift.errors import SourceError
 from kldrift.sources import open_source
 
+pytestmark = pytest.mark.slow  # real processes, servers or kills: `make test` runs it, `make test-fast` not
+
 moto_server = pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
 

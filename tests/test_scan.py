@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_parquet
+from helpers import write_parquet
 
 import kldrift
 from kldrift.errors import KLDriftError, SourceError

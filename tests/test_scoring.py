@@ -21,8 +21,9 @@ from scipy.spatial import distance
 import kldrift
 from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.config import Settings, coerce_config
+from kldrift.divergence import adjust_pvalues
 from kldrift.histogram import Histogram
-from kldrift.scoring import DriftReport, FeatureDrift, adjust_pvalues, score
+from kldrift.scoring import DriftReport, FeatureDrift, score
 
 CONTRACT_COLUMNS = [
     "feature",

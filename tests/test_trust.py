@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from bs4 import BeautifulSoup
-from conftest import write_parquet
+from helpers import write_parquet
 
 import kldrift
 from kldrift import cli

@@ -9,7 +9,8 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from kldrift.airflow.tasks import fail_on_message, job_interval
-from kldrift.config import Interval, load_config
+from kldrift.config import load_config
+from kldrift.interval import Interval
 from kldrift.severity import FAIL_ON
 
 if TYPE_CHECKING:

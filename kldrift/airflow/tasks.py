@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from kldrift.config import Interval, JobConfig, load_config
+from kldrift.config import JobConfig, load_config
 from kldrift.errors import KLDriftError, OutputError, ProfileError
+from kldrift.interval import Interval
 
 if TYPE_CHECKING:
     from kldrift.profile import Profile
@@ -35,7 +36,7 @@ __all__ = [
 
 
 def job_interval(config: JobConfig, start: dt.datetime | None, end: dt.datetime | None) -> Interval:
-    """The kldrift :class:`~kldrift.config.Interval` of an Airflow data interval.
+    """The kldrift :class:`~kldrift.interval.Interval` of an Airflow data interval.
 
     Expressed in the config's time zone, so ``{ds}`` is the local date the
     interval starts on (``airflow dags test <dag> 2026-11-24`` of a daily DAG

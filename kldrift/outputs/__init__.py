@@ -27,13 +27,15 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
 from kldrift import runstore
 from kldrift.atomic import staged, write_bytes, write_text
-from kldrift.config import Interval, JobConfig, Settings
+from kldrift.config import JobConfig, Settings
+from kldrift.interval import Interval
 from kldrift.outputs.alerts import alert_rows, render_alerts
 from kldrift.outputs.manifest import versions
 from kldrift.outputs.metrics import metrics_table
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from kldrift.profile import Profile
     from kldrift.scan import Scan
 
-__all__ = ["RunFiles", "deliver_run_webhook", "render_run", "write_outputs", "write_run"]
+__all__ = ["RunContext", "RunFiles", "deliver_run_webhook", "render_run", "write_outputs", "write_run"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,17 @@ def _metrics_bytes(table: pa.Table) -> bytes:
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", write_statistics=True)
     return buf.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Which run the files are of: the dataset, the run's key and interval (``None`` for an ad-hoc
+    comparison), and the settings it was scored with."""
+
+    dataset: str
+    key: str | None
+    interval: Interval | None
+    settings: Settings
 
 
 class RunFiles:
@@ -67,30 +80,21 @@ class RunFiles:
         self.report_s = report_s
 
 
-def render_run(
-    report: DriftReport,
-    *,
-    dataset: str,
-    key: str | None,
-    interval: Interval | None,
-    settings: Settings,
-    history: Any = (),
-    index_href: str | None = None,
-) -> RunFiles:
+def render_run(report: DriftReport, run: RunContext, *, history: Any = (), index_href: str | None = None) -> RunFiles:
     """alerts.jsonl, metrics.parquet and report.html of a run, as bytes (the report omitted when it fails)."""
     from kldrift.outputs import report as html
 
-    start = interval.start.isoformat() if interval else None
-    end = interval.end.isoformat() if interval else None
-    table = metrics_table(report, dataset=dataset, date=key, start=start, end=end)
+    start = run.interval.start.isoformat() if run.interval else None
+    end = run.interval.end.isoformat() if run.interval else None
+    table = metrics_table(report, dataset=run.dataset, date=run.key, start=start, end=end)
     files = {
-        runstore.ALERTS: render_alerts(alert_rows(report, dataset=dataset, date=key)).encode(),
+        runstore.ALERTS: render_alerts(alert_rows(report, dataset=run.dataset, date=run.key)).encode(),
         runstore.METRICS: _metrics_bytes(table),
     }
     errors: dict[str, str] = {}
     t0 = time.perf_counter()
     try:
-        page = html.render_report(table, settings=settings, history=history, index_href=index_href)
+        page = html.render_report(table, settings=run.settings, history=history, index_href=index_href)
         files[runstore.REPORT] = page.encode()
     except Exception as exc:  # a chart bug must not cost the user their alerts
         errors["report"] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
@@ -98,27 +102,17 @@ def render_run(
     return RunFiles(files, errors, time.perf_counter() - t0)
 
 
-def _manifest(
-    files: RunFiles,
-    report: DriftReport,
-    *,
-    dataset: str,
-    key: str | None,
-    interval: Interval | None,
-    settings: Settings,
-    extra: dict[str, Any],
-    started: float,
-) -> bytes:
+def _manifest(files: RunFiles, report: DriftReport, run: RunContext, *, extra: dict[str, Any], started: float) -> bytes:
     names = {runstore.ALERTS: "alerts", runstore.METRICS: "metrics", runstore.REPORT: "report"}
     manifest = {
         **extra,
-        "dataset": dataset,
-        "date": key,
+        "dataset": run.dataset,
+        "date": run.key,
         "interval": {
-            "start": interval.start.isoformat() if interval else None,
-            "end": interval.end.isoformat() if interval else None,
+            "start": run.interval.start.isoformat() if run.interval else None,
+            "end": run.interval.end.isoformat() if run.interval else None,
         },
-        "config_hash": settings.fingerprint(),
+        "config_hash": run.settings.fingerprint(),
         "spec_fingerprint": report.spec_fingerprint,
         "rows": {"reference": report.n_reference, "current": report.n_current},
         "severities": report.counts_by_severity(),
@@ -185,29 +179,13 @@ def write_run(
 
         earlier = runstore.read_runs(dataset_dir, columns=html.RUN_COLUMNS, before=key, last=html.TREND_RUNS - 1)
         history = [r for r in earlier if r.rows]
-        files = render_run(
-            report,
-            dataset=config.dataset,
-            key=key,
-            interval=interval,
-            settings=config,
-            history=history,
-            index_href=f"../{runstore.INDEX}",
-        )
+        run = RunContext(config.dataset, key, interval, config)
+        files = render_run(report, run, history=history, index_href=f"../{runstore.INDEX}")
         extra = {
             "inputs": _inputs(config, interval, profile, scan),
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }
-        manifest = _manifest(
-            files,
-            report,
-            dataset=config.dataset,
-            key=key,
-            interval=interval,
-            settings=config,
-            extra=extra,
-            started=started,
-        )
+        manifest = _manifest(files, report, run, extra=extra, started=started)
         written = runstore.commit(folder, {**files.files, runstore.MANIFEST: manifest})
     paths = {name.split(".")[0]: path for name, path in written.items()}
     index = _write_index(dataset_dir, config.dataset)
@@ -265,13 +243,9 @@ def write_outputs(
     the user's: its other files stay, so the set is not swapped in as one.
     """
     started = time.time()
-    files = render_run(report, dataset=dataset, key=None, interval=None, settings=settings)
-    data = {
-        **files.files,
-        runstore.MANIFEST: _manifest(
-            files, report, dataset=dataset, key=None, interval=None, settings=settings, extra=manifest, started=started
-        ),
-    }
+    run = RunContext(dataset, None, None, settings)
+    files = render_run(report, run)
+    data = {**files.files, runstore.MANIFEST: _manifest(files, report, run, extra=manifest, started=started)}
     paths = {}
     with runstore.locked(folder), staged():
         for name, blob in data.items():

@@ -60,32 +60,7 @@ INDEX_NAME = runstore.INDEX
 TREND_RUNS = 60
 """Runs drawn in a feature's trend: this one and up to 59 before it."""
 
-RUN_COLUMNS = (
-    "date",
-    "check",
-    "kind",
-    "message",
-    "n_current",
-    "expected_rows",
-    "reference_type",
-    "current_type",
-    "file",
-    "share_threshold",
-    "feature",
-    "severity",
-    "metric",
-    "value",
-    "kl",
-    "kl_reverse",
-    "psi",
-    "jensen_shannon",
-    "drift_share",
-    "dataset_drift",
-    "rows_reference",
-    "rows_current",
-    "interval_start",
-    "interval_end",
-)
+RUN_COLUMNS = runstore.SUMMARY_COLUMNS
 _LABEL_CHARS = 28
 """Longest bin label drawn on a chart axis; the full label is in the bin table."""
 

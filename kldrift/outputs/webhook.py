@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -18,12 +19,12 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from kldrift.config import Webhook
+from kldrift.config import Webhook, check_webhook_url
 from kldrift.errors import ConfigError
 from kldrift.redact import redact_text, redact_url
 from kldrift.scoring import DriftReport
 
-__all__ = ["deliver", "payload", "should_deliver", "slack_escape"]
+__all__ = ["deliver", "payload", "resolve_url", "should_deliver", "slack_escape"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,20 @@ def _attempt(url: str, data: bytes, timeout: float) -> int:
     return int(outcome["status"])
 
 
+def resolve_url(hook: Webhook) -> str:
+    """The URL to POST to; :class:`ConfigError` when ``url_env`` names an unset variable or holds no usable URL."""
+    if hook.url is not None:
+        return hook.url
+    assert hook.url_env is not None
+    value = os.environ.get(hook.url_env)
+    if not value:
+        raise ConfigError(f"alerts.webhook.url_env: environment variable {hook.url_env} is not set")
+    try:
+        return check_webhook_url(value)
+    except ValueError as exc:
+        raise ConfigError(f"alerts.webhook.url_env: {hook.url_env} does not hold a usable URL: {exc}") from None
+
+
 def deliver(hook: Webhook, body: dict[str, Any], *, sleep: Any = time.sleep) -> dict[str, Any]:
     """POST ``body`` to the hook's URL; retry on errors and 5xx with exponential backoff.
 
@@ -139,7 +154,7 @@ def deliver(hook: Webhook, body: dict[str, Any], *, sleep: Any = time.sleep) -> 
     attempts: list[dict[str, Any]] = []
     started = time.time()
     try:
-        url = hook.resolve()
+        url = resolve_url(hook)
     except ConfigError as exc:
         log.warning("webhook not called: %s", exc)
         where = f"${hook.url_env}"
