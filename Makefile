@@ -40,8 +40,8 @@ run: install
 	echo "report: $$dir/report.html"
 
 lint: install
-	$(BIN)/ruff check kldrift dags tests benchmarks
-	$(BIN)/ruff format --check kldrift dags tests benchmarks
+	$(BIN)/ruff check kldrift dags tests benchmarks scripts
+	$(BIN)/ruff format --check kldrift dags tests benchmarks scripts
 
 typecheck: install
 	$(BIN)/mypy

@@ -23,14 +23,14 @@ import hashlib
 import itertools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from kldrift.errors import ProfileError, SchemaError
-from kldrift.kernels import TOLERANCE
+from kldrift.kernels import TOLERANCE, count_sorted
 
 __all__ = [
     "NULL_LABEL",
@@ -235,6 +235,25 @@ def quantile_edges(sample: np.ndarray[Any, Any], bins: int, *, is_sorted: bool =
     return _dedupe(np.array(sorted({*points, *inner})))
 
 
+def integer_edges(edges: Sequence[float]) -> tuple[float, ...]:
+    """Cut points of an integer column moved up to whole numbers; a point bin's cut points are kept.
+
+    ``[2.5, 7.25)`` and ``[3, 8)`` hold the same integers, so an integer column's
+    counts are the same either way, but its labels now say what the bin holds
+    for any value, integer or not. Cut points that meet are merged.
+
+    >>> integer_edges([2.5, 7.25, 7.5])
+    (3.0, 8.0)
+    """
+    out: list[float] = []
+    for i, e in enumerate(edges):
+        keep = i > 0 and point_bin(edges[i - 1], e)  # the upper cut point of a point bin
+        v = float(e) if keep or not math.isfinite(e) else float(math.ceil(e))
+        if not out or v > out[-1]:
+            out.append(v)
+    return tuple(out)
+
+
 def _plain_quantile_edges(ordered: np.ndarray[Any, Any], bins: int) -> tuple[float, ...]:
     qs = np.arange(1, bins) / bins
     with np.errstate(invalid="ignore"):
@@ -283,3 +302,29 @@ def uniform_edges(vmin: float, vmax: float, bins: int) -> tuple[float, ...]:
     width = (vmax - vmin) / bins
     edges = [vmin + width * j for j in range(1, bins)]
     return tuple(float(e) for e in np.unique(np.asarray(edges)))
+
+
+PILOT_TOLERANCE = 0.005
+"""Largest gap (in reference mass) between a pilot's bins, counted exactly, and the sample's quantile bins."""
+
+
+def pilot_holds(
+    counts: np.ndarray[Any, Any],
+    pilot_edges: np.ndarray[Any, Any],
+    sample: np.ndarray[Any, Any],
+    edges: tuple[float, ...],
+) -> bool:
+    """Whether cut points from a pilot (a few row groups) bin the reference as its quantiles would.
+
+    ``counts`` are the exact reference counts in the pilot's bins. They must
+    match, bin for bin within :data:`PILOT_TOLERANCE`, the masses that the
+    systematic sample's own quantile cut points ``edges`` give the sample. A
+    pilot taken from row groups can miss on sorted or clustered data; then the
+    caller counts the sample's cut points in a second pass instead.
+    """
+    valid = int(counts[:-1].sum())
+    if len(pilot_edges) != len(edges) or valid == 0 or len(sample) == 0:
+        return False
+    exact = counts[:-1] / valid
+    target = count_sorted(sample, np.asarray(edges, dtype=np.float64))[:-1] / len(sample)
+    return bool(np.max(np.abs(exact - target)) <= PILOT_TOLERANCE)

@@ -130,7 +130,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     timings: dict[str, float] = {}
     with progress(not args.quiet, "reading") as on_rows:
         report = compare(args.reference, args.current, config=settings, on_rows=on_rows, timings=timings)
-    print_report(report, args.format)
+    print_report(report, args.format, timings=timings)
     if args.out:
         from kldrift.outputs import write_outputs
         from kldrift.redact import redact_url
@@ -159,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with progress(not args.quiet, f"{config.dataset} {interval.ds}") as on_rows:
         result = run(config, interval, on_rows=on_rows, deliver=not args.no_webhook)
     if not args.quiet or args.format == "json":  # JSON was asked for by name: -q only silences the table
-        print_report(result.report, args.format)
+        print_report(result.report, args.format, timings=result.timings)
     if not args.quiet:
         for name, path in result.paths.items():
             print(f"{name}: {path}", file=sys.stderr if args.format == "json" else sys.stdout)

@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from kldrift.binning import BinSpec, FeatureSpec, point_edges, quantile_edges, uniform_edges
+from kldrift.binning import (
+    BinSpec,
+    FeatureSpec,
+    integer_edges,
+    pilot_holds,
+    point_edges,
+    quantile_edges,
+    uniform_edges,
+)
 from kldrift.columns import Domain, domain_of, to_numbers
 from kldrift.config import Settings
 from kldrift.histogram import Histogram, count, workers
@@ -257,11 +265,13 @@ class Fitter:
             return FeatureSpec(name, "numeric", dom, values=tuple(sorted(merged)), source_type=str(t))
         bins = col.bins or self.settings.binning.bins
         strategy = col.strategy or self.settings.binning.strategy
+        # An integer column (by type, or every value): whole-number cut points, the same counts.
+        whole = integer_edges if dom == "number" and (pa.types.is_integer(t) or fit.integral) else tuple
         if strategy == "uniform":
-            edges = uniform_edges(fit.vmin, fit.vmax, bins)
+            edges = whole(uniform_edges(fit.vmin, fit.vmax, bins))
         else:
-            edges = quantile_edges(sample, bins, is_sorted=True)
-            if fit.edges is not None and fit.counts is not None and _pilot_holds(fit.counts, fit.edges, sample, edges):
+            edges = whole(quantile_edges(sample, bins, is_sorted=True))
+            if fit.edges is not None and fit.counts is not None and pilot_holds(fit.counts, fit.edges, sample, edges):
                 edges = tuple(float(e) for e in fit.edges)
         if fit.vmin == fit.vmax and bins >= 2:
             # A constant reference: give its value a bin of its own, so that a column that
@@ -294,32 +304,6 @@ def sample_per_column(n_numeric: int, sample_size: int) -> int:
     return max(16_384, min(sample_size, SAMPLE_VALUES // max(1, n_numeric)))
 
 
-PILOT_TOLERANCE = 0.005
-"""Largest gap (in reference mass) between a pilot's bins, counted exactly, and the sample's quantile bins."""
-
-
-def _pilot_holds(
-    counts: np.ndarray[Any, Any],
-    pilot_edges: np.ndarray[Any, Any],
-    sample: np.ndarray[Any, Any],
-    edges: tuple[float, ...],
-) -> bool:
-    """Whether cut points from a pilot (a few row groups) bin the reference as its quantiles would.
-
-    ``counts`` are the exact reference counts in the pilot's bins. They must
-    match, bin for bin within :data:`PILOT_TOLERANCE`, the masses that the
-    systematic sample's own quantile cut points ``edges`` give the sample. A
-    pilot taken from row groups can miss on sorted or clustered data; then the
-    caller counts the sample's cut points in a second pass instead.
-    """
-    valid = int(counts[:-1].sum())
-    if len(pilot_edges) != len(edges) or valid == 0 or len(sample) == 0:
-        return False
-    exact = counts[:-1] / valid
-    target = count_sorted(sample, np.asarray(edges, dtype=np.float64))[:-1] / len(sample)
-    return bool(np.max(np.abs(exact - target)) <= PILOT_TOLERANCE)
-
-
 def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None) -> Profile:
     """The profile of the reference ``scan``: its bins, its counts in them, every column's role.
 
@@ -333,7 +317,8 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
         # Big reference: place provisional cut points from a pilot of a few row groups, so the
         # one full pass both samples and counts exactly; columns where the pilot misses the
         # quantiles (checked against the pass's systematic sample) get a second pass.
-        pilot = _pilot_edges(scan, settings, fitter.numeric_quantile_columns())
+        quantiled = fitter.numeric_quantile_columns()
+        pilot = _pilot_edges(scan, settings, quantiled, {n for n in quantiled if fitter.domains[n] == "number"})
         fitter = Fitter(plan, settings, total, pilot, pandas_index=index)
     names = fitter.names
     row0 = 0
@@ -373,8 +358,12 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
 PILOT_ROW_GROUPS = 8
 
 
-def _pilot_edges(scan: Scan, settings: Settings, names: list[str]) -> dict[str, tuple[float, ...]]:
-    """Quantile cut points of each column from a few row groups spread over the reference."""
+def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[str]) -> dict[str, tuple[float, ...]]:
+    """Quantile cut points of each column from a few row groups spread over the reference.
+
+    Whole numbers for a column of ``numbers`` whose pilot values are all integers (as the final cut
+    points will be when every value is: see ``Fitter._numeric``).
+    """
     if not names:
         return {}
     pilot = scan.spread(PILOT_ROW_GROUPS)
@@ -393,6 +382,8 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str]) -> dict[str, 
         col = settings.column(n)
         values = np.concatenate(samples[n]) if samples[n] else np.zeros(0)
         edges = quantile_edges(values, col.bins or settings.binning.bins)
+        if n in numbers and bool(np.array_equal(values, np.floor(values))):
+            edges = integer_edges(edges)
         if edges:
             out[n] = edges
     return out

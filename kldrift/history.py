@@ -28,7 +28,7 @@ def read_history(config: JobConfig, *, feature: str | None = None, before: str |
     root = config.dataset_dir()
     if not os.path.isdir(root):
         raise SourceError(f"{root}: no runs yet (run `kldrift run --config ... --date ...` first)")
-    runs = [r for r in runstore.read_runs(root, columns=runstore.SUMMARY_COLUMNS, before=before) if r.rows]
+    runs = [r for r in runstore.read_runs(root, columns=runstore.SUMMARY_COLUMNS, before=before) if r.readable]
     if not runs:
         raise SourceError(f"{root}: no readable metrics.parquet in any dt=<date>/ folder yet")
     rows = [{"date": run.date, **{c: r.get(c) for c in _OUTPUT}} for run in runs for r in run.features]

@@ -129,18 +129,22 @@ def compare(
     ``reference`` is a source (fitted here) or a :class:`~kldrift.profile.Profile`
     (or the path of a saved one, ``*.json``); ``current`` a source. ``on_rows``
     is told the rows of each batch read (a progress bar); ``timings``, when
-    given, receives the seconds spent on the reference (``profile_s``) and on
-    counting the current data (``count_s``).
+    given, receives the seconds spent on the reference (``profile_s``), on
+    listing the current files and reading their footers (``scan_s``), counting
+    them (``count_s``) and scoring (``score_s``).
     """
     settings = coerce_config(config)
     t0 = time.perf_counter()
     profile = _reference_profile(reference, settings)
     t1 = time.perf_counter()
     scan = open_source(current)
+    t2 = time.perf_counter()
     counts = count(profile.spec, scan, on_batch=on_rows)
+    t3 = time.perf_counter()
+    report = assess(profile, counts, settings, scan=scan)
     if timings is not None:
-        timings.update(profile_s=t1 - t0, count_s=time.perf_counter() - t1)
-    return assess(profile, counts, settings, scan=scan)
+        timings.update(profile_s=t1 - t0, scan_s=t2 - t1, count_s=t3 - t2, score_s=time.perf_counter() - t3)
+    return report
 
 
 # --- the scheduled job ---------------------------------------------------------
@@ -347,6 +351,8 @@ def finish(
     """
     from kldrift.outputs import write_run
 
+    timings = timings if timings is not None else {}
+    t0 = time.perf_counter()
     if scan is None and missing is None:
         scan, missing = _current_or_missing(config, interval)
     expected = expected_rows(config, interval, profile)
@@ -358,10 +364,13 @@ def finish(
         missing=missing,
     )
     report = assess(profile, current, config, scan=scan, checks=[check])
+    t1 = time.perf_counter()
+    timings["score_s"] = t1 - t0
     paths, deliveries = write_run(
-        config, interval, profile, report, scan=scan, timings=timings or {}, deliver_webhook=deliver
+        config, interval, profile, report, scan=scan, timings=timings, deliver_webhook=deliver
     )
-    return RunResult(config.dataset, report, interval, paths, deliveries, timings or {})
+    timings["write_s"] = time.perf_counter() - t1  # every file, the report and the index included
+    return RunResult(config.dataset, report, interval, paths, deliveries, timings)
 
 
 def run(config: JobConfig, interval: Interval, *, on_rows: Progress | None = None, deliver: bool = True) -> RunResult:
@@ -374,7 +383,7 @@ def run(config: JobConfig, interval: Interval, *, on_rows: Progress | None = Non
     profile = load_or_fit_profile(config, on_rows=on_rows)
     t1 = time.perf_counter()
     scan, missing = _current_or_missing(config, interval)
-    current = count(profile.spec, scan, on_batch=on_rows) if scan is not None else Histogram.zero(profile.spec)
     t2 = time.perf_counter()
-    timings = {"profile_s": t1 - t0, "count_s": t2 - t1}
+    current = count(profile.spec, scan, on_batch=on_rows) if scan is not None else Histogram.zero(profile.spec)
+    timings = {"profile_s": t1 - t0, "scan_s": t2 - t1, "count_s": time.perf_counter() - t2}
     return finish(config, interval, profile, current, scan=scan, missing=missing, timings=timings, deliver=deliver)

@@ -26,6 +26,8 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
+import json
 import logging
 import os
 import re
@@ -33,11 +35,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kldrift.atomic import output_error
 from kldrift.errors import ConfigError
 from kldrift.interval import Interval
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "ALERTS",
@@ -287,26 +292,51 @@ def read_deliveries(folder: str) -> list[dict[str, Any]]:
 # --- reading runs back ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunSummary:
-    """One run folder of a dataset: its rows as saved in ``metrics.parquet``."""
+    """One run folder of a dataset: its ``metrics.parquet`` as saved (some columns), or its footer's note."""
 
     date: str
     """The run's key (``2026-11-23``, or ``2026-11-23T10:00Z`` for runs shorter than a day)."""
     folder: str
     """The folder's name (``dt=<key>``)."""
-    rows: tuple[dict[str, Any], ...] = ()
+    table: pa.Table | None = None
+    """The columns asked for; ``None`` when unreadable, or when ``note`` answered instead."""
     problem: str | None = None
     """Why the metrics could not be read (missing, unreadable), else ``None``."""
     files: frozenset[str] = field(default_factory=frozenset)
+    note: Any = None
+    """The JSON a writer left in the file's footer under the key asked for (see :func:`read_runs`)."""
+
+    @functools.cached_property
+    def rows(self) -> tuple[dict[str, Any], ...]:
+        return tuple(self.table.to_pylist()) if self.table is not None else ()
+
+    @property
+    def readable(self) -> bool:
+        """Whether the run's metrics were read: rows or a footer note."""
+        return self.problem is None and (self.note is not None or (self.table is not None and self.table.num_rows > 0))
 
     @property
     def features(self) -> list[dict[str, Any]]:
         """The feature rows (``check = "drift"``; files written before ``check`` existed hold only those)."""
         return [r for r in self.rows if r.get("check", "drift") == "drift"]
 
+    def has(self, column: str) -> bool:
+        return self.table is not None and column in self.table.column_names
+
+    def column(self, name: str) -> list[Any]:
+        """One column's values (``None`` each when the file has no such column): faster than ``rows``."""
+        if self.table is None:
+            return []
+        if name not in self.table.column_names:
+            return [None] * self.table.num_rows
+        return self.table.column(name).to_pylist()
+
     def first(self, column: str) -> Any:
-        return self.rows[0].get(column) if self.rows else None
+        if self.table is None or self.table.num_rows == 0 or column not in self.table.column_names:
+            return None
+        return self.table.column(column)[0].as_py()
 
 
 def read_runs(
@@ -315,12 +345,15 @@ def read_runs(
     columns: Sequence[str] | None = None,
     before: str | None = None,
     last: int | None = None,
+    note: str | None = None,
 ) -> list[RunSummary]:
     """The runs under ``dataset_dir``, oldest first, with ``columns`` of their metrics (all when ``None``).
 
     Only runs before the key ``before`` when given, and only the ``last`` of
-    those. Each file is read on its own: an unreadable ``metrics.parquet``
-    marks that run (and is logged) instead of hiding every other run.
+    those. With ``note``, a file whose footer holds that key (JSON a writer put
+    there) is answered by the note alone, without reading its columns. Each file
+    is read on its own: an unreadable ``metrics.parquet`` marks that run (and is
+    logged) instead of hiding every other run.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -343,11 +376,15 @@ def read_runs(
             continue
         try:
             pf = pq.ParquetFile(path)
+            meta = pf.schema_arrow.metadata or {}
+            if note is not None and note.encode() in meta:
+                out.append(RunSummary(key, name, files=files, note=json.loads(meta[note.encode()])))
+                continue
             cols = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
-            rows = tuple(pf.read(columns=cols).to_pylist())
-        except (pa.ArrowException, OSError) as exc:
+            table = pf.read(columns=cols).replace_schema_metadata(None)
+        except (pa.ArrowException, OSError, ValueError) as exc:
             log.warning("%s: cannot read metrics, left out: %s", path, " ".join(str(exc).split()))
             out.append(RunSummary(key, name, problem=f"unreadable {METRICS}: {exc}", files=files))
             continue
-        out.append(RunSummary(key, name, rows, files=files))
+        out.append(RunSummary(key, name, table, files=files))
     return out

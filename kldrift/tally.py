@@ -76,6 +76,7 @@ class NumericFit:
         "even_nulls",
         "filled",
         "increasing",
+        "integral",
         "last",
         "max_discrete",
         "n",
@@ -107,6 +108,7 @@ class NumericFit:
         """Counts of the even global rows (row 0, 2, ...): the half that chooses a discrete feature's test bins."""
         self.even_nulls = 0
         self.increasing = True  # integers strictly increasing in row order, so far
+        self.integral = True  # every value an integer, so far (integer types are, by type)
         self.last: int | None = None
 
     def add(self, x: np.ndarray[Any, Any], row0: int) -> None:
@@ -126,6 +128,9 @@ class NumericFit:
                 self.nulls += nnan
                 x = x[~nan]
                 take = x if self.stride == 1 else take[~np.isnan(take)]
+            if self.integral:  # a float column stops paying for this at its first fraction
+                head = x[:64]
+                self.integral = bool(np.array_equal(head, np.floor(head))) and bool(np.array_equal(x, np.floor(x)))
         if self.buffer is not None and self.filled + len(take) <= len(self.buffer):
             self.buffer[self.filled : self.filled + len(take)] = take
             self.filled += len(take)
@@ -198,8 +203,8 @@ class NumericFit:
     def stats(self, ordered: np.ndarray[Any, Any], *, keys: bool, calendar: bool) -> ColumnStats:
         """What the pass saw, with ``ordered`` the sorted kept values (all of them, or the sample).
 
-        Distinct values are counted only for a column that could be a key (``keys``: integers), and
-        integrality checked only for a calendar field's name: both cost a pass over the values.
+        Distinct values are counted only for a column that could be a key (``keys``: integers): that
+        costs a pass over the values. Integrality was tracked during the pass.
         """
         distinct: int | None = None
         sampled = 0
@@ -213,9 +218,8 @@ class NumericFit:
                 sampled = len(ordered)
             elif self.vmin == self.vmax or not len(ordered):  # constant or empty: no pass needed
                 distinct, sampled = (1 if len(ordered) else 0), len(ordered)
-            if calendar:
-                finite = ordered[np.isfinite(ordered)]
-                integral = bool(len(finite)) and bool(np.all(finite == np.floor(finite)))
+            if calendar:  # every finite value an integer, and at least one (tracked during the pass)
+                integral = self.integral and math.isfinite(self.vmin)
         return ColumnStats(
             self.n,
             self.nulls,

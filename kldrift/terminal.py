@@ -85,9 +85,13 @@ def report_json(report: Any) -> dict[str, Any]:
     }
 
 
-def print_report(report: Any, fmt: str) -> None:
+def print_report(report: Any, fmt: str, *, timings: dict[str, float] | None = None) -> None:
+    """The drift table, or the JSON of :func:`report_json` (with the seconds of each step, when given)."""
     if fmt == "json":
-        sys.stdout.write(json.dumps(report_json(report), indent=1) + "\n")
+        out = report_json(report)
+        if timings is not None:
+            out["timings"] = {k: round(v, 4) for k, v in timings.items()}
+        sys.stdout.write(json.dumps(out, indent=1) + "\n")
         return
     from rich.console import Console
     from rich.markup import escape

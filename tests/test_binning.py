@@ -9,14 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import re
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import kldrift
-from kldrift.binning import BinSpec, FeatureSpec
+from kldrift.binning import BinSpec, FeatureSpec, integer_edges
 from kldrift.config import Settings
 from kldrift.errors import ProfileError, SchemaError
 from kldrift.fitting import select_features
@@ -93,8 +96,41 @@ def test_quantile_ignores_nulls_and_nan(rng: np.random.Generator) -> None:
 
 def test_integer_column_with_many_values_gets_quantiles(rng: np.random.Generator) -> None:
     ref = rng.integers(0, 1_000, 2_000)
-    edges = fitted(pa.table({"x": ref})).spec["x"].edges
-    assert edges == tuple(np.unique(np.quantile(ref, DECILES)).tolist())  # oracle: numpy.quantile
+    spec = fitted(pa.table({"x": ref})).spec["x"]
+    # oracle: numpy.quantile, moved up to whole numbers: [92.9, 191.8) holds the integers [93, 192) does
+    assert spec.edges == tuple(np.unique(np.ceil(np.quantile(ref, DECILES))).tolist())
+    assert all(label == "null" or re.fullmatch(r"[(\[](-inf|\d+), (\d+|\+inf)\)", label) for label in spec.labels())
+
+
+@pytest.mark.parametrize("values", [[1.0, 2.0, 7.0], [1, 2, 7]], ids=["float64", "int64"])
+def test_whole_number_floats_are_an_integer_column(values: list[float]) -> None:
+    # values, not types: an integer column written as float64 (pandas with NaN) gets the same bins
+    x = pa.array([v + 10 * k for k in range(100) for v in values] + [None])
+    spec = fitted(pa.table({"x": x}), {"binning": {"discrete_max_values": 0}}).spec["x"]
+    assert all(e == int(e) for e in spec.edges), spec.edges
+    ints = fitted(pa.table({"x": pa.array([int(v) if v is not None else None for v in x.to_pylist()])}))
+    assert spec.edges == ints.spec["x"].edges or ints.spec["x"].values is not None
+
+
+def test_a_fraction_keeps_quantile_cut_points(rng: np.random.Generator) -> None:
+    ref = rng.integers(0, 1_000, 2_000).astype(np.float64)
+    ref[-1] = 500.5  # one value with a fraction: the column is not an integer column
+    assert fitted(pa.table({"x": ref})).spec["x"].edges == tuple(np.unique(np.quantile(ref, DECILES)).tolist())
+
+
+@given(
+    values=st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=200),
+    edges=st.lists(st.floats(-(2.0**41), 2.0**41, allow_nan=False), min_size=1, max_size=12, unique=True),
+)
+def test_whole_number_cut_points_count_integers_as_before(values: list[int], edges: list[float]) -> None:
+    # property: for integer data, ceil'd cut points give the same counts as the originals (oracle: searchsorted)
+    before = np.array(sorted(edges))
+    after = np.array(integer_edges(before.tolist()))
+    assert all(e == math.ceil(e) or e in before for e in after)
+    x = np.array(values, dtype=np.float64)
+    pairs = set(zip(np.searchsorted(before, x, side="right"), np.searchsorted(after, x, side="right"), strict=True))
+    # the same partition of the integers: each old bin maps to one new bin and no two old bins to the same one
+    assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
 
 
 def test_quantile_bins_hold_a_tenth_each(rng: np.random.Generator) -> None:

@@ -204,7 +204,10 @@ def test_compare_json_rows_have_the_contract_fields(capsys: pytest.CaptureFixtur
     code, out, _ = kl(capsys, "compare", str(data / "ref"), str(data / "cur" / f"dt={DRIFT}"), "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert list(doc) == ["verdict", "features", "schema", "checks", "unscored"]
+    assert list(doc) == ["verdict", "features", "schema", "checks", "unscored", "timings"]
+    # seconds per step, for benchmarks and logs
+    assert list(doc["timings"]) == ["profile_s", "scan_s", "count_s", "score_s"]
+    assert all(v >= 0 for v in doc["timings"].values())
     assert doc["verdict"] == {
         "worst": "critical",
         "headline": "1 feature drifted: 1 critical",

@@ -206,6 +206,26 @@ def test_sampled_cut_points_exact_counts_and_target_mass(
     }
 
 
+def test_sampled_integer_column_gets_whole_number_cut_points_and_exact_counts(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fitting, "KEEP_ALL_VALUES", 0)  # the pilot and sampled path at this small size
+    n = 100_000
+    as_int = rng.integers(0, 10_000, n)
+    as_float = as_int.astype(np.float64)  # the same integers, written as float64 with a few NaN
+    as_float[rng.random(n) < 0.01] = np.nan
+    ref = write_parquet(tmp_path / "r.parquet", pa.table({"i": as_int, "f": as_float}), row_group_size=7_001)
+    profile = kldrift.fit(ref, config={"binning": {"sample_size": 1_000}})
+    for name, x in (("i", as_int.astype(np.float64)), ("f", as_float)):
+        edges = np.asarray(profile.features[name].edges)
+        assert len(edges) == 9
+        assert np.array_equal(edges, np.floor(edges)), edges
+        finite = x[~np.isnan(x)]
+        # exact counts — oracle: numpy.searchsorted over every reference value
+        expected = [*np.bincount(np.searchsorted(edges, finite, side="right"), minlength=10), int(np.isnan(x).sum())]
+        assert list(profile.features[name].counts) == expected
+
+
 def test_sampling_stride() -> None:
     # hand: everything kept up to sample_size rows or KEEP_ALL_VALUES values
     assert fitting.sampling_stride(1_000, 3, 1_000) == 1

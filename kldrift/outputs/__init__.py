@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
 import os
@@ -30,34 +29,24 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pyarrow.parquet as pq
-
 from kldrift import runstore
 from kldrift.atomic import staged, write_bytes, write_text
 from kldrift.config import JobConfig, Settings
 from kldrift.interval import Interval
 from kldrift.outputs.alerts import alert_rows, render_alerts
 from kldrift.outputs.manifest import versions
-from kldrift.outputs.metrics import metrics_table
+from kldrift.outputs.metrics import metrics_bytes, metrics_table, with_note
 from kldrift.outputs.webhook import deliver, payload, should_deliver
 from kldrift.redact import redact_url
 from kldrift.scoring import DriftReport
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from kldrift.profile import Profile
     from kldrift.scan import Scan
 
 __all__ = ["RunContext", "RunFiles", "deliver_run_webhook", "render_run", "write_outputs", "write_run"]
 
 log = logging.getLogger(__name__)
-
-
-def _metrics_bytes(table: pa.Table) -> bytes:
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd", write_statistics=True)
-    return buf.getvalue()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +75,10 @@ def render_run(report: DriftReport, run: RunContext, *, history: Any = (), index
 
     start = run.interval.start.isoformat() if run.interval else None
     end = run.interval.end.isoformat() if run.interval else None
-    table = metrics_table(report, dataset=run.dataset, date=run.key, start=start, end=end)
+    table = with_note(metrics_table(report, dataset=run.dataset, date=run.key, start=start, end=end))
     files = {
         runstore.ALERTS: render_alerts(alert_rows(report, dataset=run.dataset, date=run.key)).encode(),
-        runstore.METRICS: _metrics_bytes(table),
+        runstore.METRICS: metrics_bytes(table),
     }
     errors: dict[str, str] = {}
     t0 = time.perf_counter()
@@ -124,7 +113,7 @@ def _manifest(files: RunFiles, report: DriftReport, run: RunContext, *, extra: d
             for name, data in files.files.items()
         },
         "errors": files.errors,
-        "timings": {**extra.get("timings", {}), "report_s": round(files.report_s, 4)},
+        "timings": {"report_s": round(files.report_s, 4), **extra.get("timings", {})},
         "wall_clock": {
             "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(),
             "finished": dt.datetime.fromtimestamp(time.time(), dt.UTC).isoformat(),
@@ -177,10 +166,13 @@ def write_run(
     with runstore.locked(folder):
         from kldrift.outputs import report as html
 
-        earlier = runstore.read_runs(dataset_dir, columns=html.RUN_COLUMNS, before=key, last=html.TREND_RUNS - 1)
-        history = [r for r in earlier if r.rows]
+        t0 = time.perf_counter()
+        earlier = runstore.read_runs(dataset_dir, columns=html.TREND_COLUMNS, before=key, last=html.TREND_RUNS - 1)
+        history = [r for r in earlier if r.readable]
+        read_s = time.perf_counter() - t0
         run = RunContext(config.dataset, key, interval, config)
         files = render_run(report, run, history=history, index_href=f"../{runstore.INDEX}")
+        timings["report_s"] = read_s + files.report_s  # the trend's runs read, the page rendered
         extra = {
             "inputs": _inputs(config, interval, profile, scan),
             "timings": {k: round(v, 4) for k, v in timings.items()},

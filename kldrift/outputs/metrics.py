@@ -10,16 +10,33 @@ Every row repeats the run's context (rows, drift share, interval).
 from __future__ import annotations
 
 import io
+import json
+import math
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kldrift.atomic import write_bytes
-from kldrift.findings import RunCheck, SchemaChange
+from kldrift.findings import RunCheck, SchemaChange, Verdict, summarize
 from kldrift.scoring import COLUMNS, DriftReport
+from kldrift.severity import Severity
 
-__all__ = ["CHECKS", "SCHEMA", "drift_rows", "metrics_table", "read_metrics", "run_findings", "write_metrics"]
+__all__ = [
+    "CHECKS",
+    "RUN_NOTE",
+    "SCHEMA",
+    "drift_rows",
+    "metrics_bytes",
+    "metrics_table",
+    "run_findings",
+    "run_note",
+    "urgency",
+    "verdict_of",
+    "with_note",
+]
+
+RUN_NOTE = "kldrift.run"
+"""Footer key of ``metrics.parquet`` holding :func:`run_note` as JSON."""
 
 CHECKS = ("drift", "schema", "volume", "no_data", "insufficient_data", "unscored")
 
@@ -155,12 +172,66 @@ def run_findings(rows: list[dict[str, Any]]) -> tuple[list[SchemaChange], list[R
     return schema, checks, unscored
 
 
-def write_metrics(path: str, table: pa.Table) -> str:
-    """Write ``metrics.parquet`` atomically; same table, same bytes."""
+def metrics_bytes(table: pa.Table) -> bytes:
+    """``metrics.parquet``'s bytes: same table, same bytes."""
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", write_statistics=True)
-    return write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
-def read_metrics(path: str) -> pa.Table:
-    return pq.read_table(path)
+# --- the run's note in the footer ---------------------------------------------------------
+
+
+def verdict_of(rows: list[dict[str, Any]]) -> Verdict:
+    """The verdict of a run from its saved metrics rows."""
+    schema, checks, _ = run_findings(rows)
+    first = rows[0] if rows else {}
+    share_threshold = first.get("share_threshold")
+    return summarize(
+        [r["severity"] for r in drift_rows(rows)],
+        schema,
+        checks,
+        drift_share=_number(first.get("drift_share")) if rows else 0.0,
+        dataset_drift=bool(first.get("dataset_drift")),
+        share_threshold=_number(share_threshold),
+    )
+
+
+def urgency(row: dict[str, Any]) -> tuple[int, float]:
+    """How tables order feature rows: severity (critical first), then the alert metric's value, largest first."""
+    value = _number(row.get("value"))
+    return Severity(row["severity"]).rank, -value if math.isfinite(value) else math.inf
+
+
+def run_note(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the dataset's index shows of a run: its verdict, counts per severity, drift share, alerts."""
+    features = drift_rows(rows)
+    verdict = verdict_of(rows)
+    counts = {s.value: 0 for s in Severity}
+    for r in features:
+        counts[r["severity"]] += 1
+    first = rows[0] if rows else {}
+    return {
+        "worst": verdict.worst.value,
+        "tone": verdict.tone,
+        "headline": verdict.headline,
+        "counts": counts,
+        "scored": sum(counts[s] for s in ("ok", "warn", "critical")),
+        "drift_share": first.get("drift_share") if _finite(first.get("drift_share")) else None,
+        "rows_current": first.get("rows_current"),
+        "alerts": [r["feature"] for r in sorted(features, key=urgency) if Severity(r["severity"]).alerting],
+    }
+
+
+def with_note(table: pa.Table) -> pa.Table:
+    """``table`` with :func:`run_note` in its footer, under :data:`RUN_NOTE`: the index reads that, not the rows."""
+    note = json.dumps(run_note(table.to_pylist()), separators=(",", ":"), allow_nan=False)
+    return table.replace_schema_metadata({RUN_NOTE: note})
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _number(x: Any) -> float:
+    return float(x) if _finite(x) else math.nan

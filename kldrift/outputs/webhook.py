@@ -126,6 +126,9 @@ def _attempt(url: str, data: bytes, timeout: float) -> int:
         worker.join(1.0)
         raise TimeoutError(f"no complete answer within {timeout:g} s")
     if "error" in outcome:
+        # The socket's own timeout can fire a moment before the join's: the same event, one message.
+        if isinstance(getattr(outcome["error"], "reason", outcome["error"]), TimeoutError):
+            raise TimeoutError(f"no complete answer within {timeout:g} s") from None
         raise outcome["error"]
     return int(outcome["status"])
 
