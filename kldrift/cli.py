@@ -72,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
     r = add("run", "Run the scheduled job of a config for one data interval and write its files.")
     r.add_argument("--config", required=True)
-    r.add_argument("--date", help="data interval [DATE, DATE + 1 day), YYYY-MM-DD")
+    r.add_argument(
+        "--date", help="YYYY-MM-DD: the data interval of the job's schedule starting that day (or holding it)"
+    )
     r.add_argument("--start", help="interval start (ISO), with --end")
     r.add_argument("--end", help="interval end (ISO), with --start")
     r.add_argument("--fail-on", choices=("never", "warn", "critical"), help="overrides alerts.fail_on")
@@ -106,7 +108,8 @@ def _exit_for(report: Any, fail_on: str | None) -> int:
     return EXIT_FAIL_ON if report.reaches(fail_on) else EXIT_OK
 
 
-def _interval(args: argparse.Namespace) -> Any:
+def _interval(args: argparse.Namespace, config: Any) -> Any:
+    """The data interval of ``--date`` (as the job's schedule reads it) or of ``--start`` and ``--end``."""
     from kldrift.errors import ConfigError
     from kldrift.interval import Interval
 
@@ -114,7 +117,7 @@ def _interval(args: argparse.Namespace) -> Any:
         raise KLDriftError("give either --date or --start/--end, not both")
     try:
         if args.date:
-            return Interval.for_date(args.date)
+            return config.schedule_of().for_date(args.date)
         if args.start and args.end:
             return Interval.parse(args.start, args.end)
     except ConfigError as exc:  # "date: ...", "start: ...": the flags' names here
@@ -155,7 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kldrift.pipeline import run
 
     config = load_config(args.config)
-    interval = _interval(args)
+    interval = _interval(args, config)
     with progress(not args.quiet, f"{config.dataset} {interval.ds}") as on_rows:
         result = run(config, interval, on_rows=on_rows, deliver=not args.no_webhook)
     if not args.quiet or args.format == "json":  # JSON was asked for by name: -q only silences the table

@@ -120,6 +120,7 @@ def volume_check(
     settings: Settings,
     *,
     missing: str | None = None,
+    absent: Sequence[str] = (),
 ) -> RunCheck:
     """The run's row count against the rows it was expected to hold.
 
@@ -128,8 +129,24 @@ def volume_check(
     expected rows or above its inverse, ``warn`` likewise for ``volume.warn``,
     ``ok`` between. Without an expectation (``expected`` is ``None``: no
     earlier runs yet, no timestamp in the reference), the count is reported
-    as ``ok``.
+    as ``ok``. Paths of the interval that are ``absent`` (a weekly job's missing
+    days) make it at least ``warn`` and are named.
     """
+    check = _volume(rows, expected, source, settings, missing)
+    if not absent or check.check != "volume":
+        return check
+    shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+    return RunCheck(
+        "volume",
+        worst([check.severity, "warn"]).value,
+        f"{check.message}; {len(absent)} of the interval's paths not there: {shown}",
+        check.rows,
+        check.expected,
+        check.ratio,
+    )
+
+
+def _volume(rows: int, expected: float | None, source: str, settings: Settings, missing: str | None) -> RunCheck:
     v = settings.volume
     if missing is not None or rows == 0:
         why = missing or "the current data has no rows"

@@ -1,7 +1,8 @@
 """A data interval: the period one run of a job scores, ``[start, end)``.
 
 Its ``{ds}``, ``{ds_nodash}``, ``{start}`` and ``{end}`` render a job's
-``current`` path; :func:`kldrift.runstore.run_key` names its run folder. The
+``current`` path (``{day}`` and ``{day_nodash}``: each day it covers, one path
+per day); :func:`kldrift.runstore.run_key` names its run folder. The
 messages name the values as ``date``, ``start`` and ``end``; the command line
 calls them ``--date``, ``--start`` and ``--end``.
 """
@@ -15,8 +16,9 @@ from kldrift.errors import ConfigError, did_you_mean
 
 __all__ = ["TEMPLATE_FIELDS", "Interval", "check_template", "parse_date"]
 
-TEMPLATE_FIELDS = ("ds", "ds_nodash", "start", "end")
-"""The placeholders a path template may hold: the interval's date, without dashes, its start and end."""
+TEMPLATE_FIELDS = ("ds", "ds_nodash", "start", "end", "day", "day_nodash")
+"""The placeholders a path template may hold: the interval's date, without dashes, its start and end, and
+each day it covers (rendered once per day)."""
 
 
 class Interval:
@@ -49,12 +51,26 @@ class Interval:
     def ds(self) -> str:
         return self.start.date().isoformat()
 
+    def days(self) -> list[Interval]:
+        """The calendar days the interval covers, each as an interval (in the interval's time zone)."""
+        out: list[Interval] = []
+        day = self.start.date()
+        while True:
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=self.start.tzinfo)
+            if start >= self.end:
+                return out
+            day += dt.timedelta(days=1)
+            end = dt.datetime(day.year, day.month, day.day, tzinfo=self.start.tzinfo)
+            out.append(Interval(max(start, self.start), min(end, self.end)))
+
     def fields(self) -> dict[str, str]:
         return {
             "ds": self.ds,
             "ds_nodash": self.ds.replace("-", ""),
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
+            "day": self.ds,
+            "day_nodash": self.ds.replace("-", ""),
         }
 
     def render(self, template: str) -> str:
@@ -91,7 +107,7 @@ def check_template(value: str) -> None:
     try:
         parts = list(string.Formatter().parse(value))
     except ValueError as exc:
-        msg = f"bad template {value!r}: {exc}; use {{ds}}, {{ds_nodash}}, {{start}} or {{end}}"
+        msg = f"bad template {value!r}: {exc}; use {{ds}}, {{ds_nodash}}, {{start}}, {{end}}, {{day}} or {{day_nodash}}"
         raise ValueError(msg) from None
     for _, field, spec, conv in parts:
         if field is None:
@@ -100,7 +116,7 @@ def check_template(value: str) -> None:
             msg = (
                 # cutoff 0.5: {dt} (the hive partition's name) is the usual slip for {ds}
                 f"unknown placeholder {{{field}}} in {value!r}{did_you_mean(field, TEMPLATE_FIELDS, cutoff=0.5)}; "
-                f"use one of {{ds}}, {{ds_nodash}}, {{start}}, {{end}}"
+                f"use one of {{ds}}, {{ds_nodash}}, {{start}}, {{end}}, {{day}}, {{day_nodash}}"
             )
             raise ValueError(msg)
         if spec or conv:

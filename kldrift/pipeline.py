@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kldrift.config import JobConfig, Settings, coerce_config
-from kldrift.errors import NoDataError, ProfileError, SourceError
+from kldrift.errors import ProfileError
 from kldrift.findings import RunCheck, volume_check
 from kldrift.fitting import Progress, fit_profile
 from kldrift.histogram import Histogram, count
 from kldrift.interval import Interval
+from kldrift.partitions import Unit, absent_paths, current_or_missing, plan_shards, planned_files, planned_scan
 from kldrift.profile import Profile
 from kldrift.scan import Scan, Source
 from kldrift.schema import schema_changes
@@ -187,7 +188,7 @@ def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Prog
     ``reference:`` may itself be a saved profile (``*.json``), used as is.
     """
     ref = config.reference_source()
-    if _is_profile_path(ref):
+    if isinstance(ref, str) and _is_profile_path(ref):
         return Profile.load(ref)
     path = config.profile_path()
     want = config.binning_fingerprint()
@@ -216,95 +217,12 @@ def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Prog
     return profile
 
 
-def _current_scan(config: JobConfig, interval: Interval) -> Scan:
-    path = config.current_source(interval)
-    try:
-        return open_source(path)
-    except NoDataError as exc:
-        raise NoDataError(f"current data for {interval.ds}: {exc}") from None
-    except SourceError as exc:
-        raise SourceError(f"current data for {interval.ds}: {exc}") from None
-
-
-def _current_or_missing(config: JobConfig, interval: Interval) -> tuple[Scan | None, str | None]:
-    """The interval's current data, or ``None`` and why, when the partition is not there."""
-    try:
-        return _current_scan(config, interval), None
-    except NoDataError as exc:
-        return None, str(exc)
-
-
-Unit = dict[str, Any]
-"""One unit of a planned shard: ``{"path", "size", "mtime", "row_groups"}`` (``[start, stop)`` or ``None``
-for the whole file), or ``{"missing": why}`` when the partition is not there."""
-
-
-def plan_shards(config: JobConfig, interval: Interval, max_shards: int | None = None) -> list[list[Unit]]:
-    """The current interval's files, grouped into at most ``airflow.max_shards`` shards of unit records.
-
-    The records are what the shards count and what the run's manifest lists:
-    nothing is listed again after planning. A missing partition is one shard
-    of one ``{"missing": why}`` unit: zero counts, and the run says ``no_data``.
-    """
-    scan, missing = _current_or_missing(config, interval)
-    if scan is None:
-        return [[{"missing": missing}]]
-    by_path = {f.path: f for f in scan.files}
-    out: list[list[Unit]] = []
-    for group in scan.shards(max_shards or config.airflow.max_shards):
-        units = []
-        for label in group:
-            path, _, rg = label.partition("#row_groups=")
-            info = by_path[path]
-            row_groups = [int(x) for x in rg.split("-")] if rg else None
-            units.append({"path": path, "size": info.size, "mtime": info.mtime, "row_groups": row_groups})
-        out.append(units)
-    return out
-
-
-def _planned_scan(config: JobConfig, interval: Interval, units: Sequence[Unit]) -> tuple[Scan | None, str | None]:
-    """The scan of planned units (files, row-group ranges), or ``None`` and why when the partition was missing."""
-    from kldrift.scan import FileInfo
-    from kldrift.sources import open_files
-
-    missing = next((str(u["missing"]) for u in units if "missing" in u), None)
-    files = [
-        FileInfo(
-            str(u["path"]), int(u["size"]), u.get("mtime"), tuple(u["row_groups"]) if u.get("row_groups") else None
-        )
-        for u in units
-        if "path" in u
-    ]
-    if missing is not None or not files:
-        return None, missing
-    try:
-        return open_files(files, config.current_source(interval)), None
-    except SourceError as exc:
-        raise SourceError(f"current data for {interval.ds}: {exc}") from None
-
-
-def _row_groups(value: Any) -> tuple[int, int] | None:
-    return (int(value[0]), int(value[1])) if value else None
-
-
 def count_shard(config: JobConfig, interval: Interval, units: Sequence[Unit], profile: Profile) -> dict[str, Any]:
     """Partial counts of one planned shard, as small JSON (an Airflow XCom)."""
-    scan, _ = _planned_scan(config, interval, units)
+    scan, _ = planned_scan(config, interval, units)
     if scan is None:
         return Histogram.zero(profile.spec).to_json()
     return count(profile.spec, scan).to_json()
-
-
-def planned_files(
-    config: JobConfig, interval: Interval, shards: Sequence[Sequence[Unit]]
-) -> tuple[Scan | None, str | None]:
-    """The scan of every file a plan counted (each once, whole): what scoring checks and the manifest lists."""
-    seen: dict[str, Unit] = {}
-    for unit in (u for shard in shards for u in shard):
-        if "missing" in unit:
-            return None, str(unit["missing"])
-        seen.setdefault(str(unit["path"]), {**unit, "row_groups": None})
-    return _planned_scan(config, interval, list(seen.values()))
 
 
 def expected_rows(config: JobConfig, interval: Interval, profile: Profile) -> tuple[float, str] | None:
@@ -354,7 +272,7 @@ def finish(
     timings = timings if timings is not None else {}
     t0 = time.perf_counter()
     if scan is None and missing is None:
-        scan, missing = _current_or_missing(config, interval)
+        scan, missing = current_or_missing(config, interval)
     expected = expected_rows(config, interval, profile)
     check = volume_check(
         current.rows,
@@ -362,6 +280,7 @@ def finish(
         "" if expected is None else expected[1],
         config,
         missing=missing,
+        absent=absent_paths(config, interval) if missing is None else (),
     )
     report = assess(profile, current, config, scan=scan, checks=[check])
     t1 = time.perf_counter()
@@ -382,7 +301,7 @@ def run(config: JobConfig, interval: Interval, *, on_rows: Progress | None = Non
     t0 = time.perf_counter()
     profile = load_or_fit_profile(config, on_rows=on_rows)
     t1 = time.perf_counter()
-    scan, missing = _current_or_missing(config, interval)
+    scan, missing = current_or_missing(config, interval)
     t2 = time.perf_counter()
     current = count(profile.spec, scan, on_batch=on_rows) if scan is not None else Histogram.zero(profile.spec)
     timings = {"profile_s": t1 - t0, "scan_s": t2 - t1, "count_s": time.perf_counter() - t2}

@@ -114,7 +114,7 @@ def test_broken_config_is_an_import_error_of_its_own(parsed: dict[str, Any], fol
         load_config(folders["broken"] / "c.yaml")
     assert str(exc.value) in text
     assert str(exc.value).startswith(f"{folders['broken'] / 'c.yaml'}: thresholds: warn (0.5) must be <= critical")
-    assert f"{folders['broken'] / 'd.yaml'}: schedule: expected a cron expression" in text
+    assert f"{folders['broken'] / 'd.yaml'}: schedule: 'every day' is not a cron expression (say @daily" in text
     assert "a.yaml" not in text
     assert "b.yaml" not in text
 

@@ -159,7 +159,7 @@ def test_dataset_name_must_be_a_folder_name(tmp_path: Path) -> None:
     ("template", "expected"),
     [
         ("c/dt={dt}/", r"^current: unknown placeholder \{dt\} in 'c/dt=\{dt\}/' \(did you mean 'ds'\?\); use one of"),
-        ("c/{date}/", r"^current: unknown placeholder \{date\} in 'c/\{date\}/'; use one of \{ds\}, \{ds_nodash\}"),
+        ("c/{month}/", r"^current: unknown placeholder \{month\} in 'c/\{month\}/'; use one of \{ds\}, \{ds_nodash\}"),
         ("c/dt={ds:%Y}/", r"^current: placeholder \{ds\} in 'c/dt=\{ds:%Y\}/' takes no format spec or conversion$"),
         ("c/dt={ds!r}/", r"^current: placeholder \{ds\} in .* takes no format spec or conversion$"),
         ("c/dt={ds/", r"^current: bad template 'c/dt=\{ds/': expected '\}' before end of string; use \{ds\}"),
@@ -175,16 +175,16 @@ def test_bad_template(tmp_path: Path, template: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("key", "expected"),
     [
-        ("reference", "reference: unknown placeholder {day}"),
+        ("reference", "reference: unknown placeholder {month}"),
         # outputs are not templates: a placeholder there would never be rendered
-        ("output", "output: 'x/{day}/' holds a placeholder, which is not rendered here"),
-        ("profile", "profile: 'x/{day}/' holds a placeholder, which is not rendered here"),
+        ("output", "output: 'x/{month}/' holds a placeholder, which is not rendered here"),
+        ("profile", "profile: 'x/{month}/' holds a placeholder, which is not rendered here"),
     ],
     ids=["reference", "output", "profile"],
 )
 def test_every_path_key_is_checked_for_placeholders(tmp_path: Path, key: str, expected: str) -> None:
     text = BASE + "profile: p.json\n"
-    text = re.sub(rf"^{key}: .*$", f"{key}: x/{{day}}/", text, flags=re.M)
+    text = re.sub(rf"^{key}: .*$", f"{key}: x/{{month}}/", text, flags=re.M)
     assert error_of(tmp_path, text).startswith(expected)
 
 
@@ -200,6 +200,8 @@ def test_templates_render_the_interval(tmp_path: Path) -> None:
         "ds_nodash": "20261123",
         "start": "2026-11-23T06:00:00+00:00",
         "end": "2026-11-23T07:00:00+00:00",
+        "day": "2026-11-23",
+        "day_nodash": "20261123",
     }
 
 

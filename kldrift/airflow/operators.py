@@ -10,7 +10,6 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from kldrift.airflow.tasks import fail_on_message, job_interval
 from kldrift.config import load_config
-from kldrift.interval import Interval
 from kldrift.severity import FAIL_ON
 
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ class KLDriftOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
 
         config = load_config(self.config_path)
         if self.date:
-            interval = Interval.for_date(self.date)
+            interval = config.schedule_of().for_date(self.date)
         else:
             interval = job_interval(config, context.get("data_interval_start"), context.get("data_interval_end"))
         fail_on = self.fail_on or config.alerts.fail_on

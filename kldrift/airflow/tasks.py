@@ -57,7 +57,7 @@ def job_interval(config: JobConfig, start: dt.datetime | None, end: dt.datetime 
 
 def _profile_path(config: JobConfig) -> str:
     ref = config.reference_source()
-    return ref if ref.endswith(".json") else config.profile_path()
+    return ref if isinstance(ref, str) and ref.endswith(".json") else config.profile_path()
 
 
 def profile(config_path: str) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from kldrift.outputs.metrics import metrics_bytes, metrics_table, with_note
 from kldrift.outputs.webhook import deliver, payload, should_deliver
 from kldrift.redact import redact_url
 from kldrift.scoring import DriftReport
+from kldrift.sources import describe
 
 if TYPE_CHECKING:
     from kldrift.profile import Profile
@@ -137,7 +138,7 @@ def _inputs(config: JobConfig, interval: Interval, profile: Profile, scan: Scan 
             "files": files(profile.files),
         },
         "current": {
-            "source": redact_url(scan.description if scan is not None else config.current_source(interval)),
+            "source": scan.description if scan is not None else describe(config.current_source(interval)),
             "files": files({"path": f.path, "size": f.size, "mtime": f.mtime} for f in current),
             "skipped": [redact_url(p) for p in (scan.skipped if scan is not None else ())],
         },

@@ -19,10 +19,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from kldrift.config import Webhook, check_webhook_url
 from kldrift.errors import ConfigError
 from kldrift.redact import redact_text, redact_url
 from kldrift.scoring import DriftReport
+from kldrift.sections import Webhook, check_webhook_url
 
 __all__ = ["deliver", "payload", "resolve_url", "should_deliver", "slack_escape"]
 
