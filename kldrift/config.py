@@ -31,7 +31,9 @@ from kldrift.sections import (
     SEVERITIES,
     AirflowSettings,
     AlertSettings,
+    Baseline,
     Binning,
+    Calibrate,
     ColumnSettings,
     DatasetDrift,
     Features,
@@ -53,7 +55,9 @@ __all__ = [
     "SEVERITIES",
     "AirflowSettings",
     "AlertSettings",
+    "Baseline",
     "Binning",
+    "Calibrate",
     "ColumnSettings",
     "DatasetDrift",
     "Features",
@@ -124,6 +128,7 @@ class JobConfig(Settings):
     tags: tuple[str, ...] = ()
     doc: str | None = None
     timezone: str = "UTC"
+    baseline: Baseline = Baseline()
     airflow: AirflowSettings = AirflowSettings()
     base_dir: str = Field(".", exclude=True)
     """Folder relative paths resolve against (the config file's); not a YAML key."""

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kldrift.baseline import Baseline, choose_baseline
 from kldrift.config import JobConfig, Settings, coerce_config
 from kldrift.errors import ProfileError
 from kldrift.findings import RunCheck, volume_check
@@ -82,11 +83,14 @@ def assess(
     *,
     scan: Scan | None,
     checks: Sequence[RunCheck] = (),
+    baseline: Baseline | None = None,
 ) -> DriftReport:
     """Score the current counts against the profile, with the schema changes ``scan`` shows.
 
     ``scan`` is the current data the counts came from (``None``: it was not
-    there); ``checks`` are the run-level findings (volume) to carry along.
+    there); ``checks`` are the run-level findings (volume) to carry along;
+    ``baseline`` the counts to compare with when not the reference's, and the
+    calibrated thresholds (see :mod:`kldrift.baseline`).
     """
     changes = []
     if scan is not None:
@@ -104,17 +108,32 @@ def assess(
     all_checks = list(checks)
     if current.rows == 0 and not any(c.check == "no_data" for c in all_checks):
         all_checks.insert(0, volume_check(0, None, "", settings, missing="the current data has no rows"))
+    windowed = baseline is not None and not baseline.is_reference
     return score(
         profile.spec,
-        profile.histogram,
+        baseline.counts if baseline is not None else profile.histogram,
         current,
         settings,
-        test_reference=(profile.test_counts, profile.test_pool),
+        # Categories were chosen on the reference's even rows: its odd rows test them. A window's
+        # intervals took no part in choosing the bins, so they are tested as they are.
+        test_reference=None if windowed else (profile.test_counts, profile.test_pool),
         hints=hints,
         schema=changes,
         checks=all_checks,
         unscored=profile.unscored(),
+        thresholds=baseline.thresholds if baseline is not None else None,
+        baseline=_baseline_info(baseline) if baseline is not None else None,
     )
+
+
+def _baseline_info(b: Baseline) -> dict[str, Any]:
+    return {
+        "window": b.window,
+        "description": b.describe(),
+        "first": b.keys[0] if b.keys else None,
+        "last": b.keys[-1] if b.keys else None,
+        "intervals": len(b.keys),
+    }
 
 
 def compare(
@@ -171,6 +190,7 @@ class RunResult:
             "date": self.interval.ds,
             "worst": str(self.report.worst),
             "verdict": verdict.headline,
+            "baseline": self.report.baseline.get("description", "reference"),
             "severities": self.report.counts_by_severity(),
             "alerts": [f.feature for f in self.report.alerts],
             "schema": [f"{c.change}: {c.column}" for c in self.report.schema if c.severity != "ok"],
@@ -282,7 +302,12 @@ def finish(
         missing=missing,
         absent=absent_paths(config, interval) if missing is None else (),
     )
-    report = assess(profile, current, config, scan=scan, checks=[check])
+    baseline = choose_baseline(config, interval, profile)
+    if baseline.read:
+        log.info(
+            "baseline: counted the data of %d earlier intervals (%s)", len(baseline.read), ", ".join(baseline.read)
+        )
+    report = assess(profile, current, config, scan=scan, checks=[check], baseline=baseline)
     t1 = time.perf_counter()
     timings["score_s"] = t1 - t0
     paths, deliveries = write_run(

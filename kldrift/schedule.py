@@ -101,3 +101,10 @@ class Schedule:
         for _ in range(steps):
             start = self._prev(start)
         return Interval(start, self._next(start))
+
+    def following(self, interval: Interval) -> Interval:
+        """The data interval right after ``interval`` (by the schedule, or by its own length)."""
+        if not self.is_tick_interval(interval):
+            length = interval.end - interval.start
+            return Interval(interval.start + length, interval.end + length)
+        return Interval(interval.end, self._next(interval.end))

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -85,6 +85,8 @@ class FeatureDrift:
     spec_fingerprint: str
     p_method: str = ""
     """How ``p_value`` was obtained: ``g-test``, ``monte-carlo`` (sparse table), ``""`` when not tested."""
+    calibrated: bool = False
+    """Whether the thresholds were raised to the baseline's spread (``thresholds.calibrate``)."""
 
     @property
     def threshold(self) -> float:
@@ -127,6 +129,8 @@ class DriftReport:
     checks: tuple[RunCheck, ...] = ()
     unscored: tuple[ColumnInfo, ...] = ()
     """Reference columns not scored, each with its reason."""
+    baseline: Mapping[str, Any] = field(default_factory=dict)
+    """The compared counts: ``window``, ``description``, ``first``, ``last``, ``intervals`` (empty: reference)."""
 
     @property
     def alerts(self) -> tuple[FeatureDrift, ...]:
@@ -261,12 +265,13 @@ def _raw(
 def _describe(row: dict[str, Any], alpha: float) -> str:
     sev, metric, value = row["severity"], row["metric"], row["value"]
     how = ", permutation test" if row["p_method"] == "monte-carlo" else ""
+    kind, padj = "calibrated " if row.get("calibrated") else "", row["p_adjusted"]
     if sev in ("warn", "critical"):
         thr = row["threshold_warn"] if sev == "warn" else row["threshold_critical"]
-        return f"{metric} {value:.4g} >= {sev} threshold {thr:g} (p_adjusted {row['p_adjusted']:.3g} < {alpha:g}{how})"
+        return f"{metric} {value:.4g} >= {kind}{sev} threshold {thr:.4g} (p_adjusted {padj:.3g} < {alpha:g}{how})"
     if sev == "ok" and not row["message"] and math.isfinite(value) and value >= row["threshold_warn"]:
         return (
-            f"{metric} {value:.4g} >= warn threshold {row['threshold_warn']:g} but not significant "
+            f"{metric} {value:.4g} >= {kind}warn threshold {row['threshold_warn']:.4g} but not significant "
             f"(p_adjusted {row['p_adjusted']:.3g} >= {alpha:g}{how})"
         )
     return str(row["message"])
@@ -284,14 +289,15 @@ def score(
     schema: Sequence[SchemaChange] = (),
     checks: Sequence[RunCheck] = (),
     unscored: Sequence[ColumnInfo] = (),
+    thresholds: Mapping[str, tuple[float, float]] | None = None,
+    baseline: Mapping[str, Any] | None = None,
 ) -> DriftReport:
     """Score every feature of ``spec`` from the two histograms.
 
     ``test_reference`` holds, per feature, the reference counts the G-test
     uses instead of ``reference``'s and the bins it pools into one (see
-    :attr:`~kldrift.profile.Profile.test_counts`); ``hints`` a note per feature appended to its message
-    (a nearly unique column, say); ``schema``, ``checks`` and ``unscored``
-    are carried into the report as they are.
+    :attr:`~kldrift.profile.Profile.test_counts`); ``hints`` a note per feature for its message;
+    ``thresholds`` calibrated ``(warn, critical)`` per feature; the rest is carried into the report.
     """
     alpha = settings.smoothing.pseudocount
     metric = settings.metric
@@ -304,12 +310,14 @@ def score(
         ref = reference.counts[f.name]
         cur = current.counts[f.name]
         thr = settings.thresholds_for(f.name)
+        warn, critical = (thresholds or {}).get(f.name, (thr.warn, thr.critical))
         row: dict[str, Any] = {
             "feature": f.name,
             "kind": f.kind,
             "metric": metric,
-            "threshold_warn": thr.warn,
-            "threshold_critical": thr.critical,
+            "threshold_warn": warn,
+            "threshold_critical": critical,
+            "calibrated": f.name in (thresholds or {}),
             "pseudocount": alpha,
             "spec_fingerprint": spec.fingerprint,
         }
@@ -387,4 +395,5 @@ def score(
         schema=tuple(schema),
         checks=tuple(all_checks),
         unscored=tuple(unscored),
+        baseline=dict(baseline or {}),
     )

@@ -7,6 +7,7 @@ typo is an error that names the key.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 import urllib.parse
@@ -19,7 +20,9 @@ __all__ = [
     "SEVERITIES",
     "AirflowSettings",
     "AlertSettings",
+    "Baseline",
     "Binning",
+    "Calibrate",
     "ColumnSettings",
     "DatasetDrift",
     "Features",
@@ -66,9 +69,24 @@ class Binning(Model):
     """Reference rows a category needs for a bin of its own; rarer ones are "other"."""
 
 
+class Calibrate(Model):
+    """Per feature, raise the thresholds to the spread of the metric over the baseline's intervals."""
+
+    warn_sd: float = Field(3.0, gt=0, le=1_000)
+    """warn = max(warn, mean + warn_sd x sd) of the leave-one-out metric over the intervals."""
+    critical_sd: float = Field(5.0, gt=0, le=1_000)
+    """critical = max(critical, mean + critical_sd x sd)."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Calibrate:
+        return _in_order(self, "warn_sd", "critical_sd")
+
+
 class Thresholds(Model):
     warn: float = Field(0.1, ge=0)
     critical: float = Field(0.25, ge=0)
+    calibrate: Calibrate | None = None
+    """Thresholds from the baseline's own spread (scheduled runs; an ad-hoc comparison has no intervals)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -107,6 +125,41 @@ class ColumnSettings(Model):
         if self.kind == "categorical" and (self.edges is not None or self.bins is not None):
             msg = "edges/bins apply to numeric columns, not kind: categorical"
             raise ValueError(msg)
+        return self
+
+
+Window = Literal["fixed", "rolling", "seasonal", "range"]
+
+
+class Baseline(Model):
+    """What each run's counts are compared with: the reference (``fixed``) or earlier data intervals.
+
+    The bins are always the reference's (the profile); a window only changes the counts on the other side.
+    """
+
+    window: Window = "fixed"
+    intervals: int = Field(28, ge=1, le=1_000)
+    """rolling: the intervals just before the current one; seasonal: how many periods back. With ``fixed``
+    and ``thresholds.calibrate``, the rolling intervals the thresholds are calibrated on."""
+    period: int | None = Field(None, ge=2, le=1_000)
+    """seasonal only: intervals per period (7 for the same weekday of a daily job)."""
+    range: tuple[dt.date, dt.date] | None = None
+    """range only: the first and last day of a fixed set of past intervals."""
+    min_intervals: int = Field(7, ge=1, le=1_000)
+    """Fewer intervals with data: compare with the reference instead, and say so."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Baseline:
+        if self.window == "seasonal" and self.period is None:
+            raise ValueError("window: seasonal needs period (intervals per period, say 7 for weekdays)")
+        if self.period is not None and self.window != "seasonal":
+            raise ValueError(f"period applies to window: seasonal, not {self.window}")
+        if self.window == "range" and self.range is None:
+            raise ValueError("window: range needs range: [first day, last day]")
+        if self.range is not None and self.window != "range":
+            raise ValueError(f"range applies to window: range, not {self.window}")
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise ValueError(f"range: the first day {self.range[0]} is after the last {self.range[1]}")
         return self
 
 

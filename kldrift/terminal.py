@@ -82,6 +82,7 @@ def report_json(report: Any) -> dict[str, Any]:
         "schema": [dataclasses.asdict(c) for c in report.schema],
         "checks": [{k: clean(v) for k, v in dataclasses.asdict(c).items()} for c in report.checks],
         "unscored": [{"column": c.name, "type": c.type, "role": c.role, "reason": c.reason} for c in report.unscored],
+        "baseline": dict(report.baseline) or {"window": "fixed", "description": "reference"},
     }
 
 

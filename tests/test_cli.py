@@ -161,7 +161,7 @@ def test_bad_config_exits_2_naming_file_and_key(capsys: pytest.CaptureFixture[st
         code, _, err = kl(capsys, command[0], "--config", str(job), *command[1:])
         assert code == 2
         assert one_error(err) == (
-            f"{job}: thresholds.wran: unknown key (did you mean 'warn'?); expected one of: critical, warn"
+            f"{job}: thresholds.wran: unknown key (did you mean 'warn'?); expected one of: calibrate, critical, warn"
         )
 
 
@@ -204,7 +204,8 @@ def test_compare_json_rows_have_the_contract_fields(capsys: pytest.CaptureFixtur
     code, out, _ = kl(capsys, "compare", str(data / "ref"), str(data / "cur" / f"dt={DRIFT}"), "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert list(doc) == ["verdict", "features", "schema", "checks", "unscored", "timings"]
+    assert list(doc) == ["verdict", "features", "schema", "checks", "unscored", "baseline", "timings"]
+    assert doc["baseline"] == {"window": "fixed", "description": "reference"}
     # seconds per step, for benchmarks and logs
     assert list(doc["timings"]) == ["profile_s", "scan_s", "count_s", "score_s"]
     assert all(v >= 0 for v in doc["timings"].values())

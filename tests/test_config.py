@@ -56,11 +56,11 @@ def error_of(tmp_path: Path, text: str) -> str:
 CASES = [
     (
         "thresold: {warn: 0.1}\n",
-        r"^thresold: unknown key \(did you mean 'thresholds'\?\); expected one of: airflow, alerts, binning, ",
+        r"^thresold: unknown key \(did you mean 'thresholds'\?\); expected one of: airflow, alerts, baseline, bin",
     ),
     (
         "thresholds: {wran: 0.1}\n",
-        r"^thresholds\.wran: unknown key \(did you mean 'warn'\?\); expected one of: critical, warn$",
+        r"^thresholds\.wran: unknown key \(did you mean 'warn'\?\); expected one of: calibrate, critical, warn$",
     ),
     (
         "columns: {fare: {edgs: [0, 5]}}\n",
@@ -76,7 +76,8 @@ CASES = [
         r"^alerts\.webhook\.onn: unknown key \(did you mean 'on'\?\)",
     ),
     ("zzz: 1\n", r"^zzz: unknown key; expected one of: "),  # nothing close: no hint
-    ("base_dir: /\n", r"^base_dir: unknown key; expected one of: airflow, "),  # internal field, not a YAML key
+    # an internal field, not a YAML key
+    ("base_dir: /\n", r"^base_dir: unknown key \(did you mean 'baseline'\?\); expected one of: airflow, "),
     ("min_rows: many\n", r"^min_rows: expected a valid integer, unable to parse string as an integer, got 'many'$"),
     ("binning: 5\n", r"^binning: expected a mapping, got 5$"),
     ("features: {include: fare}\n", r"^features\.include: expected a list, got 'fare'$"),

@@ -4,7 +4,7 @@ One row per feature (``check = "drift"``: the report's columns plus the bins),
 then one per schema change (``schema``), per run-level check (``volume``,
 ``no_data``, ``insufficient_data``) and per reference column that was not
 scored (``unscored``, with its role as ``kind`` and its reason as ``message``).
-Every row repeats the run's context (rows, drift share, interval).
+Every row repeats the run's context (rows, drift share, interval, baseline).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ _FIELD_TYPES: dict[str, pa.DataType] = {
     "metric": pa.string(),
     "spec_fingerprint": pa.string(),
     "p_method": pa.string(),
+    "calibrated": pa.bool_(),
 }
 
 SCHEMA = pa.schema(
@@ -74,6 +75,10 @@ SCHEMA = pa.schema(
         pa.field("current_type", pa.string()),
         pa.field("file", pa.string()),
         pa.field("expected_rows", pa.float64()),
+        pa.field("baseline", pa.string()),
+        pa.field("baseline_first", pa.string()),
+        pa.field("baseline_last", pa.string()),
+        pa.field("baseline_intervals", pa.int64()),
     ]
 )
 
@@ -93,6 +98,11 @@ def metrics_table(
         "share_threshold": report.share_threshold,
         "interval_start": start,
         "interval_end": end,
+        # What the counts were compared with: "reference", or a window and its first and last interval.
+        "baseline": report.baseline.get("description", "reference"),
+        "baseline_first": report.baseline.get("first"),
+        "baseline_last": report.baseline.get("last"),
+        "baseline_intervals": report.baseline.get("intervals", 0),
     }
 
     def add(row: dict[str, Any]) -> None:

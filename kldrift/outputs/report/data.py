@@ -89,13 +89,19 @@ def _trend(
 
 
 def report_data(
-    features: Sequence[Mapping[str, Any]], history: Sequence[Any], *, metric: str, date: str | None
+    features: Sequence[Mapping[str, Any]],
+    history: Sequence[Any],
+    *,
+    metric: str,
+    date: str | None,
+    base_name: str = "reference",
 ) -> dict[str, Any]:
     """The chart data of a run's page: ``f[i]`` belongs to ``<section data-i="i">``.
 
     ``history`` holds the earlier runs (:class:`~kldrift.runstore.RunSummary`,
     oldest first); ``date`` is this run's key, ``None`` for an ad-hoc comparison
-    (no trend).
+    (no trend); ``base_name`` what the charts call the compared counts
+    (``reference``, or ``baseline`` for a window of earlier intervals).
     """
     trend: dict[str, tuple[list[float | None], list[str]]] = {}
     runs: dict[str, Any] | None = None
@@ -115,7 +121,7 @@ def report_data(
             values, codes = trend[r["feature"]]
             item.update(t=values, s="".join(codes))
         out.append(item)
-    return {"metric": metric, "runs": runs, "f": out}
+    return {"metric": metric, "base": base_name, "runs": runs, "f": out}
 
 
 def index_data(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

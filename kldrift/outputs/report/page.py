@@ -66,7 +66,7 @@ def _int(x: Any) -> str:
 
 def _level(x: Any) -> str:
     """A threshold: ``0.25``, or ``never`` when infinite (that level never alerts)."""
-    return f"{x:g}" if finite(x) else "never"
+    return f"{x:.4g}" if finite(x) else "never"
 
 
 def _sort_value(x: Any) -> str:
@@ -205,8 +205,15 @@ def render_report(
         )
     counts = _counts(features)
     defaults = (settings.thresholds.warn, settings.thresholds.critical)
-    overrides = sorted(f["feature"] for f in features if (f["threshold_warn"], f["threshold_critical"]) != defaults)
-    data = report_data(features, history, metric=metric, date=date)
+    calibrated = sorted(f["feature"] for f in features if f.get("calibrated"))
+    overrides = sorted(
+        f["feature"]
+        for f in features
+        if not f.get("calibrated") and (f["threshold_warn"], f["threshold_critical"]) != defaults
+    )
+    baseline = first.get("baseline") or "reference"
+    base_name = "reference" if baseline.startswith("reference") else "baseline"
+    data = report_data(features, history, metric=metric, date=date, base_name=base_name)
     return (
         _environment()
         .get_template("report.html.j2")
@@ -224,6 +231,9 @@ def render_report(
             metric=metric,
             thresholds=settings.thresholds,
             overrides=overrides,
+            calibrated=calibrated,
+            baseline=baseline,
+            base_name=base_name,
             significance=settings.significance,
             pseudocount=first.get("pseudocount"),
             spec_fingerprint=first.get("spec_fingerprint"),

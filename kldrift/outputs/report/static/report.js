@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   var D = KD.data, C = KD.colors, F = D.f;
+  var BASE = D.base || "reference";  // "baseline" when the counts compared with are earlier intervals
   var LABEL_PX = 170, BAR_W = 440, KL_W = 190, TREND_W = 420, TREND_H = 226;
   var runs = D.runs;
   var hourly = false, tx = [], gapAfter = [];
@@ -40,7 +41,7 @@
 
   function binTip(p, j) {
     var f = p.f;
-    return "<b>" + KD.esc(f.l[j]) + "</b><br>reference " + KD.int(f.r[j]) + " (" + KD.pct(p.refShare[j]) + ")<br>" +
+    return "<b>" + KD.esc(f.l[j]) + "</b><br>" + BASE + " " + KD.int(f.r[j]) + " (" + KD.pct(p.refShare[j]) + ")<br>" +
       "current " + KD.int(f.c[j]) + " (" + KD.pct(p.curShare[j]) + ")<br>KL term " +
       (f.k[j] == null ? "dropped (empty on both sides)" : KD.num(f.k[j]) + " nats");
   }
@@ -57,7 +58,7 @@
     var idx = f.l.map(function (_, j) { return j; });
     var shown = f.l.map(function (s) { return KD.fit(s, LABEL_PX - 8); });
     head(box, '<span style="display:inline-block;width:' + BAR_W + 'px;padding-left:' + (LABEL_PX - 40) + 'px">' +
-      '<span style="color:' + C.ref + '">\u25a0 reference ' + KD.int(p.rs) + '</span> \u00b7 <span style="color:' + C.cur +
+      '<span style="color:' + C.ref + '">\u25a0 ' + BASE + ' ' + KD.int(p.rs) + '</span> \u00b7 <span style="color:' + C.cur +
       '">\u25a0 current ' + KD.int(p.cs) + "</span></span>KL terms (sum " + KD.num(p.klSum) + ")");
     var row = document.createElement("div");
     row.style.display = "flex";
@@ -76,7 +77,7 @@
           values: function (u, sp) { return sp.map(function (v) { return Math.round(v * 1000) / 10 + "%"; }); } })
       ],
       series: [{},
-        { label: "reference", fill: C.ref, stroke: C.ref, width: 0, points: { show: false },
+        { label: BASE, fill: C.ref, stroke: C.ref, width: 0, points: { show: false },
           paths: uPlot.paths.bars({ size: [0.4, Infinity, 1], align: -1 }) },
         { label: "current", fill: C.cur, stroke: C.cur, width: 0, points: { show: false },
           paths: uPlot.paths.bars({ size: [0.4, Infinity, 1], align: 1 }) }]
@@ -188,7 +189,7 @@
     d.dataset.built = "1";
     drawNow(sec);
     var p = prep(+sec.dataset.i), f = p.f;
-    var rows = ["<table><thead><tr><th>Bin</th><th class=num>reference</th><th class=num>share</th><th class=num>current</th>" +
+    var rows = ["<table><thead><tr><th>Bin</th><th class=num>" + BASE + "</th><th class=num>share</th><th class=num>current</th>" +
       "<th class=num>share</th><th class=num>KL term</th></tr></thead><tbody>"];
     for (var j = 0; j < f.l.length; j++) {
       rows.push("<tr><td class=label>" + KD.esc(f.l[j]) + "</td><td class=num>" + KD.int(f.r[j]) + "</td><td class=num>" +

@@ -1,0 +1,247 @@
+"""What a run's counts are compared with: the reference, or earlier data intervals counted in its bins.
+
+``baseline.window`` picks the intervals (see :func:`window_intervals`):
+
+* ``fixed`` — none: the reference's counts (the profile), as without a window;
+* ``rolling`` — the ``intervals`` data intervals just before the current one;
+* ``seasonal`` — the same slot in each of the ``intervals`` periods before it
+  (``period`` intervals each: 7 for the same weekday of a daily job);
+* ``range`` — every interval between two days.
+
+The bins never change: each interval is counted in the profile's bins, and the
+counts of an interval already scored come from its saved ``metrics.parquet``
+(its ``current_counts``) instead of its data. Counts are mergeable, so the
+baseline is their sum. With fewer than ``min_intervals`` intervals holding data,
+the run compares with the reference and says so.
+
+``thresholds.calibrate`` raises each feature's thresholds to the spread of the
+alert metric over the intervals: for each interval, the metric of its counts
+against the other intervals' (leave one out), then
+``warn = max(warn, mean + warn_sd * sd)`` and the same for ``critical``
+(``sd`` with ``ddof=1``). A fixed baseline calibrates on the rolling intervals.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kldrift import runstore
+from kldrift.config import JobConfig
+from kldrift.divergence import divergences
+from kldrift.histogram import Histogram, count
+from kldrift.interval import Interval
+from kldrift.partitions import current_or_missing
+from kldrift.profile import Profile
+
+__all__ = ["Baseline", "calibrate", "choose_baseline", "interval_counts", "window_intervals"]
+
+log = logging.getLogger(__name__)
+
+Counts = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The counts a run is compared with, where they came from, and the thresholds they imply."""
+
+    window: str
+    """``fixed``, ``rolling``, ``seasonal`` or ``range``: what was configured."""
+    counts: Histogram
+    """The reference's counts, or the window's intervals summed."""
+    keys: tuple[str, ...] = ()
+    """Run keys of the intervals summed, oldest first (none for the reference)."""
+    wanted: int = 0
+    """Intervals the window asked for."""
+    fallback: str = ""
+    """Why the reference was used instead of the window (too few intervals with data)."""
+    thresholds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """Calibrated ``(warn, critical)`` per feature (only where calibration raised one)."""
+    read: tuple[str, ...] = ()
+    """Keys of the intervals whose data was read (the rest came from saved metrics)."""
+
+    @property
+    def is_reference(self) -> bool:
+        return not self.keys
+
+    def describe(self) -> str:
+        """``rolling: 26 of 28 intervals, 2026-06-03 .. 2026-06-30``; ``reference (...)`` otherwise."""
+        if self.fallback:
+            return f"reference ({self.window} window: {self.fallback})"
+        if self.is_reference:
+            return "reference"
+        return f"{self.window}: {len(self.keys)} of {self.wanted} intervals, {self.keys[0]} .. {self.keys[-1]}"
+
+
+def window_intervals(config: JobConfig, interval: Interval) -> list[Interval]:
+    """The data intervals of the baseline window for ``interval``, oldest first (none for ``fixed``).
+
+    With ``fixed`` and ``thresholds.calibrate``, see :func:`calibration_intervals`.
+    """
+    b = config.baseline
+    schedule = config.schedule_of()
+    if b.window == "rolling":
+        out = [schedule.previous(interval, k) for k in range(1, b.intervals + 1)]
+    elif b.window == "seasonal":
+        assert b.period is not None
+        out = [schedule.previous(interval, k * b.period) for k in range(1, b.intervals + 1)]
+    elif b.window == "range":
+        assert b.range is not None
+        first, last = b.range
+        out = []
+        step = schedule.for_date(first)
+        while step.start.date() <= last and len(out) < 10_000:
+            if step != interval:  # never the run's own data
+                out.append(step)
+            step = schedule.following(step)
+        return out
+    else:
+        return []
+    return out[::-1]
+
+
+def calibration_intervals(config: JobConfig, interval: Interval) -> list[Interval]:
+    """The intervals thresholds are calibrated on: the window's, or the rolling ones for ``fixed``."""
+    if config.baseline.window != "fixed":
+        return window_intervals(config, interval)
+    schedule = config.schedule_of()
+    return [schedule.previous(interval, k) for k in range(config.baseline.intervals, 0, -1)]
+
+
+def _saved_counts(config: JobConfig, key: str, profile: Profile) -> Histogram | None:
+    """An interval's counts from its run's saved metrics, when that run used these bins."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = os.path.join(runstore.run_dir(config.dataset_dir(), key), runstore.METRICS)
+    if not os.path.isfile(path):
+        return None
+    try:
+        table = pq.read_table(
+            path, columns=["check", "feature", "severity", "current_counts", "spec_fingerprint", "rows_current"]
+        )
+    except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
+        log.warning("%s: saved counts not read (%s); reading the interval's data", path, exc)
+        return None
+    rows = [r for r in table.to_pylist() if (r["check"] or "drift") == "drift"]
+    spec = profile.spec
+    if not rows or any(r["spec_fingerprint"] != spec.fingerprint for r in rows):
+        return None  # counted in other bins (a refitted profile): read the data again
+    by_name = {r["feature"]: r for r in rows}
+    counts: dict[str, Counts] = {}
+    errors: dict[str, str] = {}
+    for f in spec.features:
+        r = by_name.get(f.name)
+        values = r["current_counts"] if r is not None else None
+        if r is None or r["severity"] == "error" or values is None or len(values) != f.n_bins:
+            counts[f.name] = np.zeros(f.n_bins, np.int64)
+            errors[f.name] = f"not counted in run {key}"
+        else:
+            counts[f.name] = np.asarray(values, dtype=np.int64)
+    return Histogram(spec.fingerprint, int(rows[0]["rows_current"] or 0), counts, errors)
+
+
+def interval_counts(
+    config: JobConfig, profile: Profile, intervals: Sequence[Interval]
+) -> tuple[dict[str, Histogram], tuple[str, ...]]:
+    """Each interval's counts in the profile's bins, by run key (intervals without data left out).
+
+    Saved metrics first; an interval never scored with these bins is read and
+    counted. Also returns the keys that were read.
+    """
+    out: dict[str, Histogram] = {}
+    read: list[str] = []
+    for interval in intervals:
+        key = runstore.run_key(interval)
+        hist = _saved_counts(config, key, profile)
+        if hist is None:
+            scan, _ = current_or_missing(config, interval)
+            if scan is None:
+                continue
+            hist = count(profile.spec, scan)
+            read.append(key)
+        if hist.rows:
+            out[key] = hist
+    return out, tuple(read)
+
+
+def _total(histograms: Sequence[Histogram], profile: Profile) -> Histogram:
+    """Per feature, the sum over the intervals where it was counted (an error in one interval drops only it)."""
+    spec = profile.spec
+    counts = {f.name: np.zeros(f.n_bins, np.int64) for f in spec.features}
+    seen = dict.fromkeys(counts, False)
+    for h in histograms:
+        for name, c in h.counts.items():
+            if name not in h.errors:
+                counts[name] += c
+                seen[name] = True
+    errors = {n: "no interval of the baseline counted it" for n, ok in seen.items() if not ok}
+    return Histogram(spec.fingerprint, sum(h.rows for h in histograms), counts, errors)
+
+
+def calibrate(histograms: Sequence[Histogram], profile: Profile, config: JobConfig) -> dict[str, tuple[float, float]]:
+    """Per feature with ``thresholds.calibrate``: the thresholds raised to the leave-one-out spread.
+
+    For each interval ``i`` counted for the feature, the alert metric of its
+    counts against the sum of the others (the same smoothing and bins as
+    scoring). Needs two such intervals; a feature with fewer keeps its thresholds, and
+    so does one whose spread stays below them (not in the result).
+    """
+    out: dict[str, tuple[float, float]] = {}
+    alpha = config.smoothing.pseudocount
+    for f in profile.spec.features:
+        thr = config.thresholds_for(f.name)
+        if thr.calibrate is None:
+            continue
+        parts = [h.counts[f.name] for h in histograms if f.name not in h.errors and h.counts[f.name].sum()]
+        if len(parts) < 2:
+            continue
+        total = np.sum(parts, axis=0)
+        values = [_metric(total - c, c, alpha, config.metric) for c in parts]
+        values = [v for v in values if math.isfinite(v)]
+        if len(values) < 2:
+            continue
+        mean, sd = float(np.mean(values)), float(np.std(values, ddof=1))
+        warn = max(thr.warn, mean + thr.calibrate.warn_sd * sd)
+        critical = max(thr.critical, mean + thr.calibrate.critical_sd * sd)
+        if (warn, critical) != (thr.warn, thr.critical):  # only where the spread raised one
+            out[f.name] = (warn, critical)
+    return out
+
+
+def _metric(reference: Counts, current: Counts, alpha: float, metric: str) -> float:
+    """The alert metric of ``current`` against ``reference`` as scoring computes it (bins empty on both dropped)."""
+    keep = (reference + current) > 0
+    if not reference.sum() or not current.sum():
+        return math.nan
+    return float(getattr(divergences(current[keep], reference[keep], pseudocount=alpha), metric))
+
+
+def choose_baseline(config: JobConfig, interval: Interval, profile: Profile) -> Baseline:
+    """The baseline of a run of ``interval``: the window's counts, or the reference's (and why)."""
+    b = config.baseline
+    calibrating = any(config.thresholds_for(f.name).calibrate is not None for f in profile.spec.features)
+    wanted = window_intervals(config, interval)
+    per_key, read = interval_counts(config, profile, wanted)
+    thresholds: dict[str, tuple[float, float]] = {}
+    if calibrating:
+        on = per_key
+        if b.window == "fixed":
+            on, more_read = interval_counts(config, profile, calibration_intervals(config, interval))
+            read = (*read, *more_read)
+        if len(on) >= b.min_intervals:  # a spread from a handful of intervals is not worth trusting
+            thresholds = calibrate(list(on.values()), profile, config)
+    if b.window == "fixed":
+        return Baseline("fixed", profile.histogram, thresholds=thresholds, read=read)
+    if len(per_key) < b.min_intervals:
+        why = f"{len(per_key)} of {len(wanted)} intervals with data, fewer than min_intervals={b.min_intervals}"
+        return Baseline(b.window, profile.histogram, wanted=len(wanted), fallback=why, read=read)
+    keys = tuple(sorted(per_key))
+    total = _total([per_key[k] for k in keys], profile)
+    return Baseline(b.window, total, keys, len(wanted), thresholds=thresholds, read=read)
