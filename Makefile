@@ -48,7 +48,7 @@ typecheck: install
 
 # The report's browser test renders pages in a real headless Chromium (Debian package).
 browser:
-	sh scripts/ensure-chromium.sh
+	sh scripts/ensure-system-packages.sh
 
 pytest: install browser
 	$(BIN)/pytest -q

@@ -96,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", required=True)
     d.add_argument("--days", type=int, default=7)
 
+    af = add("airflow", "Set up Airflow: `init DAGS_FOLDER` writes the two-line DAG file and a sample config.")
+    af.add_argument("action", choices=("init",))
+    af.add_argument("dags_folder", help="Airflow's dags folder ([core] dags_folder)")
+    af.add_argument("--demo", action="store_true", help="also write the demo data and its config (kldrift/demo.yaml)")
+    af.add_argument("--force", action="store_true", help="overwrite files that are there")
+
     rp = add("report", "Re-render a run's report.html from its saved metrics (no data is read).")
     rp.add_argument("--config", required=True)
     rp.add_argument("--date", required=True, help="the run: its date, or its start for runs shorter than a day")
@@ -225,6 +231,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from kldrift.scaffold import init_airflow
+
+    for path in init_airflow(args.dags_folder, demo=args.demo, force=args.force):
+        print(f"wrote {path}")
+    print("next: put job configs (*.yaml) into the kldrift/ folder; each becomes the DAG kldrift__<name>")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "compare": cmd_compare,
     "run": cmd_run,
@@ -232,6 +247,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "history": cmd_history,
     "demo-data": cmd_demo,
     "report": cmd_report,
+    "airflow": cmd_airflow,
 }
 
 

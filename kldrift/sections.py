@@ -223,6 +223,9 @@ class Webhook(Model):
 
     url: str | None = None
     url_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    conn_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,250}$")
+    """An Airflow Connection holding the URL (``extra.webhook_url``, or host and password); outside
+    Airflow, the ``AIRFLOW_CONN_<ID>`` environment variable (URI or JSON) is read."""
     on: Literal["warn", "critical"] = "critical"
     timeout: float = Field(5.0, gt=0, le=300)
     """Seconds one attempt may take, connecting, sending and reading the answer together."""
@@ -238,8 +241,11 @@ class Webhook(Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> Webhook:
-        if (self.url is None) == (self.url_env is None):
-            msg = "give exactly one of url (inline) or url_env (the environment variable that holds the URL)"
+        if sum(v is not None for v in (self.url, self.url_env, self.conn_id)) != 1:
+            msg = (
+                "give exactly one of url (inline), url_env (the environment variable that holds the URL) "
+                "or conn_id (an Airflow Connection)"
+            )
             raise ValueError(msg)
         return self
 
@@ -270,6 +276,20 @@ class AlertSettings(Model):
 
 
 class AirflowSettings(Model):
+    """How the factory builds the job's DAG (the factory's own arguments override these)."""
+
     max_shards: int = Field(4, ge=1, le=1024)
     retries: int = Field(2, ge=0, le=20)
+    """Retries of a task on errors a retry can fix (I/O); a bad config or reference fails at once."""
+    retry_delay: float = Field(120, ge=0, le=86_400)
     pool: str | None = None
+    queue: str | None = None
+    """Celery queue of every task (workers started with ``-q <queue>``)."""
+    owner: str | None = None
+    execution_timeout: float | None = Field(None, gt=0, le=7 * 86_400)
+    """Seconds a task may run before Airflow stops it."""
+    wait: float = Field(0, ge=0, le=7 * 86_400)
+    """Seconds after the data interval's end to wait for its partition(s) (a sensor in reschedule mode):
+    the run goes on when they are all there, or at the deadline with what there is (``no_data`` when nothing)."""
+    poke_interval: float = Field(300, ge=30, le=86_400)
+    """Seconds between two looks for the partition while waiting."""

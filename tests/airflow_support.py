@@ -291,6 +291,7 @@ def scenario_dag_test(dags: str, runs: list[list[str]], webhook_port: int | None
             ).all()
             out["runs"][f"{dag_id}@{date}"] = {
                 "state": str(dr.state),
+                "run_id": dr.run_id,
                 "seconds": seconds,
                 "data_interval": [str(dr.data_interval_start), str(dr.data_interval_end)],
                 "tasks": {
@@ -377,3 +378,8 @@ for fail_on in ("critical", "never"):
             retries=2,
         )
 '''
+
+
+def worker_name() -> str:
+    """``[core] hostname_callable`` of the Celery test's workers: the name each was started with."""
+    return os.environ.get("KLDRIFT_TEST_WORKER") or "unnamed"

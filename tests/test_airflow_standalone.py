@@ -4,7 +4,10 @@ Starts ``airflow standalone`` (scheduler, DAG processor, API server, triggerer;
 SQLite, LocalExecutor) on 127.0.0.1 in its own process group, waits (bounded)
 for a successful *scheduled* run through the REST API, checks the run's files
 and that a broken config next to it is reported without stopping it, then
-stops exactly that process group with SIGINT.
+stops exactly that process group with SIGINT. While it runs, the kldrift
+plugin (loaded by the API server from the package's entry point) is checked
+over HTTP and in a headless Chromium: the run's "Drift report" tab, the
+scoring task's extra link, authentication, and that nothing else is served.
 """
 
 from __future__ import annotations
@@ -148,6 +151,7 @@ def test_standalone_runs_the_dag_on_schedule(tmp_path: Path) -> None:
         waited = time.monotonic() - started
         dag = api.get(f"/api/v2/dags/{DAG_ID}")
         errors = api.get("/api/v2/importErrors")["import_errors"]
+        check_plugin(api, run["dag_run_id"], tmp_path)
     print(f"first scheduled success after {waited:.0f} s")
 
     assert not group_alive(proc.pid)  # every process of the group stopped
@@ -160,3 +164,64 @@ def test_standalone_runs_the_dag_on_schedule(tmp_path: Path) -> None:
     assert (dag["is_stale"], dag["has_import_errors"]) == (False, False)
     assert [e["filename"] for e in errors] == ["kldrift_config_errors.py"]
     assert f"{configs / 'broken.yaml'}: metric: expected" in errors[0]["stack_trace"]
+
+
+def _status(api: Api, path: str, *, token: bool = True) -> tuple[int, str, str]:
+    """Status, final URL and body of a GET (redirects followed), with or without the token."""
+    req = urllib.request.Request(api.base + path, headers={"Authorization": f"Bearer {api.token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            return resp.status, resp.url, resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, path, exc.read().decode(errors="replace")
+
+
+def check_plugin(api: Api, run_id: str, tmp_path: Path) -> None:
+    from urllib.parse import quote
+
+    plugins = {p["name"]: p for p in api.get("/api/v2/plugins")["plugins"]}
+    assert plugins["kldrift"]["external_views"][0]["destination"] == "dag_run"
+    run = quote(run_id, safe="")
+    # The extra link of the scoring task, computed on the worker and only read by the API server.
+    links = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run}/taskInstances/score_and_write/links")
+    assert links["extra_links"] == {"Drift report": f"/kldrift/runs/{DAG_ID}/{run}"}
+    # No token, no page; with one, the run's page in its dataset folder (so its links work).
+    assert _status(api, f"/kldrift/runs/{DAG_ID}/{run}", token=False)[0] in (401, 403)
+    status, url, body = _status(api, f"/kldrift/runs/{DAG_ID}/{run}")
+    assert status == 200
+    assert url.startswith(f"{api.base}/kldrift/dags/{DAG_ID}/dt="), url
+    assert url.endswith("/report.html"), url
+    assert "<h1>Drift report: demo" in body
+    assert _status(api, f"/kldrift/dags/{DAG_ID}/index.html")[0] == 200
+    for bad in ("../../../etc/passwd", "dt=x/../../../../etc/passwd", "profile.json", "%2e%2e/%2e%2e/etc/passwd"):
+        assert _status(api, f"/kldrift/dags/{DAG_ID}/{bad}")[0] == 404, bad
+    assert _status(api, f"/kldrift/runs/{DAG_ID}/manual__nothing")[0] == 404
+    screenshot_tab(api, run, tmp_path / "ui_drift_report_tab.png")
+
+
+def screenshot_tab(api: Api, run: str, out: Path) -> None:
+    """The run's "Drift report" tab in the Airflow UI, in headless Chromium: the page inside, not blank."""
+    import os
+    import shutil
+
+    path = shutil.which("chromium")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; CI must install it (scripts/ensure-system-packages.sh)")
+        return
+    from PIL import Image, ImageStat
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.add_cookies([{"name": "_token", "value": str(api.token), "url": api.base}])
+        page = context.new_page()
+        page.goto(f"{api.base}/dags/{DAG_ID}/runs/{run}/plugin/kldrift-report", wait_until="networkidle")
+        frame = page.frame_locator("iframe").first
+        frame.locator("#verdict").wait_for(timeout=30_000)
+        assert "CRITICAL" in frame.locator("#verdict").inner_text()
+        page.screenshot(path=str(out))
+        browser.close()
+    stat = ImageStat.Stat(Image.open(out).convert("L"))
+    assert stat.stddev[0] > 10, "the screenshot is blank"

@@ -100,11 +100,11 @@ CASES = [
     ),
     (
         "alerts: {webhook: {on: warn}}\n",
-        r"^alerts\.webhook: give exactly one of url \(inline\) or url_env \(the environment variable that holds",
+        r"^alerts\.webhook: give exactly one of url \(inline\), url_env \(the environment variable that holds",
     ),
     (
         "alerts: {webhook: {url: 'http://h/x', url_env: HOOK}}\n",
-        r"^alerts\.webhook: give exactly one of url \(inline\) or url_env",
+        r"^alerts\.webhook: give exactly one of url \(inline\), url_env \(the environment .* or conn_id",
     ),
     ("alerts: {webhook: {url_env: 'not a name'}}\n", r"^alerts\.webhook\.url_env: String should match pattern"),
     (

@@ -391,8 +391,8 @@ def chromium() -> str:
     path = shutil.which("chromium")
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; CI must install it (scripts/ensure-chromium.sh)")
-        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh installs it)")
+            pytest.fail("chromium is not installed; CI must install it (scripts/ensure-system-packages.sh)")
+        pytest.skip("chromium is not installed (scripts/ensure-system-packages.sh installs it)")
     return path
 
 

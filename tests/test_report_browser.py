@@ -72,8 +72,8 @@ def browser() -> Iterator[Any]:
     path = shutil.which("chromium")
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; CI must install it (scripts/ensure-chromium.sh)")
-        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh installs it)")
+            pytest.fail("chromium is not installed; CI must install it (scripts/ensure-system-packages.sh)")
+        pytest.skip("chromium is not installed (scripts/ensure-system-packages.sh installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

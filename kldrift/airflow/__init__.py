@@ -1,4 +1,9 @@
-"""Apache Airflow integration: :class:`KLDriftOperator`, the DAG factory's pieces, the provider entry point.
+"""Apache Airflow integration: the DAG factory, :class:`KLDriftOperator`, a notifier, the provider and plugin.
+
+A DAG file of two lines makes one DAG per job config of a folder::
+
+    from kldrift.airflow import drift_dags
+    drift_dags("kldrift")  # *.yaml configs beside this file
 
 Airflow finds kldrift as a provider through the ``apache_airflow_provider``
 entry point (:func:`get_provider_info`), so ``airflow providers list`` shows it.
@@ -15,14 +20,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kldrift.airflow.dags import drift_config_errors, drift_dags
     from kldrift.airflow.factory import drift_asset
+    from kldrift.airflow.notifier import KLDriftNotifier
     from kldrift.airflow.operators import KLDriftOperator
 
-__all__ = ["KLDriftOperator", "drift_asset", "get_provider_info"]
+__all__ = [
+    "KLDriftNotifier",
+    "KLDriftOperator",
+    "drift_asset",
+    "drift_config_errors",
+    "drift_dags",
+    "get_provider_info",
+]
 
 _LAZY = {
+    "KLDriftNotifier": "kldrift.airflow.notifier",
     "KLDriftOperator": "kldrift.airflow.operators",
     "drift_asset": "kldrift.airflow.factory",
+    "drift_config_errors": "kldrift.airflow.dags",
+    "drift_dags": "kldrift.airflow.dags",
 }
 
 
@@ -32,8 +49,12 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "kldrift",
         "name": "kldrift",
         "description": "KL-divergence drift monitoring for Parquet data: KLDriftOperator and a DAG factory.",
+        "documentation-url": "https://pypi.org/project/kldrift/",
         "integrations": [{"integration-name": "kldrift", "tags": ["software"]}],
         "operators": [{"integration-name": "kldrift", "python-modules": ["kldrift.airflow.operators"]}],
+        "notifications": ["kldrift.airflow.notifier.KLDriftNotifier"],
+        "extra-links": ["kldrift.airflow.operators.DriftReportLink"],
+        "plugins": [{"name": "kldrift", "plugin-class": "kldrift.airflow.plugin.KLDriftPlugin"}],
     }
 
 

@@ -1,23 +1,63 @@
-"""``KLDriftOperator``: one task that runs a kldrift job for its data interval, as ``kldrift run`` does."""
+"""``KLDriftOperator``: one task that runs a kldrift job for its data interval, as ``kldrift run`` does.
+
+Also what every kldrift task shares: :func:`fail_fast` (errors a retry cannot
+fix fail the task at once) and :class:`DriftReportLink` (the operator's extra
+link to the run's page in the Airflow UI, served by the kldrift plugin).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import AirflowFailException
 
-from kldrift.airflow.tasks import fail_on_message, job_interval
+from kldrift.airflow.tasks import fail_on_message, is_permanent, job_interval
 from kldrift.config import load_config
 from kldrift.severity import FAIL_ON
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["KLDriftOperator"]
+__all__ = ["DriftReportLink", "KLDriftOperator", "fail_fast", "report_url"]
 
 _FAIL_ON = FAIL_ON
+PLUGIN_PREFIX = "/kldrift"
+
+
+@contextlib.contextmanager
+def fail_fast() -> Iterator[None]:
+    """Turn an error a retry cannot fix (see :func:`~kldrift.airflow.tasks.is_permanent`) into
+    ``AirflowFailException``: the task fails now instead of after its retries."""
+    try:
+        yield
+    except Exception as exc:
+        if is_permanent(exc):
+            raise AirflowFailException(str(exc)) from exc
+        raise
+
+
+def report_url(dag_id: str, run_id: str) -> str:
+    """The plugin's address of a DAG run's page (relative to the Airflow UI)."""
+    return f"{PLUGIN_PREFIX}/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+
+
+class DriftReportLink(BaseOperatorLink):  # type: ignore[misc]  # Airflow is untyped for mypy here
+    """The "Drift report" button of a task instance: the run's page, once it was written."""
+
+    name = "Drift report"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        # Airflow 3 calls this on the worker after the task ran; the api-server only reads the result.
+        from airflow.sdk.execution_time.xcom import XCom
+
+        summary = XCom.get_value(ti_key=ti_key, key="return_value")
+        if not isinstance(summary, dict) or not summary.get("paths", {}).get("report"):
+            return ""
+        return report_url(ti_key.dag_id, ti_key.run_id)
 
 
 class KLDriftOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped for mypy here
@@ -35,13 +75,15 @@ class KLDriftOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         drift reaches it, the task fails *after* writing its files, without
         retries, so Airflow's own failure alerting fires. Default: the
         config's ``alerts.fail_on``.
-    :param date: score ``[date, date + 1 day)`` (UTC, as ``kldrift run --date``)
-        instead of the data interval (templated, e.g. ``"{{ ds }}"``).
+    :param date: score the schedule's interval that holds this date, as ``kldrift run --date``
+        does, instead of the task's data interval (templated: ``"{{ data_interval_start | ds }}"``;
+        not ``"{{ ds }}"``, which is the interval's *end* for manual, API and ``dags test`` runs).
     :param deliver_webhook: call the config's webhook (default true).
     """
 
     template_fields: Sequence[str] = ("config_path", "fail_on", "date")
     ui_color = "#e8f0fe"
+    operator_extra_links = (DriftReportLink(),)
 
     def __init__(
         self,
@@ -61,6 +103,17 @@ class KLDriftOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         self.deliver_webhook = deliver_webhook
 
     def execute(self, context: Context) -> dict[str, Any]:
+        with fail_fast():
+            self._kldrift_summary = self._execute(context)
+            return self._kldrift_summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the run's inputs, output and per-feature assertions (see :mod:`kldrift.airflow.lineage`)."""
+        from kldrift.airflow.lineage import lineage
+
+        return lineage(getattr(self, "_kldrift_summary", None) or {})
+
+    def _execute(self, context: Context) -> dict[str, Any]:
         from kldrift.pipeline import run
 
         config = load_config(self.config_path)
@@ -70,7 +123,7 @@ class KLDriftOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             interval = job_interval(config, context.get("data_interval_start"), context.get("data_interval_end"))
         fail_on = self.fail_on or config.alerts.fail_on
         if fail_on not in _FAIL_ON:
-            raise ValueError(f"`fail_on` must be one of never, warn, critical, got {fail_on!r}")
+            raise AirflowFailException(f"`fail_on` must be one of never, warn, critical, got {fail_on!r}")
         self.log.info("kldrift %s: scoring %s (%s .. %s)", config.dataset, interval.ds, interval.start, interval.end)
         result = run(config, interval, deliver=self.deliver_webhook)
         summary = result.summary()
@@ -88,5 +141,6 @@ class KLDriftOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             # The files are written; keep the summary visible, then fail without retrying
             # (drift does not go away on a retry).
             context["ti"].xcom_push(key="return_value", value=summary)
+            self._kldrift_summary = summary
             raise AirflowFailException(reason)
         return summary

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from kldrift.config import JobConfig, load_config
-from kldrift.errors import KLDriftError, OutputError, ProfileError
+from kldrift.errors import KLDriftError, OutputError, ProfileError, SourceError
 from kldrift.interval import Interval
 
 if TYPE_CHECKING:
@@ -25,13 +25,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "count_shard",
+    "data_ready",
     "deliver_webhook",
     "fail_on_message",
+    "is_permanent",
     "job_interval",
     "plan_shards",
     "profile",
     "score_and_write",
     "shard_label",
+    "summary_line",
 ]
 
 
@@ -53,6 +56,50 @@ def job_interval(config: JobConfig, start: dt.datetime | None, end: dt.datetime 
     s = dt.datetime.fromisoformat(start.isoformat()).astimezone(tz)
     e = dt.datetime.fromisoformat(end.isoformat()).astimezone(tz)
     return Interval(s, e)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether a retry cannot fix ``exc``: a bad config, reference or profile, an empty data interval.
+
+    Retried: output errors (a full disk, a webhook down) and sources that failed on I/O
+    (an object store's timeout, a file removed while it was read).
+    """
+    if not isinstance(exc, KLDriftError) or isinstance(exc, OutputError):
+        return False
+    if isinstance(exc, SourceError):
+        cause = exc.__cause__
+        return not isinstance(cause, OSError) or isinstance(cause, PermissionError)
+    return True
+
+
+def data_ready(config_path: str, interval: Interval, *, now: dt.datetime) -> tuple[bool, str]:
+    """Whether to stop waiting for the interval's data, and why: all of it there, or the deadline passed."""
+    from kldrift.partitions import absent_paths, is_there
+    from kldrift.sources import describe
+
+    config = load_config(config_path)
+    source = config.current_source(interval)
+    if isinstance(source, list):
+        missing = absent_paths(config, interval)
+    else:
+        missing = [] if is_there(source) else [describe(source)]
+    deadline = interval.end + dt.timedelta(seconds=config.airflow.wait)
+    if not missing:
+        return True, f"{config.dataset} {interval.ds}: the current data is there"
+    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    if now >= deadline:
+        return True, f"{config.dataset} {interval.ds}: stopped waiting at {deadline.isoformat()}; not there: {shown}"
+    return False, f"{config.dataset} {interval.ds}: waiting until {deadline.isoformat()} for {shown}"
+
+
+def summary_line(summary: Mapping[str, Any]) -> str:
+    """One log line for a run: its verdict, alerts and where the page is."""
+    alerts = summary.get("alerts") or []
+    shown = ", ".join(alerts[:10]) + (f" and {len(alerts) - 10} more" if len(alerts) > 10 else "")
+    return (
+        f"kldrift {summary.get('dataset')} {summary.get('date')}: {summary.get('worst')}, {summary.get('verdict')}"
+        f"{'; drifted: ' + shown if alerts else ''}; report: {summary.get('paths', {}).get('report', '-')}"
+    )
 
 
 def _profile_path(config: JobConfig) -> str:

@@ -137,6 +137,15 @@ def resolve_url(hook: Webhook) -> str:
     """The URL to POST to; :class:`ConfigError` when ``url_env`` names an unset variable or holds no usable URL."""
     if hook.url is not None:
         return hook.url
+    if hook.conn_id is not None:
+        from kldrift.connections import connection_url
+
+        try:
+            return check_webhook_url(connection_url(hook.conn_id))
+        except ValueError as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"alerts.webhook.conn_id: {hook.conn_id} does not hold a usable URL: {exc}") from None
     assert hook.url_env is not None
     value = os.environ.get(hook.url_env)
     if not value:
@@ -160,7 +169,7 @@ def deliver(hook: Webhook, body: dict[str, Any], *, sleep: Any = time.sleep) -> 
         url = resolve_url(hook)
     except ConfigError as exc:
         log.warning("webhook not called: %s", exc)
-        where = f"${hook.url_env}"
+        where = f"${hook.url_env}" if hook.url_env else f"connection {hook.conn_id}"
         return {"sink": "webhook", "url": where, "ok": False, "attempts": [{"error": str(exc)}], "started": started}
     shown = redact_url(url, webhook=True)
     for attempt in range(hook.retries + 1):

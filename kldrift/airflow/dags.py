@@ -1,0 +1,289 @@
+"""The DAG factory: one DAG per job config in a folder. A user's whole DAG file is two lines::
+
+    from kldrift.airflow import drift_dags
+    drift_dags("kldrift")  # the folder of job configs (*.yaml), relative to this file
+
+``kldrift airflow init DAGS_FOLDER`` writes it, a sample config and the
+companion file that reports broken configs (:func:`drift_config_errors`).
+``kldrift__<stem>`` scores the drift of one data interval per run, with the
+schedule, time zone, start date, catchup, tags and docs of its config::
+
+    [wait_for_data] ─> plan_shards ──┐
+                        profile ─────┴─> count_shard (mapped) ─> score_and_write ─> deliver_webhook
+                                                                   (Asset outlet)   └> check_severity
+
+``wait_for_data`` is there when ``airflow.wait`` is set: a sensor in
+reschedule mode that lets the run go on once every partition of the interval
+is there, or at ``interval end + wait`` with what there is (``no_data`` when
+nothing came). Errors a retry cannot fix (a bad config, a missing or unreadable
+reference, a profile that changed) fail the task at once; I/O errors are retried.
+Only paths, file lists, partial counts and summaries pass through XCom, each
+task's return value as one entry; no secret is ever among them.
+
+Parse-time imports: Airflow, pydantic and PyYAML; the data stack is imported
+inside the tasks only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, dag, get_current_context, get_parsing_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from kldrift.airflow.factory import CONFIG_DIR_ENV, Job, load_jobs, raise_config_errors
+from kldrift.airflow.operators import DriftReportLink, fail_fast
+
+__all__ = ["DEFAULT_FOLDER", "build_dag", "drift_config_errors", "drift_dags"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FOLDER = "kldrift"
+"""Where :func:`drift_dags` looks for configs by default: ``kldrift/`` beside the DAG file."""
+
+Callback = Callable[..., Any]
+
+
+def _folder(folder: str | os.PathLike[str] | None, caller: Mapping[str, Any]) -> Path:
+    """``$KLDRIFT_CONFIG_DIR`` when set, else ``folder`` relative to the calling DAG file."""
+    if os.environ.get(CONFIG_DIR_ENV):
+        return Path(os.environ[CONFIG_DIR_ENV])
+    base = Path(str(caller["__file__"])).resolve().parent if caller.get("__file__") else Path.cwd()
+    return base / (folder if folder is not None else DEFAULT_FOLDER)
+
+
+def drift_dags(
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    owner: str | None = None,
+    email: str | list[str] | None = None,
+    queue: str | None = None,
+    pool: str | None = None,
+    execution_timeout: dt.timedelta | None = None,
+    retries: int | None = None,
+    retry_delay: dt.timedelta | None = None,
+    on_failure_callback: Callback | list[Callback] | None = None,
+    on_success_callback: Callback | list[Callback] | None = None,
+    on_retry_callback: Callback | list[Callback] | None = None,
+    default_args: Mapping[str, Any] | None = None,
+) -> list[DAG]:
+    """The DAGs of the job configs in ``folder`` (``kldrift/`` beside the calling file; ``$KLDRIFT_CONFIG_DIR``
+    wins when set), registered with the file Airflow is parsing.
+
+    The keyword arguments apply to every task and override the config's
+    ``airflow:`` section (``owner``, ``queue``, ``pool`` of the counting tasks,
+    ``execution_timeout``, ``retries``, ``retry_delay``); callbacks take plain
+    functions or notifiers such as :class:`~kldrift.airflow.notifier.KLDriftNotifier`.
+    ``default_args`` are passed on last. Broken configs are skipped here (with a
+    warning) and raised by the companion file of :func:`drift_config_errors`.
+    """
+    root = _folder(folder, sys._getframe(1).f_globals)
+    extra: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "owner": owner,
+            "email": email,
+            "queue": queue,
+            "pool": pool,
+            "execution_timeout": execution_timeout,
+            "retries": retries,
+            "retry_delay": retry_delay,
+            "on_failure_callback": on_failure_callback,
+            "on_success_callback": on_success_callback,
+            "on_retry_callback": on_retry_callback,
+        }.items()
+        if v is not None
+    }
+    extra.update(default_args or {})
+    # A worker running one task parses the DAG file for that task's DAG only.
+    jobs, errors = load_jobs(root, only=get_parsing_context().dag_id)
+    for error in errors:
+        log.warning("kldrift: skipped a config (reported by the config-errors DAG file): %s", error)
+    return [build_dag(job, extra) for job in jobs]
+
+
+def drift_config_errors(folder: str | os.PathLike[str] | None = None) -> None:
+    """Raise the one-line errors of the broken configs in ``folder`` (as :func:`drift_dags` finds it).
+
+    Call it from a DAG file of its own: Airflow keys import errors by file, and an
+    error raised by the file that defines the DAGs would stop all of them.
+    """
+    raise_config_errors(load_jobs(_folder(folder, sys._getframe(1).f_globals))[1])
+
+
+def _default_args(job: Job, extra: Mapping[str, Any]) -> dict[str, Any]:
+    a = job.config.airflow
+    out: dict[str, Any] = {"retries": a.retries, "retry_delay": dt.timedelta(seconds=a.retry_delay)}
+    if a.owner:
+        out["owner"] = a.owner
+    if a.queue:
+        out["queue"] = a.queue
+    if a.execution_timeout:
+        out["execution_timeout"] = dt.timedelta(seconds=a.execution_timeout)
+    out.update({k: v for k, v in extra.items() if k != "pool"})
+    if "email" in out:
+        out.setdefault("email_on_failure", True)
+    return out
+
+
+def _score_task(**kwargs: Any) -> Any:
+    """``@task`` whose operator has the "Drift report" extra link and OpenLineage facets (TaskFlow's has neither)."""
+    from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
+    from airflow.sdk.bases.decorator import task_decorator_factory
+
+    class KLDriftScoreOperator(_PythonDecoratedOperator):  # type: ignore[misc]
+        operator_extra_links = (DriftReportLink(),)
+
+        def execute(self, context: Any) -> Any:
+            self._kldrift_summary = super().execute(context)
+            return self._kldrift_summary
+
+        def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+            """OpenLineage: the run's inputs, output and per-feature assertions (see :mod:`kldrift.airflow.lineage`)."""
+            from kldrift.airflow.lineage import lineage
+
+            return lineage(getattr(self, "_kldrift_summary", None) or {})
+
+    return task_decorator_factory(decorated_operator_class=KLDriftScoreOperator, **kwargs)
+
+
+def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
+    """The DAG of one job config; ``extra`` as the keyword arguments of :func:`drift_dags`."""
+    config, path = job.config, job.path
+    extra = dict(extra or {})
+    asset = job.asset()
+    pool = extra.get("pool") or config.airflow.pool or "default_pool"
+
+    @dag(  # type: ignore[untyped-decorator]  # Airflow is not type-checked here
+        dag_id=job.dag_id,
+        schedule=CronDataIntervalTimetable(config.schedule, timezone=config.timezone),
+        start_date=job.start_date,
+        catchup=config.catchup,
+        tags=list(config.tags) or ["kldrift"],
+        doc_md=job.doc_md(),
+        description=f"KL-divergence drift of {config.dataset} per data interval",
+        default_args=_default_args(job, extra),
+        max_active_runs=4,
+    )
+    def kldrift_job() -> None:
+        @task(multiple_outputs=False)  # type: ignore[untyped-decorator]
+        def profile() -> dict[str, Any]:
+            """Load the reference profile, fitting and saving it first when missing or stale."""
+            from kldrift.airflow import tasks
+
+            with fail_fast():
+                return tasks.profile(path)
+
+        @task(multiple_outputs=False)  # type: ignore[untyped-decorator]
+        def plan_shards(
+            data_interval_start: dt.datetime | None = None, data_interval_end: dt.datetime | None = None
+        ) -> list[list[dict[str, Any]]]:
+            """Group the interval's current files into at most ``airflow.max_shards`` shards of file records."""
+            from kldrift.airflow import tasks
+
+            with fail_fast():
+                interval = tasks.job_interval(config, data_interval_start, data_interval_end)
+                return tasks.plan_shards(path, interval)
+
+        @task(map_index_template="{{ shard }}", pool=pool, multiple_outputs=False)  # type: ignore[untyped-decorator]
+        def count_shard(
+            files: list[dict[str, Any]],
+            profile: dict[str, Any],
+            data_interval_start: dt.datetime | None = None,
+            data_interval_end: dt.datetime | None = None,
+        ) -> dict[str, Any]:
+            """Partial counts of one shard in the profile's bins (small JSON)."""
+            from kldrift.airflow import tasks
+
+            get_current_context()["shard"] = tasks.shard_label(files)
+            with fail_fast():
+                interval = tasks.job_interval(config, data_interval_start, data_interval_end)
+                return tasks.count_shard(path, interval, files, profile)
+
+        @_score_task(outlets=[asset], multiple_outputs=False)  # type: ignore[untyped-decorator]
+        def score_and_write(
+            profile: dict[str, Any],
+            partials: list[dict[str, Any]],
+            shards: list[list[dict[str, Any]]],
+            data_interval_start: dt.datetime | None = None,
+            data_interval_end: dt.datetime | None = None,
+            outlet_events: Any = None,
+        ) -> dict[str, Any]:
+            """Merge the partial counts, score, write alerts.jsonl / metrics.parquet / manifest.json / the page."""
+            from kldrift.airflow import tasks
+
+            with fail_fast():
+                interval = tasks.job_interval(config, data_interval_start, data_interval_end)
+                # partials[:] fetches every shard's counts in one request (iterating asks one by one).
+                summary = tasks.score_and_write(path, interval, profile, partials[:], shards)
+            log.info("%s", tasks.summary_line(summary))
+            outlet_events[asset].extra = {
+                "date": summary["date"],
+                "worst": summary["worst"],
+                "alerts": summary["alerts"],
+                "path": os.path.dirname(summary["paths"]["alerts"]),
+            }
+            return summary
+
+        planned = plan_shards()
+        if config.airflow.wait > 0:
+
+            @task.sensor(  # type: ignore[untyped-decorator]
+                poke_interval=config.airflow.poke_interval,
+                # Past the deadline the sensor says done: the timeout is only a backstop.
+                timeout=config.airflow.wait + 2 * config.airflow.poke_interval + 3600,
+                mode="reschedule",
+            )
+            def wait_for_data(
+                data_interval_start: dt.datetime | None = None, data_interval_end: dt.datetime | None = None
+            ) -> Any:
+                """Done when every partition of the interval is there, or at ``interval end + airflow.wait``."""
+                from airflow.sdk import PokeReturnValue
+
+                from kldrift.airflow import tasks
+
+                with fail_fast():
+                    interval = tasks.job_interval(config, data_interval_start, data_interval_end)
+                    done, why = tasks.data_ready(path, interval, now=dt.datetime.now(dt.UTC))
+                log.info("%s", why)
+                return PokeReturnValue(is_done=done, xcom_value=why)
+
+            wait_for_data() >> planned
+        prof = profile()
+        partials = count_shard.partial(profile=prof).expand(files=planned)
+        summary = score_and_write(prof, partials, planned)
+
+        if config.alerts.webhook is not None:
+
+            @task(multiple_outputs=False)  # type: ignore[untyped-decorator]
+            def deliver_webhook(summary: dict[str, Any]) -> dict[str, Any]:
+                """POST the alerts to the config's webhook when the run reaches ``alerts.webhook.on``."""
+                from kldrift.airflow import tasks
+
+                if summary.get("webhook") is None:
+                    raise AirflowSkipException(f"worst severity {summary['worst']}: below alerts.webhook.on")
+                with fail_fast():
+                    return tasks.deliver_webhook(path, summary["webhook"])
+
+            deliver_webhook(summary)
+
+        if config.alerts.fail_on != "never":
+
+            @task(retries=0)  # type: ignore[untyped-decorator]
+            def check_severity(summary: dict[str, Any]) -> None:
+                """Fail (without retries) when the drift reaches ``alerts.fail_on``, so Airflow alerting fires."""
+                from kldrift.airflow import tasks
+
+                reason = tasks.fail_on_message(summary, config.alerts.fail_on)
+                if reason is not None:
+                    raise AirflowFailException(reason)
+
+            check_severity(summary)
+
+    return kldrift_job()
