@@ -15,7 +15,7 @@ Counts are always exact. Then every column gets its role
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -127,6 +127,8 @@ class Fitter:
             else:
                 numeric_names.append(name)
         self.stride = sampling_stride(total_rows, len(numeric_names), b.sample_size)
+        self.held = dict.fromkeys(numeric_names, -(-total_rows // self.stride))  # values each keeps over the pass
+        self._done: dict[str, tuple[FeatureSpec, Counts | None, TestCounts, ColumnInfo]] = {}
         self.pilot = dict(pilot or {})
         for name in numeric_names:
             explicit = settings.column(name).edges
@@ -163,16 +165,22 @@ class Fitter:
     def sample_is_complete(self) -> bool:
         return self.stride == 1
 
+    def finish_columns(self, names: Collection[str], pool: Executor | None = None) -> None:
+        """Fit the columns ``names`` (a set) once all their batches were added, releasing their kept values."""
+        todo = [c for c in self.columns if c[0] in names and c[0] not in self._done]
+        done = (pool.map if pool else map)(self._finish_column, todo)
+        self._done.update(zip([n for n, _ in todo], done, strict=True))
+
     def finish(self, pool: Executor | None = None) -> FitResult:
         """The fitted spec of the scored features, the reference counts known without another pass,
         and every column's role.
 
-        Categorical and discrete features are always counted in pass one; the
-        continuous ones too when every value was kept (stride 1). Each
-        column's kept values are released as soon as it is done. Columns are
-        finished on ``pool`` when given (numpy's sort releases the GIL).
+        Categorical and discrete features are always counted in pass one; the continuous ones too
+        when every value was kept (stride 1). Columns not fitted yet by :meth:`finish_columns` are
+        fitted here, on ``pool`` when given (numpy's sort releases the GIL).
         """
-        done = list((pool.map if pool else map)(self._finish_column, self.columns))
+        self.finish_columns({n for n, _ in self.columns}, pool)
+        done = [self._done.pop(n) for n, _ in self.columns]
         info = {i.name: i for _, _, _, i in done}
         for name, t in self.plan.observe:
             stats = self.times[name].stats()
@@ -281,8 +289,10 @@ class Fitter:
 
 
 KEEP_ALL_VALUES = 40_000_000
-"""Reference values (all numeric columns together, ~320 MiB) kept in memory to fit and
-count in one pass; above it, fitting samples and counting reads the reference again."""
+"""Reference values (all numeric columns together) kept to fit and count exactly in one pass;
+above it, fitting samples and counting reads the reference again."""
+HOLD_VALUES = 8_000_000
+"""Kept values (~64 MiB) held at once: the pass reads and fits the columns a group at a time within it."""
 SAMPLE_VALUES = 16_000_000
 """Sampled values for all numeric columns together (~128 MiB) when not keeping all."""
 
@@ -323,13 +333,14 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
     names = fitter.names
     row0 = 0
     with ThreadPoolExecutor(workers()) as pool:
-        for i, group in enumerate(scan.column_groups(names)):
+        for i, group in enumerate(scan.column_groups(names, held=fitter.held, budget=HOLD_VALUES)):
             row0 = 0
             for batch in scan.batches(group):
                 list(pool.map(fitter.add_column, group, [batch.column(n) for n in group], [row0] * len(group)))
                 row0 += batch.num_rows
                 if on_rows and i == 0:
                     on_rows(batch.num_rows)
+            fitter.finish_columns(set(group), pool)  # its kept values go before the next group is read
         if not names:
             row0 = total
         fit = fitter.finish(pool)
@@ -342,6 +353,7 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
         counts.update(partial.counts)
     hist = Histogram(spec.fingerprint, row0, {f.name: counts[f.name] for f in spec.features}, {})
     files = file_records(scan)
+    pa.default_memory_pool().release_unused()  # Arrow keeps the pass's freed buffers (~100 MiB) otherwise
     return Profile(
         spec,
         hist,
@@ -369,21 +381,20 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[
     pilot = scan.spread(PILOT_ROW_GROUPS)
     per_column = sample_per_column(len(names), settings.binning.sample_size)
     stride = max(1, -(-pilot.count_rows() // per_column))
-    samples: dict[str, list[np.ndarray[Any, Any]]] = {n: [] for n in names}
-    for group in pilot.column_groups(names):
+    out = {}
+    for group in pilot.column_groups(names, held=dict.fromkeys(names, per_column), budget=HOLD_VALUES):
+        samples: dict[str, list[np.ndarray[Any, Any]]] = {n: [] for n in group}
         row0 = 0
         for batch in pilot.batches(group):
             for n in group:
                 x = to_numbers(batch.column(n))[(-row0) % stride :: stride]
                 samples[n].append(x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64))
             row0 += batch.num_rows
-    out = {}
-    for n in names:
-        col = settings.column(n)
-        values = np.concatenate(samples[n]) if samples[n] else np.zeros(0)
-        edges = quantile_edges(values, col.bins or settings.binning.bins)
-        if n in numbers and bool(np.array_equal(values, np.floor(values))):
-            edges = integer_edges(edges)
-        if edges:
-            out[n] = edges
+        for n in group:  # the group's cut points, and its values released, before the next group is read
+            values = np.concatenate(samples.pop(n) or [np.zeros(0)])
+            edges = quantile_edges(values, settings.column(n).bins or settings.binning.bins)
+            if n in numbers and bool(np.array_equal(values, np.floor(values))):
+                edges = integer_edges(edges)
+            if edges:
+                out[n] = edges
     return out

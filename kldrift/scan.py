@@ -16,7 +16,7 @@ import logging
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,8 +37,11 @@ Batch = Any  # pa.Table | pa.RecordBatch (pyarrow ships no type hints)
 _GLOB_CHARS = set("*?[")
 _TARGET_BATCH_BYTES = 64 << 20
 """Decoded bytes of one batch (rows x columns x 8) kldrift aims for."""
-_MAX_ROW_GROUP_BYTES = 96 << 20
-"""Row groups larger than this (decoded) are streamed in batches instead of read whole."""
+_MAX_ROW_GROUP_BYTES = 32 << 20
+"""Decoded bytes of one read: wider row groups are scanned a group of columns at a time
+(:meth:`Scan.column_groups`), longer ones streamed in batches instead of read whole. About three
+reads are held at once (one counted, one ready, one decoding): ~100 MiB at 32 MiB, where 96 MiB
+held ~300 MiB of Arrow memory on a 1,000-column table, for no speed (measured)."""
 _PREFETCH = 1
 """Row groups decoded ahead, on a reader thread, while the current one is counted."""
 _SHARD_RE = re.compile(r"^(?P<path>.*)#row_groups=(?P<start>\d+)-(?P<stop>\d+)$")
@@ -61,7 +64,8 @@ class Scan:
 
     Files are read row group by row group with ``pyarrow.parquet`` (columns
     decoded on Arrow's threads), one row group ahead on a reader thread, so
-    decoding overlaps counting and memory stays at two row groups.
+    decoding overlaps counting and memory stays at about three reads of at most
+    ``_MAX_ROW_GROUP_BYTES`` (the one counted, the next, the one decoding).
     """
 
     description: str
@@ -269,23 +273,43 @@ class Scan:
         out.conflicts, out.duplicates, out._footers = self.conflicts, self.duplicates, self._footers
         return out
 
-    def column_groups(self, columns: Sequence[str]) -> list[list[str]]:
-        """``columns`` split so one row group of a group fits ``_MAX_ROW_GROUP_BYTES`` decoded.
+    def column_groups(
+        self, columns: Sequence[str], *, held: Mapping[str, int] | None = None, budget: int = 0
+    ) -> list[list[str]]:
+        """``columns`` split so one row group of a group fits ``_MAX_ROW_GROUP_BYTES`` decoded, and,
+        given ``held`` (values the caller keeps of a column over the whole scan), so the values kept
+        of a group's columns fit ``budget`` (a column over it alone is a group of its own).
 
         Parquet stores each column of a row group on its own, so scanning a wide
         table one group of columns at a time decodes every value once, like a
         single scan, while holding a fraction of a row group in memory.
         """
         cols = list(columns)
-        if self.table is not None or not cols:
+        if not cols:
             return [cols]
-        widest = 0
-        for f in self.files:
-            md = self._metadata(f)
-            start, stop = f.row_groups or (0, md.num_row_groups)
-            widest = max([widest, *(md.row_group(i).num_rows for i in range(start, stop))])
-        per_group = max(1, _MAX_ROW_GROUP_BYTES // max(1, widest * 8))
-        return [cols[i : i + per_group] for i in range(0, len(cols), per_group)]
+        per_group = len(cols)
+        if self.table is None:
+            widest = 0
+            for f in self.files:
+                md = self._metadata(f)
+                start, stop = f.row_groups or (0, md.num_row_groups)
+                widest = max([widest, *(md.row_group(i).num_rows for i in range(start, stop))])
+            per_group = max(1, _MAX_ROW_GROUP_BYTES // max(1, widest * 8))
+        groups = [cols[i : i + per_group] for i in range(0, len(cols), per_group)]
+        if not held:
+            return groups
+        out: list[list[str]] = []
+        for group in groups:
+            part: list[str] = []
+            kept = 0
+            for c in group:
+                if part and kept + held.get(c, 0) > budget:
+                    out.append(part)
+                    part, kept = [], 0
+                part.append(c)
+                kept += held.get(c, 0)
+            out.append(part)
+        return out
 
     def spread(self, n_units: int) -> Scan:
         """A scan of at most ``n_units`` row groups spread evenly over the source (a pilot sample)."""

@@ -226,6 +226,44 @@ def test_sampled_integer_column_gets_whole_number_cut_points_and_exact_counts(
         assert list(profile.features[name].counts) == expected
 
 
+def _held_values(fitter: fitting.Fitter) -> int:
+    """Values the fitter's numeric columns keep right now (a column's are released once it is fitted)."""
+    return sum(
+        (f.filled if f.buffer is not None else 0) + sum(len(p) for p in f.sample) for f in fitter.numeric.values()
+    )
+
+
+@pytest.mark.parametrize("sampled", [False, True], ids=["every value kept", "sampled, pilot"])
+def test_the_pass_holds_at_most_hold_values_and_fits_the_same(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, sampled: bool
+) -> None:
+    n = 40_000 if sampled else 6_000
+    data = {f"x{i}": rng.lognormal(i % 3, 1, n) for i in range(6)}
+    data["x1"][rng.random(n) < 0.1] = np.nan
+    data["k"] = rng.poisson(3, n)  # discrete: counted in pass one
+    data["c"] = rng.choice(["a", "b", "c"], n)
+    path = write_parquet(tmp_path / "ref.parquet", pa.table(data), row_group_size=1_000)
+    cfg = {"binning": {"sample_size": 1_000}}
+    if sampled:
+        monkeypatch.setattr(fitting, "KEEP_ALL_VALUES", 0)
+    whole = kldrift.fit(path, config=cfg).to_json()
+
+    kept = -(-n // fitting.sampling_stride(n, 7, 1_000))
+    assert (kept < n) is sampled
+    monkeypatch.setattr(fitting, "HOLD_VALUES", 2 * kept)  # two numeric columns' kept values
+    held: list[int] = []
+    add_column = fitting.Fitter.add_column
+
+    def add_and_measure(self: fitting.Fitter, name: str, arr: pa.Array, row0: int) -> None:
+        add_column(self, name, arr, row0)
+        held.append(_held_values(self))
+
+    monkeypatch.setattr(fitting.Fitter, "add_column", add_and_measure)
+    grouped = kldrift.fit(path, config=cfg).to_json()
+    assert grouped == whole  # the same bins and exact counts, byte for byte
+    assert 0 < max(held) <= 2 * kept < 7 * kept  # never all seven columns' values at once
+
+
 def test_sampling_stride() -> None:
     # hand: everything kept up to sample_size rows or KEEP_ALL_VALUES values
     assert fitting.sampling_stride(1_000, 3, 1_000) == 1

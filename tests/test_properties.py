@@ -3,6 +3,8 @@
 * divergences: KL ≥ 0, KL(p, p) = 0, scaling counts leaves KL unchanged, JS symmetric and ≤ ln 2;
 * counting: counts of a ++ b == counts of a + counts of b, counts sum to rows, for random
   numeric / temporal / categorical data with nulls, NaN, infinities and empty batches;
+* batching: counts and fitted profiles do not depend on the row groups, the read size or the
+  kept-values budget (the memory bounds of issue 13);
 * honesty: on identical distributions, alerts stay at the significance level's rate.
 """
 
@@ -11,15 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import tempfile
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kldrift
+from kldrift import fitting
+from kldrift import scan as scan_module
 from kldrift.binning import sorted_quantiles
 from kldrift.config import coerce_config
 from kldrift.divergence import js_divergence, kl_divergence, psi
@@ -76,6 +82,68 @@ def test_sorted_quantiles_are_numpy_quantile_to_the_last_bit(values: list[float]
     qs = np.arange(1, bins) / bins
     with np.errstate(invalid="ignore"):  # inf - inf in both, the same way
         assert np.array_equal(sorted_quantiles(a, qs), np.quantile(a, qs), equal_nan=True)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.integers(1, 3_000) | st.integers(17_000, 40_000),
+    numeric=st.integers(1, 5),
+    row_group=st.integers(100, 20_000),
+    hold=st.integers(1, 200_000),
+    read_columns=st.integers(1, 8),
+    seed=st.integers(0, 2**16),
+)
+def test_fitting_does_not_depend_on_how_the_pass_is_grouped(
+    rows: int, numeric: int, row_group: int, hold: int, read_columns: int, seed: int
+) -> None:
+    # Whatever the kept-values budget and the read size (so: column groups, each fitted before the
+    # next is read), the profile is the one fitted in one group: same bins, same exact counts.
+    rng = np.random.default_rng(seed)
+    data: dict[str, Any] = {f"x{i}": rng.normal(i, 1 + i, rows) for i in range(numeric)}
+    data["x0"][rng.random(rows) < 0.05] = np.nan
+    data["k"] = rng.integers(0, 4, rows)
+    data["c"] = rng.choice(["a", "b", "c", "d"], rows)
+    cfg = {"binning": {"sample_size": 1_000, "bins": 7}}
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        path = f"{tmp}/ref.parquet"
+        pq.write_table(pa.table(data), path, row_group_size=row_group)
+        mp.setattr(fitting, "KEEP_ALL_VALUES", 0 if rows > 16_384 else fitting.KEEP_ALL_VALUES)  # big: sampled
+        whole = kldrift.fit(path, config=cfg).to_json()
+        mp.setattr(fitting, "HOLD_VALUES", hold)
+        mp.setattr(scan_module, "_MAX_ROW_GROUP_BYTES", read_columns * min(rows, row_group) * 8)
+        assert kldrift.fit(path, config=cfg).to_json() == whole
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.integers(1, 5_000),
+    row_group=st.integers(1, 6_000),
+    read_columns=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_counts_do_not_depend_on_the_row_groups_or_the_read_size(
+    rows: int, row_group: int, read_columns: int, seed: int
+) -> None:
+    # A Parquet file of any row-group layout, read in column groups of any size (the memory bound
+    # of a read), counts exactly what the same rows in memory count: counting has no state across reads.
+    rng = np.random.default_rng(seed)
+    data: dict[str, Any] = {f"x{i}": rng.normal(i, 1, rows) for i in range(4)}
+    data["x0"][rng.random(rows) < 0.1] = np.nan
+    data["k"] = rng.integers(0, 5, rows)
+    data["c"] = pa.array(rng.choice(["a", "b", "c"], rows)).dictionary_encode()
+    table = pa.table(data)
+    spec = kldrift.fit(table).spec
+    in_memory = count(spec, open_source(table))
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        path = f"{tmp}/cur.parquet"
+        pq.write_table(table, path, row_group_size=row_group)
+        mp.setattr(scan_module, "_MAX_ROW_GROUP_BYTES", read_columns * min(rows, row_group) * 8)
+        from_file = count(spec, open_source(path))
+    assert from_file.rows == in_memory.rows == rows
+    assert from_file.counts.keys() == in_memory.counts.keys() == data.keys()  # every column scored
+    for name, c in in_memory.counts.items():
+        assert np.array_equal(from_file.counts[name], c), name
+        assert int(c.sum()) == rows
 
 
 @given(weight_pairs(), pseudocounts)

@@ -246,6 +246,28 @@ def test_wide_row_groups_are_scanned_in_column_groups_with_the_same_counts(
     assert set(grouped["n_current"]) == {7000}
 
 
+def test_column_groups_also_keep_the_values_held_within_a_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kldrift.scan as scan_module
+
+    table = pa.table({f"x{i}": np.arange(3000.0) for i in range(5)} | {"c": pa.array(["a"] * 3000)})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=1000)
+    scan = open_source(tmp_path / "t.parquet")
+    names = table.column_names
+    # Held values (say 3000 of each x, none of c) within 6000: at most two x columns a group; c costs nothing.
+    held = dict.fromkeys(names[:5], 3000)
+    assert scan.column_groups(names, held=held, budget=6000) == [["x0", "x1"], ["x2", "x3"], ["x4", "c"]]
+    # A column over the budget alone is a group of its own; no budget given: the read size alone decides.
+    assert scan.column_groups(names, held=held, budget=100) == [["x0"], ["x1"], ["x2"], ["x3"], ["x4"], ["c"]]
+    assert scan.column_groups(names) == [names]
+    # Both bounds at once: read size (room for three columns of a 1000-row row group) first, then the budget.
+    monkeypatch.setattr(scan_module, "_MAX_ROW_GROUP_BYTES", 3 * 1000 * 8)
+    assert scan.column_groups(names, held=held, budget=6000) == [["x0", "x1"], ["x2"], ["x3", "x4", "c"]]
+    # An in-memory table has no row groups to bound, only the budget.
+    assert open_source(table).column_groups(names, held=held, budget=9000) == [["x0", "x1", "x2"], ["x3", "x4", "c"]]
+
+
 def test_one_file_of_unequal_row_group_halves_still_gives_two_shards(tmp_path: Path) -> None:
     # 7 row groups split 3 + 4: the smaller first half must not swallow the second (shards by midpoint).
     pq.write_table(pa.table({"x": np.arange(7000.0)}), tmp_path / "one.parquet", row_group_size=1000)
