@@ -83,6 +83,10 @@ def test_the_init_dag_file_runs_the_job(outcome: dict[str, Any]) -> None:
     link = run["xcom"]["score_and_write[-1]:_link_DriftReportLink"]
     assert link == f"/kldrift/runs/kldrift__demo/{quote(run['run_id'], safe='')}"
     assert not any(k.endswith((":alerts", ":worst", ":paths")) for k in run["xcom"])
+    # the log: one line per run, not the shards' counts nor the file lists
+    assert f"kldrift demo {DRIFT_DAY}: critical, 4 features drifted: 4 critical; drifted: " in outcome["console"]
+    assert "'counts': {" not in outcome["console"]
+    assert "Returned value was: [[{'path'" not in outcome["console"]
 
 
 def test_the_webhook_comes_from_the_connection(outcome: dict[str, Any]) -> None:

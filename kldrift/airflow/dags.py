@@ -180,7 +180,10 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
             with fail_fast():
                 return tasks.profile(path)
 
-        @task(multiple_outputs=False)  # type: ignore[untyped-decorator]
+        # Lists of files and counts: the log says what they mean, not the whole value.
+        quiet: dict[str, Any] = {"multiple_outputs": False, "show_return_value_in_logs": False}
+
+        @task(**quiet)  # type: ignore[untyped-decorator]
         def plan_shards(
             data_interval_start: dt.datetime | None = None, data_interval_end: dt.datetime | None = None
         ) -> list[list[dict[str, Any]]]:
@@ -191,7 +194,7 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
                 interval = tasks.job_interval(config, data_interval_start, data_interval_end)
                 return tasks.plan_shards(path, interval)
 
-        @task(map_index_template="{{ shard }}", pool=pool, multiple_outputs=False)  # type: ignore[untyped-decorator]
+        @task(map_index_template="{{ shard }}", pool=pool, **quiet)  # type: ignore[untyped-decorator]
         def count_shard(
             files: list[dict[str, Any]],
             profile: dict[str, Any],
@@ -206,7 +209,7 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
                 interval = tasks.job_interval(config, data_interval_start, data_interval_end)
                 return tasks.count_shard(path, interval, files, profile)
 
-        @_score_task(outlets=[asset], multiple_outputs=False)  # type: ignore[untyped-decorator]
+        @_score_task(outlets=[asset], **quiet)  # type: ignore[untyped-decorator]
         def score_and_write(
             profile: dict[str, Any],
             partials: list[dict[str, Any]],
