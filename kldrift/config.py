@@ -27,13 +27,10 @@ from kldrift.configfile import digest, read_yaml, validate
 from kldrift.errors import ConfigError
 from kldrift.interval import Interval, check_template
 from kldrift.sections import (
-    METRICS,
-    SEVERITIES,
     AirflowSettings,
     AlertSettings,
     Baseline,
     Binning,
-    Calibrate,
     ColumnSettings,
     DatasetDrift,
     Features,
@@ -44,34 +41,12 @@ from kldrift.sections import (
     Smoothing,
     Thresholds,
     Volume,
-    Webhook,
 )
 
 if TYPE_CHECKING:
     from kldrift.schedule import Schedule
 
-__all__ = [
-    "METRICS",
-    "SEVERITIES",
-    "AirflowSettings",
-    "AlertSettings",
-    "Baseline",
-    "Binning",
-    "Calibrate",
-    "ColumnSettings",
-    "DatasetDrift",
-    "Features",
-    "JobConfig",
-    "SchemaSeverities",
-    "Settings",
-    "Significance",
-    "Smoothing",
-    "Thresholds",
-    "Volume",
-    "Webhook",
-    "coerce_config",
-    "load_config",
-]
+__all__ = ["JobConfig", "Settings", "coerce_config", "load_config"]  # the sections: kldrift.sections
 
 
 class Settings(Model):

@@ -35,11 +35,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kldrift.binning import BinSpec, FeatureSpec
-from kldrift.config import SEVERITIES, Settings
+from kldrift.config import Settings
 from kldrift.divergence import adjust_pvalues, divergences, g_test
 from kldrift.findings import RunCheck, SchemaChange, Verdict, summarize
 from kldrift.histogram import Histogram
 from kldrift.roles import ColumnInfo
+from kldrift.sections import SEVERITIES
 from kldrift.severity import Severity, worst
 
 if TYPE_CHECKING:

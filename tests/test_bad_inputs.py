@@ -23,8 +23,9 @@ from helpers import one_error
 
 import kldrift
 from kldrift import cli
-from kldrift.config import Interval, load_config
+from kldrift.config import load_config
 from kldrift.errors import ConfigError, KLDriftError, ProfileError, SourceError
+from kldrift.interval import Interval
 from kldrift.pipeline import run
 
 DATE = "2026-05-01"

@@ -17,9 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from kldrift import cli
-from kldrift.config import Interval, load_config
+from kldrift.config import load_config
 from kldrift.demo import DRIFTED
 from kldrift.history import read_history
+from kldrift.interval import Interval
 from kldrift.outputs.alerts import KEYS
 from kldrift.pipeline import run
 from kldrift.scoring import COLUMNS

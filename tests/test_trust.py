@@ -22,7 +22,8 @@ from helpers import write_parquet
 
 import kldrift
 from kldrift import cli
-from kldrift.config import Interval, load_config
+from kldrift.config import load_config
+from kldrift.interval import Interval
 from kldrift.pipeline import run
 
 N = 3_000
