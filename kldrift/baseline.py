@@ -24,7 +24,6 @@ against the other intervals' (leave one out), then
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ import numpy as np
 
 from kldrift import runstore
 from kldrift.config import JobConfig
-from kldrift.divergence import divergences
 from kldrift.histogram import Histogram, count
 from kldrift.interval import Interval
 from kldrift.partitions import current_or_missing
@@ -65,18 +63,23 @@ class Baseline:
     """Calibrated ``(warn, critical)`` per feature (only where calibration raised one)."""
     read: tuple[str, ...] = ()
     """Keys of the intervals whose data was read (the rest came from saved metrics)."""
+    uncalibrated: str = ""
+    """Why ``thresholds.calibrate`` was not applied (too few intervals with data), when configured."""
 
     @property
     def is_reference(self) -> bool:
         return not self.keys
 
     def describe(self) -> str:
-        """``rolling: 26 of 28 intervals, 2026-06-03 .. 2026-06-30``; ``reference (...)`` otherwise."""
+        """``rolling: 26 of 28 intervals, 2026-06-03 .. 2026-06-30``; ``reference (...)`` otherwise;
+        and why the thresholds were not calibrated, when they should have been."""
         if self.fallback:
-            return f"reference ({self.window} window: {self.fallback})"
-        if self.is_reference:
-            return "reference"
-        return f"{self.window}: {len(self.keys)} of {self.wanted} intervals, {self.keys[0]} .. {self.keys[-1]}"
+            text = f"reference ({self.window} window: {self.fallback})"
+        elif self.is_reference:
+            text = "reference"
+        else:
+            text = f"{self.window}: {len(self.keys)} of {self.wanted} intervals, {self.keys[0]} .. {self.keys[-1]}"
+        return f"{text}; thresholds not calibrated: {self.uncalibrated}" if self.uncalibrated else text
 
 
 def window_intervals(config: JobConfig, interval: Interval) -> list[Interval]:
@@ -202,9 +205,8 @@ def calibrate(histograms: Sequence[Histogram], profile: Profile, config: JobConf
         parts = [h.counts[f.name] for h in histograms if f.name not in h.errors and h.counts[f.name].sum()]
         if len(parts) < 2:
             continue
-        total = np.sum(parts, axis=0)
-        values = [_metric(total - c, c, alpha, config.metric) for c in parts]
-        values = [v for v in values if math.isfinite(v)]
+        values = _leave_one_out(np.asarray(parts, dtype=np.float64), alpha, config.metric)
+        values = values[np.isfinite(values)]
         if len(values) < 2:
             continue
         mean, sd = float(np.mean(values)), float(np.std(values, ddof=1))
@@ -215,12 +217,30 @@ def calibrate(histograms: Sequence[Histogram], profile: Profile, config: JobConf
     return out
 
 
-def _metric(reference: Counts, current: Counts, alpha: float, metric: str) -> float:
-    """The alert metric of ``current`` against ``reference`` as scoring computes it (bins empty on both dropped)."""
-    keep = (reference + current) > 0
-    if not reference.sum() or not current.sum():
-        return math.nan
-    return float(getattr(divergences(current[keep], reference[keep], pseudocount=alpha), metric))
+def _leave_one_out(parts: np.ndarray[Any, Any], alpha: float, metric: str) -> np.ndarray[Any, Any]:
+    """Per row ``i`` of ``parts`` (intervals x bins), the metric of row ``i`` against the sum of the others.
+
+    Scoring's arithmetic (see :func:`kldrift.divergence.divergences`) for all rows at once: bins
+    empty in every interval dropped, ``alpha`` added to both sides, each side normalised.
+    """
+    from scipy import special
+
+    total = parts.sum(axis=0)
+    keep = total > 0
+    cur = parts[:, keep] + alpha
+    ref = (total[keep] - parts[:, keep]) + alpha
+    p = cur / cur.sum(axis=1, keepdims=True)
+    q = ref / ref.sum(axis=1, keepdims=True)
+    kl = special.rel_entr(p, q).sum(axis=1)
+    if metric == "kl":
+        return kl
+    reverse = special.rel_entr(q, p).sum(axis=1)
+    if metric == "kl_reverse":
+        return reverse
+    if metric == "psi":
+        return kl + reverse
+    m = (p + q) / 2.0
+    return (special.rel_entr(p, m).sum(axis=1) + special.rel_entr(q, m).sum(axis=1)) / 2.0
 
 
 def choose_baseline(config: JobConfig, interval: Interval, profile: Profile) -> Baseline:
@@ -230,18 +250,24 @@ def choose_baseline(config: JobConfig, interval: Interval, profile: Profile) -> 
     wanted = window_intervals(config, interval)
     per_key, read = interval_counts(config, profile, wanted)
     thresholds: dict[str, tuple[float, float]] = {}
+    uncalibrated = ""
     if calibrating:
-        on = per_key
+        on, asked = per_key, len(wanted)
         if b.window == "fixed":
-            on, more_read = interval_counts(config, profile, calibration_intervals(config, interval))
-            read = (*read, *more_read)
+            more = calibration_intervals(config, interval)
+            on, more_read = interval_counts(config, profile, more)
+            read, asked = (*read, *more_read), len(more)
         if len(on) >= b.min_intervals:  # a spread from a handful of intervals is not worth trusting
             thresholds = calibrate(list(on.values()), profile, config)
+        else:
+            uncalibrated = f"{len(on)} of {asked} intervals with data, fewer than min_intervals={b.min_intervals}"
     if b.window == "fixed":
-        return Baseline("fixed", profile.histogram, thresholds=thresholds, read=read)
+        return Baseline("fixed", profile.histogram, thresholds=thresholds, read=read, uncalibrated=uncalibrated)
     if len(per_key) < b.min_intervals:
         why = f"{len(per_key)} of {len(wanted)} intervals with data, fewer than min_intervals={b.min_intervals}"
-        return Baseline(b.window, profile.histogram, wanted=len(wanted), fallback=why, read=read)
+        return Baseline(
+            b.window, profile.histogram, wanted=len(wanted), fallback=why, read=read, uncalibrated=uncalibrated
+        )
     keys = tuple(sorted(per_key))
     total = _total([per_key[k] for k in keys], profile)
-    return Baseline(b.window, total, keys, len(wanted), thresholds=thresholds, read=read)
+    return Baseline(b.window, total, keys, len(wanted), thresholds=thresholds, read=read, uncalibrated=uncalibrated)

@@ -250,9 +250,12 @@ def _glob_scan(fs: pafs.FileSystem, pattern: str, shown: str) -> Scan:
 
 def _glob_match(path: str, pattern: str) -> bool:
     # "**" spans folders; a single "*" stays within one (like glob.glob(recursive=True)).
+    # A pattern that matches folders (dt=2026-01-0*/) takes every data file under them.
+    pattern = pattern.rstrip("/")
     if "**" in pattern:
         return fnmatch.fnmatchcase(path, pattern.replace("**/", "*").replace("**", "*"))
-    return len(path.split("/")) == len(pattern.split("/")) and fnmatch.fnmatchcase(path, pattern)
+    parts, depth = path.split("/"), len(pattern.split("/"))
+    return len(parts) >= depth and fnmatch.fnmatchcase("/".join(parts[:depth]), pattern)
 
 
 def _list_scan(paths: list[str]) -> Scan:

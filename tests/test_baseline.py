@@ -18,10 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from helpers import write_parquet
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kldrift import cli
-from kldrift.baseline import choose_baseline, interval_counts, window_intervals
+from kldrift.baseline import _leave_one_out, choose_baseline, interval_counts, window_intervals
 from kldrift.config import load_config
+from kldrift.divergence import divergences
 from kldrift.errors import ConfigError
 from kldrift.interval import Interval
 from kldrift.pipeline import fit, load_or_fit_profile
@@ -167,6 +170,41 @@ def test_calibration_needs_min_intervals(tmp_path: Path) -> None:
     )
     row = run_day(path, 9)["passengers"]
     assert (row["calibrated"], row["threshold_warn"], row["threshold_critical"]) == (False, 0.001, 0.002)
+    why = "5 of 7 intervals with data, fewer than min_intervals=7"
+    assert row["baseline"] == f"reference (rolling window: {why}); thresholds not calibrated: {why}"
+
+
+def test_a_fixed_baseline_says_when_it_could_not_calibrate(tmp_path: Path) -> None:
+    path = make_job(
+        tmp_path,
+        "thresholds: {warn: 0.001, critical: 0.002, calibrate: {warn_sd: 1, critical_sd: 2}}\n",
+        days=(7, 8, 9),
+    )
+    row = run_day(path, 9)["passengers"]
+    assert row["calibrated"] is False
+    assert (
+        row["baseline"]
+        == "reference; thresholds not calibrated: 2 of 28 intervals with data, fewer than min_intervals=7"
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 50), min_size=6, max_size=6), min_size=2, max_size=8),
+    st.sampled_from(["kl", "kl_reverse", "psi", "jensen_shannon"]),
+    st.sampled_from([0.5, 1.0, 0.01]),
+)
+def test_leave_one_out_is_scorings_arithmetic(rows: list[list[int]], metric: str, alpha: float) -> None:
+    parts = np.array(rows, dtype=np.float64)
+    parts = parts[parts.sum(axis=1) > 0]
+    if len(parts) < 2:
+        return
+    got = _leave_one_out(parts, alpha, metric)
+    total = parts.sum(axis=0)
+    keep = total > 0
+    for i, c in enumerate(parts):  # one interval at a time, through the function scoring calls
+        want = getattr(divergences(c[keep], (total - c)[keep], pseudocount=alpha), metric)
+        assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-15)
 
 
 def test_a_fixed_baseline_calibrates_on_the_rolling_intervals(tmp_path: Path) -> None:

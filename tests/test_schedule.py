@@ -155,3 +155,25 @@ def test_reference_and_current_as_lists(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_text("dataset: l\nreference: []\ncurrent: c/\noutput: out/\n")
     assert cli.main(["run", "--config", str(path), "--date", "2026-03-01"]) == 2
     assert one_error(capsys.readouterr().err) == (f"{path}: reference: expected a path or a non-empty list of paths")
+
+
+def test_a_glob_over_partition_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(5)
+    write_parquet(tmp_path / "ref" / "a.parquet", pa.table({"x": rng.normal(size=1_000)}))
+    for day, n in ((1, 100), (2, 110), (3, 120), (10, 999)):  # the 10th is not dt=2026-01-0*
+        write_parquet(
+            tmp_path / "cur" / f"dt=2026-01-{day:02d}" / "part-0.parquet", pa.table({"x": rng.normal(size=n)})
+        )
+    (tmp_path / "cur" / "dt=2026-01-02" / "_SUCCESS").write_text("")  # a marker: not data
+    path = tmp_path / "job.yaml"
+    path.write_text("dataset: g\nreference: ref/\ncurrent: 'cur/dt=2026-01-0*/'\noutput: out/\n")
+    assert cli.main(["-q", "run", "--config", str(path), "--date", "2026-01-05", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [f["n_current"] for f in doc["features"]] == [100 + 110 + 120]  # hand: the three folders' rows
+    path.write_text("dataset: g\nreference: ref/\ncurrent: 'cur/dt=2026-02-*/'\noutput: out/\n")
+    assert cli.main(["-q", "run", "--config", str(path), "--date", "2026-02-05", "--format", "json"]) == 0
+    (no_data,) = [c for c in json.loads(capsys.readouterr().out)["checks"] if c["check"] == "no_data"]
+    assert (
+        no_data["message"]
+        == f"no data: current data for 2026-02-05: {tmp_path}/cur/dt=2026-02-*: glob matched no files"
+    )
