@@ -299,6 +299,8 @@ def scenario_dag_test(dags: str, runs: list[list[str]], webhook_port: int | None
                         "state": str(ti.state),
                         "try_number": ti.try_number,
                         "rendered_map_index": ti.rendered_map_index,
+                        "queue": ti.queue,
+                        "owner": bag.dags[dag_id].get_task(ti.task_id).owner,
                     }
                     for ti in tis
                 },

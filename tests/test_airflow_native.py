@@ -37,6 +37,10 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     dags = root / "dags"
     assert cli.main(["-q", "airflow", "init", str(dags)]) == 0
     write_config(dags / "kldrift", "demo", data, root / "out", alerts="{webhook: {conn_id: kldrift_hook, on: warn}}")
+    # Late data: wait up to an hour after the interval for a partition that never comes.
+    write_config(
+        dags / "kldrift", "late", data, root / "out", dataset="late", current="never/dt={ds}", airflow="{wait: 3600}"
+    )
     # A second DAG file with the factory's options and a notifier; its config's reference is missing.
     (dags / "notify_dags.py").write_text(NOTIFY_DAG)
     write_config(
@@ -58,7 +62,11 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     day = "2026-11-24"  # a daily run with this logical date scores the day before: the drift day
     result = run_scenario(
         "dag_test",
-        {"dags": str(dags), "runs": [["kldrift__demo", day], ["kldrift__broken", day]], "webhook_port": port},
+        {
+            "dags": str(dags),
+            "runs": [["kldrift__demo", day], ["kldrift__broken", day], ["kldrift__late", day]],
+            "webhook_port": port,
+        },
         env,
         timeout=600,
     )
@@ -102,6 +110,9 @@ def test_a_permanent_error_fails_at_once_and_notifies(outcome: dict[str, Any]) -
     assert run["state"] == "failed"
     profile = run["tasks"]["profile[-1]"]
     assert (profile["state"], profile["try_number"]) == ("failed", 1)  # retries: 2, none used
+    # the factory's options reach every task
+    assert {(t["owner"], t["queue"]) for t in run["tasks"].values()} == {("data-team", "drift")}
+    assert {t["queue"] for t in outcome["runs"]["kldrift__demo@2026-11-24"]["tasks"].values()} == {"default"}
     run_id = run["run_id"]
     texts = [b["text"] for b in outcome["webhook"] if "kldrift__broken" in b.get("text", "")]
     assert texts == [f"kldrift: kldrift__broken.profile failed (data interval 2026-11-23), run {run_id}"]
@@ -136,3 +147,15 @@ def test_openlineage_carries_each_features_result(outcome: dict[str, Any]) -> No
         == outcome["runs"]["kldrift__demo@2026-11-24"]["xcom"]["score_and_write[-1]:return_value"]["n_current"]
     )
     assert event["outputs"][0]["name"].endswith(f"/out/demo/dt={DRIFT_DAY}")
+
+
+def test_late_data_is_waited_for_until_the_deadline_then_no_data(outcome: dict[str, Any]) -> None:
+    run = outcome["runs"]["kldrift__late@2026-11-24"]
+    assert run["state"] == "success", run["tasks"]
+    assert run["tasks"]["wait_for_data[-1]"]["state"] == "success"
+    why = run["xcom"]["wait_for_data[-1]:return_value"]
+    # the interval ended 2026-11-24 00:00 UTC: the deadline (an hour later) has passed, so no waiting
+    missing = f"{outcome['data']}/current/never/dt={DRIFT_DAY}"
+    assert why == f"late {DRIFT_DAY}: stopped waiting at 2026-11-24T01:00:00+00:00; not there: {missing}"
+    summary = run["xcom"]["score_and_write[-1]:return_value"]
+    assert (summary["worst"], summary["checks"]["no_data"]) == ("critical", "critical")
