@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_wide import code_digest, git_head, kldrift_package, one_round
+from bench_wide import check_unchanged, code_digest, git_head, kldrift_package, one_round, print_round
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "bench"
@@ -173,14 +173,8 @@ def bench(name: str, data: Path, repeat: int, package: Path) -> dict[str, Any]:
                 rec = one_round("run", cmd, tmp, out_dir)
                 rec.update(side=side, round=i + 1)
                 rounds.append(rec)
-                flag = f"  FAILED ({rec['status']}): {rec['error'][-300:]}" if "error" in rec else ""
-                print(
-                    f"  {name} round {i + 1}: {side:14s} {rec['wall_s']:7.2f} s {rec['peak_rss_mib']:6.0f} MiB{flag}",
-                    flush=True,
-                )
-    digest1 = code_digest(package)
-    if digest1 != digest0:
-        print(f"  WARNING: kldrift's sources changed during {name} ({digest0} -> {digest1})", flush=True)
+                print_round(name, i, side, rec)
+    digest1 = check_unchanged(package, name, digest0)
     return {
         "shape": name,
         "rows": SHAPES[name].rows,

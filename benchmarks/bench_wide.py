@@ -162,6 +162,20 @@ def last_json(text: str) -> Any:
     return None
 
 
+def print_round(name: str, i: int, side: str, rec: dict[str, Any]) -> None:
+    """One line per timed process: its wall seconds and peak RSS, or why it failed."""
+    flag = f"  FAILED ({rec['status']}): {rec['error'][-300:]}" if "error" in rec else ""
+    print(f"  {name} round {i + 1}: {side:14s} {rec['wall_s']:8.2f} s {rec['peak_rss_mib']:7.0f} MiB{flag}", flush=True)
+
+
+def check_unchanged(package: Path, name: str, digest0: str) -> str:
+    """The package's digest after a shape; a warning when its sources changed while it ran."""
+    digest1 = code_digest(package)
+    if digest1 != digest0:
+        print(f"  WARNING: kldrift's sources changed during {name} ({digest0} -> {digest1})", flush=True)
+    return digest1
+
+
 def one_round(side: str, cmd: list[str], tmp: Path, out_dir: Path) -> dict[str, Any]:
     started = time.time()
     t = timed(cmd, tmp)
@@ -210,14 +224,8 @@ def bench(name: str, data: Path, repeat: int, package: Path) -> dict[str, Any]:
                 rec = one_round(side, cmds[side], tmp, tmp / "out")
                 rec["round"] = i + 1
                 rounds.append(rec)
-                flag = f"  FAILED ({rec['status']}): {rec['error'][-300:]}" if "error" in rec else ""
-                print(
-                    f"  {name} round {i + 1}: {side:8s} {rec['wall_s']:8.2f} s {rec['peak_rss_mib']:7.0f} MiB{flag}",
-                    flush=True,
-                )
-    digest1 = code_digest(package)
-    if digest1 != digest0:
-        print(f"  WARNING: kldrift's sources changed during {name} ({digest0} -> {digest1})", flush=True)
+                print_round(name, i, side, rec)
+    digest1 = check_unchanged(package, name, digest0)
     return {
         "shape": name,
         "rows": SHAPES[name].rows,
