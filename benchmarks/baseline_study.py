@@ -20,7 +20,8 @@ excluded) plus:
 * ``rolling28``     ``baseline: {window: rolling, intervals: 28}`` (``min_intervals`` 7, the default);
 * ``seasonal7x8``   ``baseline: {window: seasonal, period: 7, intervals: 8, min_intervals: 4}``;
 * ``*+cal``         each of those with ``thresholds.calibrate: {warn_sd: 3, critical_sd: 5}``
-  (``fixed+cal`` calibrates on the 28 rolling intervals).
+  (``fixed+cal`` calibrates on the 28 rolling intervals);
+* ``*+mad``         the same with ``spread: mad`` (median and MAD instead of mean and sd).
 
 Per config it prints the share of days alerting per label. A day "alerts" when its worst *drift*
 row (one per scored feature, ``check == drift``) is ``warn`` or ``critical``; the volume / no-data
@@ -50,13 +51,16 @@ import real_data
 
 DATA = real_data.ROOT / "data" / "baseline_study"
 PLAIN = "thresholds: {warn: 0.1, critical: 0.25}\n"
-CALIBRATED = "thresholds: {warn: 0.1, critical: 0.25, calibrate: {warn_sd: 3, critical_sd: 5}}\n"
+CALIBRATED = {
+    "cal": "thresholds: {warn: 0.1, critical: 0.25, calibrate: {warn_sd: 3, critical_sd: 5}}\n",
+    "mad": "thresholds: {warn: 0.1, critical: 0.25, calibrate: {warn_sd: 3, critical_sd: 5, spread: mad}}\n",
+}
 WINDOWS = {
     "fixed": "",
     "rolling28": "baseline: {window: rolling, intervals: 28}\n",
     "seasonal7x8": "baseline: {window: seasonal, period: 7, intervals: 8, min_intervals: 4}\n",
 }
-CONFIGS = [*WINDOWS, *(f"{w}+cal" for w in WINDOWS)]
+CONFIGS = [*WINDOWS, *(f"{w}+{c}" for c in CALIBRATED for w in WINDOWS)]
 LABELS = ("calm", "normal", "disrupted")
 
 
@@ -66,8 +70,8 @@ def config_text(table: str, name: str) -> str:
     assert PLAIN in text, "real_data.CONFIG changed: update this study"
     assert "output: out/\n" in text, "real_data.CONFIG changed: update this study"
     window, _, cal = name.partition("+")
-    text = text.replace("output: out/\n", f"output: out/{table}/{window}{'-cal' if cal else ''}/\n")
-    text = text.replace(PLAIN, CALIBRATED if cal else PLAIN)
+    text = text.replace("output: out/\n", f"output: out/{table}/{window}{'-' + cal if cal else ''}/\n")
+    text = text.replace(PLAIN, CALIBRATED[cal] if cal else PLAIN)
     return text + WINDOWS[window]
 
 

@@ -18,7 +18,8 @@ the run compares with the reference and says so.
 alert metric over the intervals: for each interval, the metric of its counts
 against the other intervals' (leave one out), then
 ``warn = max(warn, mean + warn_sd * sd)`` and the same for ``critical``
-(``sd`` with ``ddof=1``). A fixed baseline calibrates on the rolling intervals.
+(``sd`` with ``ddof=1``; with ``spread: mad``, the median and 1.4826 x the median
+absolute deviation instead). A fixed baseline calibrates on the rolling intervals.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ __all__ = ["Baseline", "calibrate", "choose_baseline", "interval_counts", "windo
 log = logging.getLogger(__name__)
 
 Counts = np.ndarray[Any, Any]
+
+MAD_TO_SD = 1.4826
+"""The median absolute deviation times this estimates the standard deviation of normal data."""
 
 
 @dataclass(frozen=True)
@@ -209,9 +213,13 @@ def calibrate(histograms: Sequence[Histogram], profile: Profile, config: JobConf
         values = values[np.isfinite(values)]
         if len(values) < 2:
             continue
-        mean, sd = float(np.mean(values)), float(np.std(values, ddof=1))
-        warn = max(thr.warn, mean + thr.calibrate.warn_sd * sd)
-        critical = max(thr.critical, mean + thr.calibrate.critical_sd * sd)
+        if thr.calibrate.spread == "mad":  # robust: a disrupted interval in the window barely moves it
+            center = float(np.median(values))
+            scale = MAD_TO_SD * float(np.median(np.abs(values - center)))
+        else:
+            center, scale = float(np.mean(values)), float(np.std(values, ddof=1))
+        warn = max(thr.warn, center + thr.calibrate.warn_sd * scale)
+        critical = max(thr.critical, center + thr.calibrate.critical_sd * scale)
         if (warn, critical) != (thr.warn, thr.critical):  # only where the spread raised one
             out[f.name] = (warn, critical)
     return out

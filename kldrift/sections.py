@@ -76,6 +76,9 @@ class Calibrate(Model):
     """warn = max(warn, mean + warn_sd x sd) of the leave-one-out metric over the intervals."""
     critical_sd: float = Field(5.0, gt=0, le=1_000)
     """critical = max(critical, mean + critical_sd x sd)."""
+    spread: Literal["sd", "mad"] = "sd"
+    """``sd``: mean and standard deviation (ddof=1). ``mad``: median and 1.4826 x the median absolute
+    deviation, the same for normal data but barely moved by a few disrupted intervals in the window."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Calibrate:

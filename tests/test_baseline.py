@@ -161,6 +161,24 @@ def test_calibrated_thresholds_are_the_leave_one_out_spread(tmp_path: Path) -> N
     assert f"calibrated thresholds <b>{row['threshold_warn']:.4g}</b>" in page
 
 
+def test_a_robust_spread_is_the_median_and_mad(tmp_path: Path) -> None:
+    window = list(range(2, 9))
+    path = make_job(
+        tmp_path,
+        "baseline: {window: rolling, intervals: 7}\n"
+        "thresholds: {warn: 0.001, critical: 0.002, calibrate: {warn_sd: 1, critical_sd: 2, spread: mad}}\n",
+    )
+    row = run_day(path, 9)["colour"]
+    values = [day_values(d)["colour"] for d in window]
+    support = np.unique(np.concatenate(values))
+    per_day = [counts(v, support) for v in values]
+    loo = np.array([kl(c, np.sum(per_day, axis=0) - c) for c in per_day])  # numpy, as above
+    center = np.median(loo)
+    scale = 1.4826 * np.median(np.abs(loo - center))  # the MAD scaled to a normal sd
+    assert row["threshold_warn"] == pytest.approx(center + scale, rel=1e-12)
+    assert row["threshold_critical"] == pytest.approx(center + 2 * scale, rel=1e-12)
+
+
 def test_calibration_needs_min_intervals(tmp_path: Path) -> None:
     path = make_job(
         tmp_path,
