@@ -92,33 +92,34 @@ def window_intervals(config: JobConfig, interval: Interval) -> list[Interval]:
     With ``fixed`` and ``thresholds.calibrate``, see :func:`calibration_intervals`.
     """
     b = config.baseline
-    schedule = config.schedule_of()
     if b.window == "rolling":
-        out = [schedule.previous(interval, k) for k in range(1, b.intervals + 1)]
-    elif b.window == "seasonal":
+        return _back(config, interval, 1)
+    if b.window == "seasonal":
         assert b.period is not None
-        out = [schedule.previous(interval, k * b.period) for k in range(1, b.intervals + 1)]
-    elif b.window == "range":
+        return _back(config, interval, b.period)
+    if b.window == "range":
         assert b.range is not None
         first, last = b.range
-        out = []
+        schedule = config.schedule_of()
+        out: list[Interval] = []
         step = schedule.for_date(first)
         while step.start.date() <= last and len(out) < 10_000:
             if step != interval:  # never the run's own data
                 out.append(step)
             step = schedule.following(step)
         return out
-    else:
-        return []
-    return out[::-1]
+    return []
 
 
 def calibration_intervals(config: JobConfig, interval: Interval) -> list[Interval]:
     """The intervals thresholds are calibrated on: the window's, or the rolling ones for ``fixed``."""
-    if config.baseline.window != "fixed":
-        return window_intervals(config, interval)
+    return window_intervals(config, interval) if config.baseline.window != "fixed" else _back(config, interval, 1)
+
+
+def _back(config: JobConfig, interval: Interval, step: int) -> list[Interval]:
+    """``baseline.intervals`` intervals before ``interval``, ``step`` apart, oldest first."""
     schedule = config.schedule_of()
-    return [schedule.previous(interval, k) for k in range(config.baseline.intervals, 0, -1)]
+    return [schedule.previous(interval, k * step) for k in range(config.baseline.intervals, 0, -1)]
 
 
 def _saved_counts(config: JobConfig, key: str, profile: Profile) -> Histogram | None:
