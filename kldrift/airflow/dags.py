@@ -27,6 +27,7 @@ inside the tasks only.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import sys
@@ -38,7 +39,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, dag, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from kldrift.airflow.factory import CONFIG_DIR_ENV, Job, load_jobs, raise_config_errors
-from kldrift.airflow.operators import DriftReportLink, fail_fast
+from kldrift.airflow.operators import DriftReportLink, RunLineage, fail_fast
 
 __all__ = ["DEFAULT_FOLDER", "build_dag", "drift_config_errors", "drift_dags"]
 
@@ -132,25 +133,27 @@ def _default_args(job: Job, extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _score_task(**kwargs: Any) -> Any:
-    """``@task`` whose operator has the "Drift report" extra link and OpenLineage facets (TaskFlow's has neither)."""
+@functools.cache
+def _score_operator() -> type:
+    """TaskFlow's operator with the "Drift report" extra link and OpenLineage facets (its own has neither);
+    one class for every DAG of the process."""
     from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
-    from airflow.sdk.bases.decorator import task_decorator_factory
 
-    class KLDriftScoreOperator(_PythonDecoratedOperator):  # type: ignore[misc]
+    class KLDriftScoreOperator(RunLineage, _PythonDecoratedOperator):  # type: ignore[misc]
         operator_extra_links = (DriftReportLink(),)
 
         def execute(self, context: Any) -> Any:
             self._kldrift_summary = super().execute(context)
             return self._kldrift_summary
 
-        def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-            """OpenLineage: the run's inputs, output and per-feature assertions (see :mod:`kldrift.airflow.lineage`)."""
-            from kldrift.airflow.lineage import lineage
+    return KLDriftScoreOperator
 
-            return lineage(getattr(self, "_kldrift_summary", None) or {})
 
-    return task_decorator_factory(decorated_operator_class=KLDriftScoreOperator, **kwargs)
+def _score_task(**kwargs: Any) -> Any:
+    """``@task`` with :func:`_score_operator`'s operator."""
+    from airflow.sdk.bases.decorator import task_decorator_factory
+
+    return task_decorator_factory(decorated_operator_class=_score_operator(), **kwargs)
 
 
 def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:

@@ -22,7 +22,7 @@ from kldrift.severity import FAIL_ON
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["DriftReportLink", "KLDriftOperator", "fail_fast", "report_url"]
+__all__ = ["DriftReportLink", "KLDriftOperator", "RunLineage", "fail_fast", "report_url"]
 
 _FAIL_ON = FAIL_ON
 PLUGIN_PREFIX = "/kldrift"
@@ -60,7 +60,20 @@ class DriftReportLink(BaseOperatorLink):  # type: ignore[misc]  # Airflow is unt
         return report_url(ti_key.dag_id, ti_key.run_id)
 
 
-class KLDriftOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped for mypy here
+class RunLineage:
+    """What the operators that write a run share: its summary kept on the operator (``_kldrift_summary``,
+    set by ``execute``) and the OpenLineage facets made from it on completion."""
+
+    _kldrift_summary: dict[str, Any] | None = None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the run's inputs, output and per-feature assertions (see :mod:`kldrift.airflow.lineage`)."""
+        from kldrift.airflow.lineage import lineage
+
+        return lineage(self._kldrift_summary or {})
+
+
+class KLDriftOperator(RunLineage, BaseOperator):  # type: ignore[misc]  # Airflow is untyped for mypy here
     """Score the drift of a job's current data for the task's data interval and write its files.
 
     The same pipeline as ``kldrift run --config <config_path>``: fit or reuse the
@@ -106,12 +119,6 @@ class KLDriftOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         with fail_fast():
             self._kldrift_summary = self._execute(context)
             return self._kldrift_summary
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """OpenLineage: the run's inputs, output and per-feature assertions (see :mod:`kldrift.airflow.lineage`)."""
-        from kldrift.airflow.lineage import lineage
-
-        return lineage(getattr(self, "_kldrift_summary", None) or {})
 
     def _execute(self, context: Context) -> dict[str, Any]:
         from kldrift.pipeline import run
