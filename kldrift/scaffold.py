@@ -48,9 +48,7 @@ airflow:
 """
 
 
-def _write(path: Path, text: str, *, force: bool) -> str:
-    if path.exists() and not force:
-        raise OutputError(f"{path}: already there (give --force to overwrite)")
+def _write(path: Path, text: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -74,7 +72,7 @@ def init_airflow(dags_folder: str | os.PathLike[str], *, demo: bool = False, for
         for path in targets:  # check all before writing any: never half a set
             if path.exists():
                 raise OutputError(f"{path}: already there (give --force to overwrite)")
-    written = [_write(p, t, force=True) for p, t in zip(targets, (DAG_FILE, ERRORS_FILE, SAMPLE_CONFIG), strict=True)]
+    written = [_write(p, t) for p, t in zip(targets, (DAG_FILE, ERRORS_FILE, SAMPLE_CONFIG), strict=True)]
     if demo:
         from kldrift.demo import make_demo
 

@@ -160,6 +160,12 @@ def test_a_webhook_by_conn_id_posts_and_never_records_the_url(
     monkeypatch.delenv("AIRFLOW_CONN_KLDRIFT_HOOK")
     record = deliver(Webhook(conn_id="kldrift_hook"), {"text": "hi"})
     assert (record["ok"], record["url"]) == (False, "connection kldrift_hook")
+    # a connection whose URL is not http(s): named, the URL itself not shown (it may hold the token)
+    monkeypatch.setenv("AIRFLOW_CONN_KLDRIFT_HOOK", json.dumps({"extra": {"webhook_url": f"ftp://h/{TOKEN}"}}))
+    record = deliver(Webhook(conn_id="kldrift_hook"), {"text": "hi"})
+    error = record["attempts"][0]["error"]
+    assert error.startswith("alerts.webhook.conn_id: kldrift_hook does not hold a usable URL: expected an http")
+    assert TOKEN not in json.dumps(record)
 
 
 def test_errors_a_retry_cannot_fix_are_final() -> None:

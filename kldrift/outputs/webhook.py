@@ -140,11 +140,10 @@ def resolve_url(hook: Webhook) -> str:
     if hook.conn_id is not None:
         from kldrift.connections import connection_url
 
+        url = connection_url(hook.conn_id)  # ConfigError naming the connection when it has none
         try:
-            return check_webhook_url(connection_url(hook.conn_id))
+            return check_webhook_url(url)
         except ValueError as exc:
-            if isinstance(exc, ConfigError):
-                raise
             raise ConfigError(f"alerts.webhook.conn_id: {hook.conn_id} does not hold a usable URL: {exc}") from None
     assert hook.url_env is not None
     value = os.environ.get(hook.url_env)
