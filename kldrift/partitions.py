@@ -39,7 +39,10 @@ def is_there(path: str) -> bool:
 
 
 def absent_paths(config: JobConfig, interval: Interval) -> list[str]:
-    """The interval's current paths that are not there, when it has several (a weekly job's days)."""
+    """The interval's current paths that are not there now, when it has several (a weekly job's days).
+
+    A run reports those of its :class:`Scan` (``absent``), found when its data was opened or planned.
+    """
     source = config.current_source(interval)
     return [] if isinstance(source, str) else [describe(p) for p in source if not is_there(p)]
 
@@ -51,7 +54,9 @@ def current_scan(config: JobConfig, interval: Interval) -> Scan:
             present = [p for p in path if is_there(p)]
             if not present:
                 raise NoDataError(f"none of its {len(path)} paths is there: {describe(path)}")
-            return open_source(present[0] if len(present) == 1 else present)
+            scan = open_source(present[0] if len(present) == 1 else present)
+            scan.absent = tuple(describe(p) for p in path if p not in present)
+            return scan
         return open_source(path)
     except NoDataError as exc:
         raise NoDataError(f"current data for {interval.ds}: {exc}") from None
@@ -77,7 +82,8 @@ def plan_shards(config: JobConfig, interval: Interval, max_shards: int | None = 
 
     The records are what the shards count and what the run's manifest lists:
     nothing is listed again after planning. A missing partition is one shard
-    of one ``{"missing": why}`` unit: zero counts, and the run says ``no_data``.
+    of one ``{"missing": why}`` unit: zero counts, and the run says ``no_data``;
+    each of several paths not there is an ``{"absent": path}`` unit of the first shard.
     """
     scan, missing = current_or_missing(config, interval)
     if scan is None:
@@ -92,6 +98,7 @@ def plan_shards(config: JobConfig, interval: Interval, max_shards: int | None = 
             row_groups = [int(x) for x in rg.split("-")] if rg else None
             units.append({"path": path, "size": info.size, "mtime": info.mtime, "row_groups": row_groups})
         out.append(units)
+    out[0].extend({"absent": p} for p in scan.absent)
     return out
 
 
@@ -121,8 +128,15 @@ def planned_files(
 ) -> tuple[Scan | None, str | None]:
     """The scan of every file a plan counted (each once, whole): what scoring checks and the manifest lists."""
     seen: dict[str, Unit] = {}
+    absent: list[str] = []
     for unit in (u for shard in shards for u in shard):
         if "missing" in unit:
             return None, str(unit["missing"])
-        seen.setdefault(str(unit["path"]), {**unit, "row_groups": None})
-    return planned_scan(config, interval, list(seen.values()))
+        if "absent" in unit:
+            absent.append(str(unit["absent"]))
+        else:
+            seen.setdefault(str(unit["path"]), {**unit, "row_groups": None})
+    scan, missing = planned_scan(config, interval, list(seen.values()))
+    if scan is not None:
+        scan.absent = tuple(absent)  # as planned: a day that came after planning was not counted either
+    return scan, missing

@@ -24,7 +24,7 @@ from kldrift.findings import RunCheck, volume_check
 from kldrift.fitting import Progress, fit_profile
 from kldrift.histogram import Histogram, count
 from kldrift.interval import Interval
-from kldrift.partitions import Unit, absent_paths, current_or_missing, plan_shards, planned_files, planned_scan
+from kldrift.partitions import Unit, current_or_missing, plan_shards, planned_files, planned_scan
 from kldrift.profile import Profile
 from kldrift.scan import Scan, Source
 from kldrift.schema import schema_changes
@@ -300,7 +300,7 @@ def finish(
         "" if expected is None else expected[1],
         config,
         missing=missing,
-        absent=absent_paths(config, interval) if missing is None else (),
+        absent=scan.absent if scan is not None else (),
     )
     baseline = choose_baseline(config, interval, profile)
     if baseline.read:

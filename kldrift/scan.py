@@ -83,6 +83,8 @@ class Scan:
     feature is reported as a schema change instead of being scored."""
     duplicates: dict[str, str] = field(default_factory=dict)
     """Column names that a file holds more than once → that file. Such columns are never read."""
+    absent: tuple[str, ...] = ()
+    """Paths of the source that were not there (a weekly job's missing days), found when it was opened."""
     _rows: int | None = field(default=None, repr=False)
     _footers: dict[str, Any] = field(default_factory=dict, repr=False)
     """Parquet footers already read, by path: each file's footer is fetched once per scan."""

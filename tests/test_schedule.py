@@ -134,6 +134,22 @@ def test_missing_days_are_named_and_warned(tmp_path: Path) -> None:
     )
 
 
+def test_a_plan_names_the_days_not_there_as_planned(tmp_path: Path) -> None:
+    from kldrift.pipeline import plan_shards, planned_files
+
+    july = [f"2026-07-{d:02d}" for d in range(1, 32) if d not in (4, 5)]
+    config = load_config(_monthly_job(tmp_path, july))
+    interval = config.schedule_of().for_date("2026-07-01")
+    plan = plan_shards(config, interval)
+    gone = [f"{tmp_path}/cur/dt=2026-07-04", f"{tmp_path}/cur/dt=2026-07-05"]
+    assert [u["absent"] for shard in plan for u in shard if "absent" in u] == gone
+    # the 4th arrives after planning: its files were not counted, so scoring still names it
+    write_parquet(tmp_path / "cur" / "dt=2026-07-04" / "a.parquet", pa.table({"x": [0.0]}))
+    scan, missing = planned_files(config, interval, plan)
+    assert scan is not None
+    assert (missing, scan.absent, len(scan.files)) == (None, tuple(gone), 29)
+
+
 def test_no_day_there_is_no_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _monthly_job(tmp_path, ["2026-06-30"])
     assert cli.main(["-q", "run", "--config", str(path), "--date", "2026-07-01"]) == 0
