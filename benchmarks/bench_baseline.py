@@ -153,7 +153,7 @@ def set_up(configs: dict[str, Path]) -> dict[str, int]:
         config = load_config(path)
         b = choose_baseline(config, Interval.for_date(TARGET), load_or_fit_profile(config))
         reads[side] = len(b.read)
-        print(f"  {side:14s} baseline {b.describe()}; intervals read from data: {len(b.read)}", flush=True)
+        print(f"  {side:14s} baseline {b.info.description}; intervals read from data: {len(b.read)}", flush=True)
     return reads
 
 

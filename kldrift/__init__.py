@@ -38,8 +38,8 @@ _EXPORTS = {
     "run": "kldrift.pipeline",
     "FeatureProfile": "kldrift.profile",
     "Profile": "kldrift.profile",
-    "DriftReport": "kldrift.scoring",
-    "FeatureDrift": "kldrift.scoring",
+    "DriftReport": "kldrift.results",
+    "FeatureDrift": "kldrift.results",
 }
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from kldrift.interval import Interval
     from kldrift.pipeline import RunResult, compare, fit, run
     from kldrift.profile import FeatureProfile, Profile
-    from kldrift.scoring import DriftReport, FeatureDrift
+    from kldrift.results import DriftReport, FeatureDrift
 
 
 def __getattr__(name: str) -> Any:

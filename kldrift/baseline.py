@@ -1,6 +1,6 @@
 """What a run's counts are compared with: the reference, or earlier data intervals counted in its bins.
 
-``baseline.window`` picks the intervals (see :func:`window_intervals`):
+``baseline.window`` picks the candidate intervals (see :func:`candidates`):
 
 * ``fixed`` — none: the reference's counts (the profile), as without a window;
 * ``rolling`` — the ``intervals`` data intervals just before the current one;
@@ -14,145 +14,265 @@ counts of an interval already scored come from its saved ``metrics.parquet``
 baseline is their sum. With fewer than ``min_intervals`` intervals holding data,
 the run compares with the reference and says so.
 
+**Quarantine** (``baseline.quarantine: warn | critical``): an interval whose run
+paged at that level or above is left out of later windows and of calibration, and
+the window reaches further back for healthy intervals, at most ``max_lookback``.
+What a run paged at is read from its saved metrics (never its data), so a rerun
+with the same history writes the same bytes, and rescoring an earlier interval
+changes the windows of the later ones, deterministically. A lasting change must
+not page forever: after ``accept_after`` consecutive paged intervals their level
+becomes the baseline (the run records where that level starts, ``since``, and later
+windows never reach before it; intervals of the accepted stretch count as healthy),
+and when fewer than ``min_intervals`` healthy intervals are left within
+``max_lookback``, the window takes the latest intervals, paged or not. Every run
+records the intervals it used and those it skipped, and why.
+
 ``thresholds.calibrate`` raises each feature's thresholds to the spread of the
-alert metric over the intervals: for each interval, the metric of its counts
-against the other intervals' (leave one out), then
-``warn = max(warn, mean + warn_sd * sd)`` and the same for ``critical``
-(``sd`` with ``ddof=1``; with ``spread: mad``, the median and 1.4826 x the median
-absolute deviation instead). A fixed baseline calibrates on the rolling intervals.
+alert metric over the window's intervals (see :func:`kldrift.calibration.calibrate`).
+A fixed baseline calibrates on the rolling intervals.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from kldrift import runstore
+from kldrift.calibration import Calibration, calibrate
 from kldrift.config import JobConfig
 from kldrift.histogram import Histogram, count
 from kldrift.interval import Interval
 from kldrift.partitions import current_or_missing
 from kldrift.profile import Profile
+from kldrift.results import BaselineInfo
+from kldrift.sections import Baseline as BaselineSettings
+from kldrift.severity import Severity, worst
 
-__all__ = ["Baseline", "calibrate", "choose_baseline", "interval_counts", "window_intervals"]
+__all__ = [
+    "Baseline",
+    "Earlier",
+    "Window",
+    "candidates",
+    "choose_baseline",
+    "interval_counts",
+    "select_window",
+    "window_intervals",
+]
 
 log = logging.getLogger(__name__)
 
 Counts = np.ndarray[Any, Any]
-
-MAD_TO_SD = 1.4826
-"""The median absolute deviation times this estimates the standard deviation of normal data."""
 
 
 @dataclass(frozen=True)
 class Baseline:
     """The counts a run is compared with, where they came from, and the thresholds they imply."""
 
-    window: str
-    """``fixed``, ``rolling``, ``seasonal`` or ``range``: what was configured."""
     counts: Histogram
     """The reference's counts, or the window's intervals summed."""
-    keys: tuple[str, ...] = ()
-    """Run keys of the intervals summed, oldest first (none for the reference)."""
-    wanted: int = 0
-    """Intervals the window asked for."""
-    fallback: str = ""
-    """Why the reference was used instead of the window (too few intervals with data)."""
-    thresholds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    """Calibrated ``(warn, critical)`` per feature (only where calibration raised one)."""
+    info: BaselineInfo
+    """What is recorded: the window, the intervals used and skipped, the level's start, the method."""
+    calibration: Calibration = field(default_factory=Calibration)
     read: tuple[str, ...] = ()
     """Keys of the intervals whose data was read (the rest came from saved metrics)."""
-    uncalibrated: str = ""
-    """Why ``thresholds.calibrate`` was not applied (too few intervals with data), when configured."""
 
     @property
     def is_reference(self) -> bool:
-        return not self.keys
-
-    def describe(self) -> str:
-        """``rolling: 26 of 28 intervals, 2026-06-03 .. 2026-06-30``; ``reference (...)`` otherwise;
-        and why the thresholds were not calibrated, when they should have been."""
-        if self.fallback:
-            text = f"reference ({self.window} window: {self.fallback})"
-        elif self.is_reference:
-            text = "reference"
-        else:
-            text = f"{self.window}: {len(self.keys)} of {self.wanted} intervals, {self.keys[0]} .. {self.keys[-1]}"
-        return f"{text}; thresholds not calibrated: {self.uncalibrated}" if self.uncalibrated else text
+        return not self.info.used
 
 
-def window_intervals(config: JobConfig, interval: Interval) -> list[Interval]:
-    """The data intervals of the baseline window for ``interval``, oldest first (none for ``fixed``).
+PAGED = "paged"
+"""How a quarantined interval's reason starts (``paged warn``, ``paged critical``)."""
 
-    With ``fixed`` and ``thresholds.calibrate``, see :func:`calibration_intervals`.
+
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """What a run knows of an earlier interval: whether it held data, what its run paged at, its level."""
+
+    has_data: bool
+    paged: Severity | None = None
+    """What its run paged at; ``None``: never scored (counted from its data now)."""
+    since: str | None = None
+    """The level its run was compared with (``baseline_since``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The intervals a window settled on, newest first as walked, and what it says about them."""
+
+    used: tuple[str, ...]
+    """Run keys summed, oldest first."""
+    skipped: tuple[tuple[str, str], ...]
+    """``(key, why)`` of the intervals left out, newest first: ``paged warn``, ``no data``, ..."""
+    since: str | None
+    """The first interval of the level this run is compared with (recorded for later runs)."""
+    note: str = ""
+    """A lasting change accepted, or healthy intervals run out."""
+
+
+def select_window(
+    keys: Sequence[str], earlier: Callable[[str], Earlier], settings: BaselineSettings, *, quarantine: bool = True
+) -> Window:
+    """The intervals of a window among ``keys`` (candidates, newest first), with quarantine applied.
+
+    ``earlier(key)`` tells what is known of an interval; it is asked newest first and only as far
+    as needed. Without quarantine (or ``quarantine=False``), every interval with data is used.
+    """
+    level = settings.quarantine if quarantine else "none"
+    want, minimum = len(keys), settings.min_count
+    if level != "none":
+        want = settings.intervals if settings.window != "range" else len(keys)
+    since: str | None = None
+    seen_saved = False
+    taken: list[str] = []
+    paged: list[str] = []  # with data, left out for having paged (newest first)
+    streak: list[str] = []  # the newest consecutive paged intervals
+    skipped: list[tuple[str, str]] = []
+    for key in keys:
+        if since is not None and key < since:
+            skipped.append((key, f"before the level accepted from {since}"))
+            break
+        e = earlier(key)
+        if not seen_saved and e.paged is not None:
+            seen_saved, since = True, e.since  # the newest scored interval says which level holds now
+        if not e.has_data:
+            skipped.append((key, "no data"))
+            continue
+        # An interval paged against an earlier level is part of the accepted one: healthy now.
+        if level != "none" and e.paged is not None and e.paged.reaches(level) and e.since == since:
+            skipped.append((key, f"{PAGED} {e.paged}"))
+            paged.append(key)
+            if len(streak) == len(paged) - 1 and not taken:
+                streak.append(key)
+            continue
+        taken.append(key)
+        if len(taken) == want:
+            break
+    if level != "none" and len(streak) >= settings.accept_count:
+        # A lasting change: its first interval starts the level every later window is held to.
+        used = streak[: settings.intervals]
+        note = f"accepted a lasting change: the {len(streak)} latest intervals paged; their level since {streak[-1]}"
+        return Window(tuple(reversed(used)), (), streak[-1], note)
+    if level != "none" and len(taken) < minimum and paged:
+        newest = sorted([*taken, *paged], reverse=True)[: settings.intervals]
+        note = (
+            f"only {len(taken)} healthy intervals within max_lookback={settings.lookback}: "
+            "accepted the latest level, paged intervals included"
+        )
+        return Window(tuple(sorted(newest)), tuple(s for s in skipped if s[0] not in newest), since, note)
+    return Window(tuple(reversed(taken)), tuple(skipped), since)
+
+
+def candidates(config: JobConfig, interval: Interval) -> list[Interval]:
+    """The intervals a window may use for ``interval``, newest first (none for ``fixed`` uncalibrated).
+
+    ``rolling`` / ``seasonal``: ``intervals`` of them, or ``max_lookback`` with quarantine; ``range``: its
+    days; ``fixed`` with ``thresholds.calibrate``: the rolling ones its thresholds are calibrated on.
     """
     b = config.baseline
-    if b.window == "rolling":
-        return _back(config, interval, 1)
-    if b.window == "seasonal":
-        assert b.period is not None
-        return _back(config, interval, b.period)
+    n = b.lookback if b.quarantine != "none" else b.intervals
+    schedule = config.schedule_of()
     if b.window == "range":
         assert b.range is not None
         first, last = b.range
-        schedule = config.schedule_of()
         out: list[Interval] = []
-        step = schedule.for_date(first)
-        while step.start.date() <= last and len(out) < 10_000:
-            if step != interval:  # never the run's own data
-                out.append(step)
-            step = schedule.following(step)
-        return out
-    return []
+        day = schedule.for_date(first)
+        while day.start.date() <= last and len(out) < 10_000:
+            if day != interval:  # never the run's own data
+                out.append(day)
+            day = schedule.following(day)
+        return out[::-1]
+    if b.window == "fixed" and not _calibrating(config):
+        return []
+    step = b.period if b.window == "seasonal" and b.period is not None else 1
+    return [schedule.previous(interval, k * step) for k in range(1, n + 1)]
 
 
-def calibration_intervals(config: JobConfig, interval: Interval) -> list[Interval]:
-    """The intervals thresholds are calibrated on: the window's, or the rolling ones for ``fixed``."""
-    return window_intervals(config, interval) if config.baseline.window != "fixed" else _back(config, interval, 1)
+def window_intervals(config: JobConfig, interval: Interval) -> list[Interval]:
+    """The data intervals of the baseline window for ``interval`` without quarantine, oldest first."""
+    if config.baseline.window == "fixed":
+        return []
+    found = candidates(config, interval)
+    return (found if config.baseline.window == "range" else found[: config.baseline.intervals])[::-1]
 
 
-def _back(config: JobConfig, interval: Interval, step: int) -> list[Interval]:
-    """``baseline.intervals`` intervals before ``interval``, ``step`` apart, oldest first."""
-    schedule = config.schedule_of()
-    return [schedule.previous(interval, k * step) for k in range(config.baseline.intervals, 0, -1)]
+def _calibrating(config: JobConfig) -> bool:
+    return config.thresholds.calibrate is not None or any(
+        c.thresholds is not None and c.thresholds.calibrate is not None for c in config.columns.values()
+    )
 
 
-def _saved_counts(config: JobConfig, key: str, profile: Profile) -> Histogram | None:
-    """An interval's counts from its run's saved metrics, when that run used these bins."""
+def _saved(config: JobConfig, key: str, profile: Profile) -> tuple[Earlier, Histogram | None] | None:
+    """An interval's saved run: what it paged at, its level, and its counts when counted in these bins."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = os.path.join(runstore.run_dir(config.dataset_dir(), key), runstore.METRICS)
     if not os.path.isfile(path):
         return None
+    want = ["check", "feature", "severity", "current_counts", "spec_fingerprint", "rows_current"]
     try:
-        table = pq.read_table(
-            path, columns=["check", "feature", "severity", "current_counts", "spec_fingerprint", "rows_current"]
-        )
+        names = set(pq.read_schema(path).names)
+        table = pq.read_table(path, columns=[c for c in [*want, "paged", "baseline_since"] if c in names])
     except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
         log.warning("%s: saved counts not read (%s); reading the interval's data", path, exc)
         return None
-    rows = [r for r in table.to_pylist() if (r["check"] or "drift") == "drift"]
+    rows = table.to_pylist()
+    if not rows:
+        return None
+    first = rows[0]
+    # Files written before the page rule: the run's worst row is what it paged at.
+    paged = Severity(first["paged"]) if first.get("paged") else worst(r["severity"] for r in rows if r["severity"])
+    seen = Earlier(bool(first["rows_current"]), paged if paged.alerting else Severity.OK, first.get("baseline_since"))
+    drift = [r for r in rows if (r["check"] or "drift") == "drift"]
     spec = profile.spec
-    if not rows or any(r["spec_fingerprint"] != spec.fingerprint for r in rows):
-        return None  # counted in other bins (a refitted profile): read the data again
-    by_name = {r["feature"]: r for r in rows}
+    if not drift or any(r["spec_fingerprint"] != spec.fingerprint for r in drift):
+        return seen, None  # counted in other bins (a refitted profile): read the data again
+    by_name = {r["feature"]: r for r in drift}
     counts: dict[str, Counts] = {}
     errors: dict[str, str] = {}
     for f in spec.features:
         r = by_name.get(f.name)
         values = r["current_counts"] if r is not None else None
-        if r is None or r["severity"] == "error" or values is None or len(values) != f.n_bins:
+        if r is None or r["severity"] == Severity.ERROR or values is None or len(values) != f.n_bins:
             counts[f.name] = np.zeros(f.n_bins, np.int64)
             errors[f.name] = f"not counted in run {key}"
         else:
             counts[f.name] = np.asarray(values, dtype=np.int64)
-    return Histogram(spec.fingerprint, int(rows[0]["rows_current"] or 0), counts, errors)
+    return seen, Histogram(spec.fingerprint, int(first["rows_current"] or 0), counts, errors)
+
+
+class _History:
+    """Earlier intervals of one run's window, read once each: saved metrics first, else the data."""
+
+    def __init__(self, config: JobConfig, profile: Profile) -> None:
+        self.config, self.profile = config, profile
+        self.counts: dict[str, Histogram | None] = {}
+        self.seen: dict[str, Earlier] = {}
+        self.read: list[str] = []
+
+    def earlier(self, interval: Interval) -> Earlier:
+        key = runstore.run_key(interval)
+        if key not in self.seen:
+            saved = _saved(self.config, key, self.profile)
+            hist = saved[1] if saved is not None else None
+            if hist is None:
+                scan, _ = current_or_missing(self.config, interval)
+                if scan is not None:
+                    hist = count(self.profile.spec, scan)
+                    self.read.append(key)
+            self.counts[key] = hist if hist is not None and hist.rows else None
+            known = saved[0] if saved is not None else Earlier(True)
+            self.seen[key] = Earlier(self.counts[key] is not None, known.paged, known.since)
+        return self.seen[key]
+
+    def histograms(self, keys: Sequence[str]) -> list[Histogram]:
+        return [h for k in keys if (h := self.counts.get(k)) is not None]
 
 
 def interval_counts(
@@ -163,20 +283,10 @@ def interval_counts(
     Saved metrics first; an interval never scored with these bins is read and
     counted. Also returns the keys that were read.
     """
-    out: dict[str, Histogram] = {}
-    read: list[str] = []
+    history = _History(config, profile)
     for interval in intervals:
-        key = runstore.run_key(interval)
-        hist = _saved_counts(config, key, profile)
-        if hist is None:
-            scan, _ = current_or_missing(config, interval)
-            if scan is None:
-                continue
-            hist = count(profile.spec, scan)
-            read.append(key)
-        if hist.rows:
-            out[key] = hist
-    return out, tuple(read)
+        history.earlier(interval)
+    return {k: h for k, h in history.counts.items() if h is not None}, tuple(history.read)
 
 
 def _total(histograms: Sequence[Histogram], profile: Profile) -> Histogram:
@@ -193,90 +303,48 @@ def _total(histograms: Sequence[Histogram], profile: Profile) -> Histogram:
     return Histogram(spec.fingerprint, sum(h.rows for h in histograms), counts, errors)
 
 
-def calibrate(histograms: Sequence[Histogram], profile: Profile, config: JobConfig) -> dict[str, tuple[float, float]]:
-    """Per feature with ``thresholds.calibrate``: the thresholds raised to the leave-one-out spread.
-
-    For each interval ``i`` counted for the feature, the alert metric of its
-    counts against the sum of the others (the same smoothing and bins as
-    scoring). Needs two such intervals; a feature with fewer keeps its thresholds, and
-    so does one whose spread stays below them (not in the result).
-    """
-    out: dict[str, tuple[float, float]] = {}
-    alpha = config.smoothing.pseudocount
-    for f in profile.spec.features:
-        thr = config.thresholds_for(f.name)
-        if thr.calibrate is None:
-            continue
-        parts = [h.counts[f.name] for h in histograms if f.name not in h.errors and h.counts[f.name].sum()]
-        if len(parts) < 2:
-            continue
-        values = _leave_one_out(np.asarray(parts, dtype=np.float64), alpha, config.metric)
-        values = values[np.isfinite(values)]
-        if len(values) < 2:
-            continue
-        if thr.calibrate.spread == "mad":  # robust: a disrupted interval in the window barely moves it
-            center = float(np.median(values))
-            scale = MAD_TO_SD * float(np.median(np.abs(values - center)))
-        else:
-            center, scale = float(np.mean(values)), float(np.std(values, ddof=1))
-        warn = max(thr.warn, center + thr.calibrate.warn_sd * scale)
-        critical = max(thr.critical, center + thr.calibrate.critical_sd * scale)
-        if (warn, critical) != (thr.warn, thr.critical):  # only where the spread raised one
-            out[f.name] = (warn, critical)
-    return out
-
-
-def _leave_one_out(parts: np.ndarray[Any, Any], alpha: float, metric: str) -> np.ndarray[Any, Any]:
-    """Per row ``i`` of ``parts`` (intervals x bins), the metric of row ``i`` against the sum of the others.
-
-    Scoring's arithmetic (see :func:`kldrift.divergence.divergences`) for all rows at once: bins
-    empty in every interval dropped, ``alpha`` added to both sides, each side normalised.
-    """
-    from scipy import special
-
-    total = parts.sum(axis=0)
-    keep = total > 0
-    cur = parts[:, keep] + alpha
-    ref = (total[keep] - parts[:, keep]) + alpha
-    p = cur / cur.sum(axis=1, keepdims=True)
-    q = ref / ref.sum(axis=1, keepdims=True)
-    kl = special.rel_entr(p, q).sum(axis=1)
-    if metric == "kl":
-        return kl
-    reverse = special.rel_entr(q, p).sum(axis=1)
-    if metric == "kl_reverse":
-        return reverse
-    if metric == "psi":
-        return kl + reverse
-    m = (p + q) / 2.0
-    return (special.rel_entr(p, m).sum(axis=1) + special.rel_entr(q, m).sum(axis=1)) / 2.0
+def _describe(b: BaselineSettings, window: Window, asked: int, fallback: str, uncalibrated: str) -> str:
+    """``rolling: 26 of 28 intervals, 2026-06-03 .. 2026-06-30; 2 skipped (paged)``, or the reference and why."""
+    if fallback:
+        text = f"reference ({b.window} window: {fallback})"
+    elif b.window == "fixed" or not window.used:
+        text = "reference"
+    else:
+        text = f"{b.window}: {len(window.used)} of {asked} intervals, {window.used[0]} .. {window.used[-1]}"
+        paged = sum(why.startswith(PAGED) for _, why in window.skipped)
+        if paged:
+            text += f"; {paged} paged interval{'s' if paged > 1 else ''} left out"
+    if window.note:
+        text += f"; {window.note}"
+    return f"{text}; thresholds not calibrated: {uncalibrated}" if uncalibrated else text
 
 
 def choose_baseline(config: JobConfig, interval: Interval, profile: Profile) -> Baseline:
     """The baseline of a run of ``interval``: the window's counts, or the reference's (and why)."""
     b = config.baseline
-    calibrating = any(config.thresholds_for(f.name).calibrate is not None for f in profile.spec.features)
-    wanted = window_intervals(config, interval)
-    per_key, read = interval_counts(config, profile, wanted)
-    thresholds: dict[str, tuple[float, float]] = {}
-    uncalibrated = ""
-    if calibrating:
-        on, asked = per_key, len(wanted)
-        if b.window == "fixed":
-            more = calibration_intervals(config, interval)
-            on, more_read = interval_counts(config, profile, more)
-            read, asked = (*read, *more_read), len(more)
-        if len(on) >= b.min_intervals:  # a spread from a handful of intervals is not worth trusting
-            thresholds = calibrate(list(on.values()), profile, config)
+    history = _History(config, profile)
+    found = candidates(config, interval)
+    keys = [runstore.run_key(i) for i in found]
+    by_key = dict(zip(keys, found, strict=True))
+    window = select_window(keys, lambda k: history.earlier(by_key[k]), b)
+    asked = b.intervals if b.window != "range" else len(keys)
+    used = history.histograms(window.used)
+    calibration, uncalibrated = Calibration(), ""
+    if _calibrating(config):
+        if len(used) >= b.min_count:  # a spread from a handful of intervals is not worth trusting
+            calibration = calibrate(used, profile, config)
         else:
-            uncalibrated = f"{len(on)} of {asked} intervals with data, fewer than min_intervals={b.min_intervals}"
-    if b.window == "fixed":
-        return Baseline("fixed", profile.histogram, thresholds=thresholds, read=read, uncalibrated=uncalibrated)
-    if len(per_key) < b.min_intervals:
-        why = f"{len(per_key)} of {len(wanted)} intervals with data, fewer than min_intervals={b.min_intervals}"
-        return Baseline(
-            b.window, profile.histogram, wanted=len(wanted), fallback=why, read=read, uncalibrated=uncalibrated
-        )
-    keys = tuple(sorted(per_key))
-    total = _total([per_key[k] for k in keys], profile)
-    return Baseline(b.window, total, keys, len(wanted), thresholds=thresholds, read=read, uncalibrated=uncalibrated)
+            uncalibrated = f"{len(used)} of {asked} intervals with data, fewer than min_intervals={b.min_count}"
+    fallback = ""
+    if b.window != "fixed" and len(used) < b.min_count:
+        fallback = f"{len(used)} of {asked} intervals with data, fewer than min_intervals={b.min_count}"
+    counts = profile.histogram if b.window == "fixed" or fallback else _total(used, profile)
+    info = BaselineInfo(
+        window=b.window,
+        description=_describe(b, window, asked, fallback, uncalibrated),
+        used=() if b.window == "fixed" or fallback else window.used,
+        skipped=tuple(f"{key}: {why}" for key, why in window.skipped) if b.quarantine != "none" else (),
+        since=window.since,
+        method=calibration.method,
+    )
+    return Baseline(counts, info, calibration, tuple(history.read))

@@ -26,6 +26,7 @@ from pydantic import Field, field_validator, model_validator
 from kldrift.configfile import digest, read_yaml, validate
 from kldrift.errors import ConfigError
 from kldrift.interval import Interval, check_template
+from kldrift.presets import Preset, expand
 from kldrift.sections import (
     AirflowSettings,
     AlertSettings,
@@ -52,6 +53,10 @@ __all__ = ["JobConfig", "Settings", "coerce_config", "load_config"]  # the secti
 class Settings(Model):
     """How to bin and score: everything :func:`kldrift.compare` needs."""
 
+    preset: Preset = "model-inputs"
+    """``model-inputs`` (a fixed reference, every alert pages) or ``pipeline-health`` (recent healthy
+    intervals as the baseline, calibrated thresholds, a page rule): see :mod:`kldrift.presets`. The
+    config's own keys override the preset's, key by key."""
     features: Features = Features()
     binning: Binning = Binning()
     columns: dict[str, ColumnSettings] = Field(default_factory=dict)
@@ -64,6 +69,11 @@ class Settings(Model):
     alerts: AlertSettings = AlertSettings()
     schema_changes: SchemaSeverities = Field(SchemaSeverities(), alias="schema")
     volume: Volume = Volume()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_preset(cls, data: Any) -> Any:
+        return expand(data, fields=frozenset(cls.model_fields)) if isinstance(data, Mapping) else data
 
     def column(self, name: str) -> ColumnSettings:
         return self.columns.get(name) or ColumnSettings()

@@ -107,8 +107,10 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, *, pseudocount: float = 0.0, base:
     .. math:: D_{KL}(P \| Q) = \sum_i p_i \log \frac{p_i}{q_i}
 
     The extra surprise paid when data distributed as ``P`` is explained by
-    ``Q``. kldrift calls it with ``P`` = the current period and ``Q`` = the
-    reference.
+    ``Q``. This is the mathematical order, KL(P ‖ Q): kldrift's drift score is
+    ``kl_divergence(current, reference)``; every drift function that takes the
+    two datasets (:func:`divergences`, :func:`g_test`, :func:`kldrift.compare`)
+    takes the reference first.
 
     Parameters
     ----------
@@ -190,8 +192,15 @@ class Divergences:
     """Per-bin terms ``rel_entr(p_i, q_i)`` of ``kl``: which bins drive the divergence."""
 
 
-def divergences(current: ArrayLike, reference: ArrayLike, *, pseudocount: float) -> Divergences:
-    """KL(current ‖ reference), its reverse, PSI and JS from one smoothing of the counts."""
+def divergences(reference: ArrayLike, current: ArrayLike, *, pseudocount: float) -> Divergences:
+    """KL(current ‖ reference), its reverse, PSI and JS from one smoothing of the counts.
+
+    Reference first, current second, as every drift function of kldrift takes them.
+
+    >>> d = divergences([60, 40], [90, 10], pseudocount=0.0)
+    >>> round(d.kl, 4), round(d.kl_reverse, 4)  # KL(current ‖ reference) = 0.9 ln 1.5 + 0.1 ln 0.25
+    (0.2263, 0.3112)
+    """
     p, q = _distributions(current, reference, pseudocount, None)
     terms = special.rel_entr(p, q)
     kl = float(np.sum(terms))

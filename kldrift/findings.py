@@ -4,6 +4,8 @@
 * :class:`RunCheck` — the run's row count against the rows it was expected to hold
   (``volume``), a partition missing or empty (``no_data``), nothing scored
   (``insufficient_data``);
+* :class:`Page` — whether the run pages under ``alerts.page`` (the level ``fail_on``,
+  the exit code, the webhook and the Airflow task state follow), and why or why not;
 * :class:`Verdict` — what the page header, the index and the webhook lead with:
   the worst severity, the count of drifted features, then the rest.
 """
@@ -14,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kldrift.config import Settings
+from kldrift.sections import PageRule
 from kldrift.severity import Severity, worst
 
-__all__ = ["RunCheck", "SchemaChange", "Verdict", "summarize", "volume_check"]
+__all__ = ["Page", "RunCheck", "SchemaChange", "Verdict", "page", "summarize", "volume_check"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +31,13 @@ class SchemaChange:
     """``dropped``, ``retyped``, ``added`` or ``duplicated`` (a file holds two columns of the name)."""
     reference_type: str | None
     current_type: str | None
-    severity: str
+    severity: Severity
     message: str
     file: str | None = None
     """The current file that shows the change (``None``: the current data as a whole)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "severity", Severity(self.severity))  # a config's level, a saved row's text
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +45,73 @@ class RunCheck:
     """A finding about the run as a whole: ``volume``, ``no_data`` or ``insufficient_data``."""
 
     check: str
-    severity: str
+    severity: Severity
     message: str
     rows: int
     expected: float | None = None
     """Rows per interval the run was measured against (``volume``)."""
     ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "severity", Severity(self.severity))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Whether a run pages: the level its verdict reached under ``alerts.page``, and why."""
+
+    level: Severity
+    """``critical``, ``warn`` or ``ok`` (not paged)."""
+    reason: str
+    """Why it paged ("2 features at warn or above"), or why it did not when something alerted
+    ("1 feature at warn or above; alerts.page needs 2"); empty when nothing alerted."""
+    every_alert: bool = True
+    """Whether the rule pages on every alert (the default): then the verdict's headline says it all."""
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def page(
+    feature_severities: Sequence[Severity],
+    schema: Sequence[SchemaChange],
+    checks: Sequence[RunCheck],
+    dataset: Severity,
+    rule: PageRule,
+) -> Page:
+    """The level a run pages at under ``rule``: features counted per level, run-level rows at their own.
+
+    ``dataset`` is the dataset-share row's severity (``ok`` when the rule did not fire).
+    """
+    n_critical = sum(s is Severity.CRITICAL for s in feature_severities)
+    n_alerting = sum(s.alerting for s in feature_severities)
+    rows: list[tuple[str, Severity]] = []
+    if "schema" in rule.checks:
+        rows += [(f"schema: {s.change} {s.column}", s.severity) for s in schema if s.severity.alerting]
+    rows += [(c.message, c.severity) for c in checks if c.check in rule.checks and c.severity.alerting]
+    if "dataset" in rule.checks and dataset.alerting:
+        rows.append(("dataset drift", dataset))
+    causes: dict[Severity, list[str]] = {Severity.CRITICAL: [], Severity.WARN: []}
+    if n_critical >= rule.critical_features:
+        causes[Severity.CRITICAL].append(f"{_plural(n_critical, 'feature')} critical")
+    if n_alerting >= rule.warn_features:
+        causes[Severity.WARN].append(f"{_plural(n_alerting, 'feature')} at warn or above")
+    for text, severity in rows:
+        causes[severity].append(text)
+    every = rule == PageRule()
+    for level in (Severity.CRITICAL, Severity.WARN):
+        if causes[level]:
+            # Everything that paged at this level or above, most urgent first.
+            reasons = causes[Severity.CRITICAL] + (causes[Severity.WARN] if level is Severity.WARN else [])
+            return Page(level, "; ".join(dict.fromkeys(reasons)), every)
+    if not n_alerting:
+        return Page(Severity.OK, "", every)
+    needs = []
+    if n_critical:
+        needs.append(f"{_plural(n_critical, 'feature')} critical; alerts.page needs {rule.critical_features}")
+    needs.append(f"{_plural(n_alerting, 'feature')} at warn or above; alerts.page needs {rule.warn_features}")
+    return Page(Severity.OK, "; ".join(needs), every)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,39 +122,39 @@ class Verdict:
     headline: str
     """``"5 features drifted: 3 critical, 2 warn"``, ``"No drift: 12 features scored, all ok"``, …"""
     details: tuple[str, ...]
-    """Further lines: the dataset-share rule, schema changes, volume."""
+    """Further lines: whether it paged, the dataset-share rule, schema changes, volume."""
     tone: str
     """``critical``, ``warn``, ``ok`` (green: something was scored and nothing alerted) or ``none`` (grey)."""
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+    paged: Severity = Severity.OK
+    """The level the run paged at under ``alerts.page`` (``ok``: it did not)."""
+    page_reason: str = ""
 
 
 def summarize(
-    feature_severities: Sequence[str],
+    feature_severities: Sequence[Severity],
     schema: Sequence[SchemaChange],
     checks: Sequence[RunCheck],
     *,
     drift_share: float,
     dataset_drift: bool,
     share_threshold: float,
+    page: Page,
 ) -> Verdict:
-    """The verdict of a run's rows (what :func:`verdict` computes, from saved metrics as well)."""
+    """The verdict of a run's rows (what :attr:`DriftReport.verdict` computes, from saved metrics as well)."""
     top = worst([*feature_severities, *(s.severity for s in schema), *(c.severity for c in checks)])
-    drifted = [s for s in feature_severities if s in ("warn", "critical")]
-    n_scored = sum(s in ("ok", "warn", "critical") for s in feature_severities)
+    drifted = [s for s in feature_severities if s.alerting]
+    n_scored = sum(s.scored for s in feature_severities)
     parts: list[str] = []
     if drifted:
-        by = [f"{drifted.count(s)} {s}" for s in ("critical", "warn") if drifted.count(s)]
+        by = [f"{n} {s}" for s in (Severity.CRITICAL, Severity.WARN) if (n := drifted.count(s))]
         parts.append(f"{_plural(len(drifted), 'feature')} drifted: {', '.join(by)}")
-    alerting_schema = [s for s in schema if Severity(s.severity).alerting]
+    alerting_schema = [s for s in schema if s.severity.alerting]
     if alerting_schema:
         kinds = [
             f"{n} {k}" for k in ("dropped", "retyped", "added") if (n := sum(s.change == k for s in alerting_schema))
         ]
         parts.append(f"schema changed ({_plural(len(alerting_schema), 'column')}: {', '.join(kinds)})")
-    parts.extend(c.message for c in checks if Severity(c.severity).alerting)
+    parts.extend(c.message for c in checks if c.severity.alerting)
     if parts:
         headline = "; ".join(parts)
         headline = headline[0].upper() + headline[1:]
@@ -97,20 +164,27 @@ def summarize(
     else:
         headline = f"No drift: {_plural(n_scored, 'feature')} scored, all ok"
     details = []
+    if not page.level.alerting and page.reason:
+        details.append(f"Not paged: {page.reason}")
+    elif page.level.alerting and not page.every_alert:  # otherwise the headline says what paged
+        details.append(f"Paged at {page.level}: {page.reason}")
     if n_scored:
-        rule = "Dataset drift" if dataset_drift else "No dataset drift"
-        details.append(
-            f"{rule}: {len(drifted)} of {n_scored} scored features ({drift_share:.0%}) at warn or critical "
-            f"(dataset_drift.share {share_threshold:.0%})"
-        )
-    details.extend(c.message for c in checks if not Severity(c.severity).alerting and c.message not in headline)
+        share = f"{len(drifted)} of {n_scored} scored features ({drift_share:.0%}) at warn or critical"
+        rule = f"(dataset_drift.share {share_threshold:.0%})"
+        if dataset_drift:
+            details.append(f"Dataset drift: {share} {rule}")
+        elif drifted:  # never "no drift" beside an alert
+            details.append(f"Dataset-share rule not reached: {share} {rule}")
+        else:
+            details.append(f"No dataset drift: {share} {rule}")
+    details.extend(c.message for c in checks if not c.severity.alerting and c.message not in headline)
     if top.alerting:
         tone = top.value
-    elif n_scored and "error" not in feature_severities:
+    elif n_scored and Severity.ERROR not in feature_severities:
         tone = "ok"
     else:
         tone = "none"  # nothing scored, or columns that could not be: never green
-    return Verdict(top, headline, tuple(details), tone)
+    return Verdict(top, headline, tuple(details), tone, page.level, page.reason)
 
 
 def volume_check(
@@ -138,7 +212,7 @@ def volume_check(
     shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
     return RunCheck(
         "volume",
-        worst([check.severity, "warn"]).value,
+        worst([check.severity, Severity.WARN]),
         f"{check.message}; {len(absent)} of the interval's paths not there: {shown}",
         check.rows,
         check.expected,
@@ -150,23 +224,23 @@ def _volume(rows: int, expected: float | None, source: str, settings: Settings, 
     v = settings.volume
     if missing is not None or rows == 0:
         why = missing or "the current data has no rows"
-        return RunCheck("no_data", v.no_data, f"no data: {why}", 0, expected, 0.0 if expected else None)
+        return RunCheck("no_data", Severity(v.no_data), f"no data: {why}", 0, expected, 0.0 if expected else None)
     if expected is None or expected <= 0:
         return RunCheck(
             "volume",
-            "ok",
+            Severity.OK,
             f"volume: {rows:,} rows (nothing to compare with yet: no volume.expected_rows, "
             f"fewer than volume.min_history={v.min_history} earlier runs, no timestamp column in the reference)",
             rows,
         )
     ratio = rows / expected
     if ratio < v.critical or ratio > 1 / v.critical:
-        severity = "critical"
+        severity = Severity.CRITICAL
     elif ratio < v.warn or ratio > 1 / v.warn:
-        severity = "warn"
+        severity = Severity.WARN
     else:
-        severity = "ok"
-    what = "volume" if severity == "ok" else ("volume collapsed" if ratio < 1 else "volume exploded")
+        severity = Severity.OK
+    what = "volume" if severity is Severity.OK else ("volume collapsed" if ratio < 1 else "volume exploded")
     return RunCheck(
         "volume",
         severity,

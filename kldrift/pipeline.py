@@ -26,9 +26,10 @@ from kldrift.histogram import Histogram, count
 from kldrift.interval import Interval
 from kldrift.partitions import Unit, current_or_missing, plan_shards, planned_files, planned_scan
 from kldrift.profile import Profile
+from kldrift.results import DriftReport
 from kldrift.scan import Scan, Source
 from kldrift.schema import schema_changes
-from kldrift.scoring import DriftReport, score
+from kldrift.scoring import Findings, TestReference, score
 from kldrift.sources import open_source, reference_changed
 
 __all__ = [
@@ -116,24 +117,12 @@ def assess(
         settings,
         # Categories were chosen on the reference's even rows: its odd rows test them. A window's
         # intervals took no part in choosing the bins, so they are tested as they are.
-        test_reference=None if windowed else (profile.test_counts, profile.test_pool),
+        test_reference=None if windowed else TestReference(profile.test_counts, profile.test_pool),
         hints=hints,
-        schema=changes,
-        checks=all_checks,
-        unscored=profile.unscored(),
-        thresholds=baseline.thresholds if baseline is not None else None,
-        baseline=_baseline_info(baseline) if baseline is not None else None,
+        calibration=baseline.calibration if baseline is not None else None,
+        findings=Findings(changes, all_checks, profile.unscored()),
+        baseline=baseline.info if baseline is not None else None,
     )
-
-
-def _baseline_info(b: Baseline) -> dict[str, Any]:
-    return {
-        "window": b.window,
-        "description": b.describe(),
-        "first": b.keys[0] if b.keys else None,
-        "last": b.keys[-1] if b.keys else None,
-        "intervals": len(b.keys),
-    }
 
 
 def compare(
@@ -189,11 +178,13 @@ class RunResult:
             "dataset": self.dataset,
             "date": self.interval.ds,
             "worst": str(self.report.worst),
+            "paged": str(verdict.paged),
+            "page_reason": verdict.page_reason,
             "verdict": verdict.headline,
-            "baseline": self.report.baseline.get("description", "reference"),
+            "baseline": self.report.baseline.description,
             "severities": self.report.counts_by_severity(),
             "alerts": [f.feature for f in self.report.alerts],
-            "schema": [f"{c.change}: {c.column}" for c in self.report.schema if c.severity != "ok"],
+            "schema": [f"{c.change}: {c.column}" for c in self.report.schema if c.severity.alerting],
             "checks": {c.check: str(c.severity) for c in self.report.checks},
             "dataset_drift": self.report.dataset_drift,
             "drift_share": self.report.drift_share,

@@ -19,6 +19,7 @@ from kldrift.columns import domain_of
 from kldrift.config import Settings
 from kldrift.findings import SchemaChange
 from kldrift.roles import ColumnInfo
+from kldrift.severity import Severity
 
 __all__ = ["schema_changes"]
 
@@ -60,7 +61,7 @@ def schema_changes(
                     "dropped",
                     col.type,
                     None,
-                    levels.dropped,
+                    Severity(levels.dropped),
                     f"column {col.name!r} was dropped: {col.type} in the reference, missing from the current data",
                     None,
                 )
@@ -73,7 +74,7 @@ def schema_changes(
                     "duplicated",
                     col.type,
                     None,
-                    levels.retyped,
+                    Severity(levels.retyped),
                     f"column {col.name!r} appears more than once in {duplicates[col.name]}",
                     duplicates[col.name],
                 )
@@ -89,7 +90,7 @@ def schema_changes(
                     "retyped",
                     col.type,
                     other,
-                    levels.retyped,
+                    Severity(levels.retyped),
                     f"column {col.name!r} changed type: {col.type} ({_kind(col.domain)}) in the reference, "
                     f"{other} in {path}",
                     path,
@@ -107,7 +108,7 @@ def schema_changes(
                     "retyped",
                     col.type,
                     str(t),
-                    levels.retyped,
+                    Severity(levels.retyped),
                     f"column {col.name!r} changed type: {col.type} ({_kind(col.domain)}) in the reference, "
                     f"{t} ({_kind(dom or '')}) in the current data{where}",
                     file,
@@ -123,7 +124,7 @@ def schema_changes(
                 "added",
                 None,
                 str(t),
-                levels.added,
+                Severity(levels.added),
                 f"column {name!r} is new: {t} in the current data{where}, not in the reference",
                 file,
             )

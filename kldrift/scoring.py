@@ -18,10 +18,13 @@ Severity: ``insufficient_data`` below ``min_rows`` on either side; else
 ``critical`` / ``warn`` when the alert metric reaches its threshold *and*
 the drift is significant (``p_adjusted < alpha``); else ``ok``.
 
-Besides the features, a report carries the run's other findings, each with a
-severity of its own: schema changes (:class:`SchemaChange`), row-count checks
-(:class:`RunCheck`: volume, no data, nothing scored), and the columns that
-were not scored with their reasons. :attr:`DriftReport.verdict` sums them up.
+A significant difference whose metric stays under the warn threshold is ``ok``
+and says so in its message: real, but small.
+
+:func:`score_features` makes the feature rows; :func:`build_report` adds the
+run's other findings, each with a severity of its own (schema changes, row-count
+checks, the columns not scored) into a :class:`~kldrift.results.DriftReport`;
+:func:`score` does both.
 """
 
 from __future__ import annotations
@@ -29,172 +32,66 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from kldrift.binning import BinSpec, FeatureSpec
+from kldrift.calibration import Calibration
 from kldrift.config import Settings
 from kldrift.divergence import adjust_pvalues, divergences, g_test
-from kldrift.findings import RunCheck, SchemaChange, Verdict, summarize
+from kldrift.findings import RunCheck, SchemaChange
 from kldrift.histogram import Histogram
+from kldrift.results import BaselineInfo, DriftReport, FeatureBins, FeatureDrift
 from kldrift.roles import ColumnInfo
-from kldrift.sections import SEVERITIES
-from kldrift.severity import Severity, worst
+from kldrift.severity import Severity
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-__all__ = [
-    "SEVERITY_RANK",
-    "DriftReport",
-    "FeatureBins",
-    "FeatureDrift",
-    "score",
-]
-
-SEVERITY_RANK = {s.value: s.rank for s in Severity}
-"""Most urgent first: how reports and tables sort features."""
+__all__ = ["Findings", "TestReference", "build_report", "score", "score_features"]
 
 _NAN = float("nan")
+Counts = np.ndarray[Any, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class FeatureDrift:
-    """Drift of one feature between the reference and the current data."""
+class TestReference:
+    """Per feature, the reference counts the G-test uses instead of the compared counts, and the bins
+    it pools into one (see :attr:`~kldrift.profile.Profile.test_counts`)."""
 
-    feature: str
-    kind: str
+    __test__ = False  # not a pytest class
+
+    counts: Mapping[str, Counts] = field(default_factory=dict)
+    pool: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """A run's rows besides the features, carried into its report."""
+
+    schema: Sequence[SchemaChange] = ()
+    checks: Sequence[RunCheck] = ()
+    unscored: Sequence[ColumnInfo] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    """One feature's numbers before severities: counts, divergences, the raw p-value."""
+
     n_reference: int
     n_current: int
     n_bins: int
-    kl: float
-    kl_reverse: float
-    psi: float
-    jensen_shannon: float
-    p_value: float
-    p_adjusted: float
-    severity: str
-    message: str
-    metric: str
-    value: float
-    """The alert metric's value (``kl`` unless ``metric:`` says otherwise)."""
-    threshold_warn: float
-    threshold_critical: float
-    pseudocount: float
-    spec_fingerprint: str
+    kl: float = _NAN
+    kl_reverse: float = _NAN
+    psi: float = _NAN
+    jensen_shannon: float = _NAN
+    p_value: float = _NAN
     p_method: str = ""
-    """How ``p_value`` was obtained: ``g-test``, ``monte-carlo`` (sparse table), ``""`` when not tested."""
-    calibrated: bool = False
-    """Whether the thresholds were raised to the baseline's spread (``thresholds.calibrate``)."""
+    message: str = ""
+    contributions: tuple[float, ...] = ()
+    error: bool = False
 
-    @property
-    def threshold(self) -> float:
-        """The threshold that this severity reached (critical's for ok/insufficient rows)."""
-        return self.threshold_warn if self.severity == "warn" else self.threshold_critical
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureBins:
-    """The per-bin view of one feature: what a histogram chart needs."""
-
-    feature: str
-    labels: tuple[str, ...]
-    reference: tuple[int, ...]
-    current: tuple[int, ...]
-    contributions: tuple[float, ...]
-    """``rel_entr(p_i, q_i)``, the bin's share of ``kl`` (``nan`` for dropped bins)."""
-
-
-COLUMNS = [f.name for f in fields(FeatureDrift)]
-
-
-@dataclass(frozen=True, slots=True)
-class DriftReport:
-    """The result of one comparison: one :class:`FeatureDrift` per feature, in column order."""
-
-    features: tuple[FeatureDrift, ...]
-    bins: tuple[FeatureBins, ...]
-    n_reference: int
-    n_current: int
-    metric: str
-    alpha: float
-    drift_share: float
-    """Share of scored features (ok/warn/critical) at warn or above."""
-    dataset_drift: bool
-    """Whether ``drift_share`` reached ``dataset_drift.share``."""
-    share_threshold: float
-    spec_fingerprint: str
-    schema: tuple[SchemaChange, ...] = ()
-    checks: tuple[RunCheck, ...] = ()
-    unscored: tuple[ColumnInfo, ...] = ()
-    """Reference columns not scored, each with its reason."""
-    baseline: Mapping[str, Any] = field(default_factory=dict)
-    """The compared counts: ``window``, ``description``, ``first``, ``last``, ``intervals`` (empty: reference)."""
-
-    @property
-    def alerts(self) -> tuple[FeatureDrift, ...]:
-        """The warn and critical features."""
-        return tuple(f for f in self.features if Severity(f.severity).alerting)
-
-    @property
-    def scored(self) -> tuple[FeatureDrift, ...]:
-        """The features that were scored (ok, warn or critical)."""
-        return tuple(f for f in self.features if f.severity in ("ok", "warn", "critical"))
-
-    @property
-    def dataset_severity(self) -> Severity:
-        """The dataset-level row's severity: the worst drifted feature's when the share rule fires."""
-        if not self.dataset_drift:
-            return Severity.OK
-        return worst(f.severity for f in self.alerts)
-
-    @property
-    def worst(self) -> Severity:
-        """The most urgent severity of the run: features, schema changes, run checks (``ok`` when none)."""
-        return worst(
-            [
-                *(f.severity for f in self.features),
-                *(s.severity for s in self.schema),
-                *(c.severity for c in self.checks),
-            ]
-        )
-
-    def reaches(self, level: str) -> bool:
-        """Whether the run has an alert at ``level`` (``warn`` / ``critical``) or above; ``never``: False."""
-        return self.worst.reaches(level)
-
-    def counts_by_severity(self) -> dict[str, int]:
-        out = dict.fromkeys(SEVERITIES, 0)
-        for f in self.features:
-            out[f.severity] += 1
-        return out
-
-    @property
-    def verdict(self) -> Verdict:
-        """The run's verdict: worst severity first, then what it consists of."""
-        return summarize(
-            [f.severity for f in self.features],
-            self.schema,
-            self.checks,
-            drift_share=self.drift_share,
-            dataset_drift=self.dataset_drift,
-            share_threshold=self.share_threshold,
-        )
-
-    def __getitem__(self, feature: str) -> FeatureDrift:
-        for f in self.features:
-            if f.feature == feature:
-                return f
-        raise KeyError(feature)
-
-    def to_pandas(self) -> pd.DataFrame:
-        """One row per feature with the :class:`FeatureDrift` fields as columns."""
-        import pandas as pd
-
-        rows = [{c: getattr(f, c) for c in COLUMNS} for f in self.features]
-        return pd.DataFrame(rows, columns=COLUMNS)
+    def metric(self, name: str) -> float:
+        return float(getattr(self, name))
 
 
 def _seed(name: str, ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]) -> int:
@@ -212,32 +109,22 @@ def _pooled(counts: np.ndarray[Any, Any], pool: Sequence[int]) -> np.ndarray[Any
     return np.append(counts[keep], counts[list(pool)].sum())
 
 
-def _raw(
+def _measure(
     spec: FeatureSpec,
-    ref: np.ndarray[Any, Any],
-    cur: np.ndarray[Any, Any],
+    ref: Counts,
+    cur: Counts,
     alpha: float,
-    test_ref: np.ndarray[Any, Any] | None = None,
+    test_ref: Counts | None = None,
     pool: Sequence[int] = (),
-) -> dict[str, Any]:
+) -> _Measured:
     n_ref, n_cur = int(ref.sum()), int(cur.sum())
     keep = (ref + cur) > 0
     k = int(keep.sum())
-    base: dict[str, Any] = {"n_reference": n_ref, "n_current": n_cur, "n_bins": k, "p_method": ""}
     labels = spec.labels()
     if n_ref == 0 or n_cur == 0:
         side = "current" if n_cur == 0 else "reference"
-        return {
-            **base,
-            "kl": _NAN,
-            "kl_reverse": _NAN,
-            "psi": _NAN,
-            "jensen_shannon": _NAN,
-            "p_value": _NAN,
-            "message": f"no rows in the {side} data",
-            "contributions": (_NAN,) * len(labels),
-        }
-    d = divergences(cur[keep], ref[keep], pseudocount=alpha)
+        return _Measured(n_ref, n_cur, k, message=f"no rows in the {side} data", contributions=(_NAN,) * len(labels))
+    d = divergences(ref[keep], cur[keep], pseudocount=alpha)
     contrib = np.full(len(labels), np.nan)
     contrib[keep] = d.contributions
     message = ""
@@ -250,32 +137,201 @@ def _raw(
         t_ref, t_cur = _pooled(test_ref, pool), _pooled(cur, pool)
     tkeep = (t_ref + t_cur) > 0
     test = g_test(t_ref[tkeep], t_cur[tkeep], seed=_seed(spec.name, t_ref, t_cur))
-    return {
-        **base,
-        "kl": d.kl,
-        "kl_reverse": d.kl_reverse,
-        "psi": d.psi,
-        "jensen_shannon": d.jensen_shannon,
-        "p_value": test.p_value,
-        "p_method": test.method if test.bins >= 2 else "",
-        "message": message,
-        "contributions": tuple(float(c) for c in contrib),
-    }
+    return _Measured(
+        n_ref,
+        n_cur,
+        k,
+        kl=d.kl,
+        kl_reverse=d.kl_reverse,
+        psi=d.psi,
+        jensen_shannon=d.jensen_shannon,
+        p_value=test.p_value,
+        p_method=test.method if test.bins >= 2 else "",
+        message=message,
+        contributions=tuple(float(c) for c in contrib),
+    )
 
 
-def _describe(row: dict[str, Any], alpha: float) -> str:
-    sev, metric, value = row["severity"], row["metric"], row["value"]
-    how = ", permutation test" if row["p_method"] == "monte-carlo" else ""
-    kind, padj = "calibrated " if row.get("calibrated") else "", row["p_adjusted"]
-    if sev in ("warn", "critical"):
-        thr = row["threshold_warn"] if sev == "warn" else row["threshold_critical"]
-        return f"{metric} {value:.4g} >= {kind}{sev} threshold {thr:.4g} (p_adjusted {padj:.3g} < {alpha:g}{how})"
-    if sev == "ok" and not row["message"] and math.isfinite(value) and value >= row["threshold_warn"]:
-        return (
-            f"{metric} {value:.4g} >= {kind}warn threshold {row['threshold_warn']:.4g} but not significant "
-            f"(p_adjusted {row['p_adjusted']:.3g} >= {alpha:g}{how})"
+def _severity(
+    m: _Measured, value: float, padj: float, warn: float, critical: float, settings: Settings
+) -> tuple[Severity, str]:
+    """A scored feature's severity, and the message that says why (the measured message otherwise)."""
+    if m.error:
+        return Severity.ERROR, m.message
+    min_rows = max(settings.min_rows, 1)  # no rows on a side is never scorable, even with min_rows: 0
+    if m.n_current < min_rows or m.n_reference < min_rows:
+        side, n = ("current", m.n_current) if m.n_current < min_rows else ("reference", m.n_reference)
+        return Severity.INSUFFICIENT_DATA, m.message or (
+            f"fewer than min_rows={settings.min_rows} rows in the {side} data ({n})"
         )
-    return str(row["message"])
+    alpha = settings.significance.alpha
+    significant = math.isfinite(padj) and padj < alpha
+    if significant and value >= critical:
+        return Severity.CRITICAL, ""
+    if significant and value >= warn:
+        return Severity.WARN, ""
+    return Severity.OK, m.message
+
+
+def _describe(
+    severity: Severity,
+    message: str,
+    m: _Measured,
+    metric: str,
+    value: float,
+    padj: float,
+    thr: tuple[float, float],
+    *,
+    alpha: float,
+    calibrated: bool,
+) -> str:
+    how = ", permutation test" if m.p_method == "monte-carlo" else ""
+    kind = "calibrated " if calibrated else ""
+    warn, critical = thr
+    if severity.alerting:
+        t = warn if severity is Severity.WARN else critical
+        return f"{metric} {value:.4g} >= {kind}{severity} threshold {t:.4g} (p_adjusted {padj:.3g} < {alpha:g}{how})"
+    if severity is not Severity.OK or message or not math.isfinite(value):
+        return message
+    if value >= warn:
+        return (
+            f"{metric} {value:.4g} >= {kind}warn threshold {warn:.4g} but not significant "
+            f"(p_adjusted {padj:.3g} >= {alpha:g}{how})"
+        )
+    if math.isfinite(padj) and padj < alpha:  # real, but small: say so rather than an empty message
+        return (
+            f"significant but small: {metric} {value:.4g} < {kind}warn threshold {warn:.4g} "
+            f"(p_adjusted {padj:.3g} < {alpha:g}{how})"
+        )
+    return message
+
+
+def score_features(
+    spec: BinSpec,
+    reference: Histogram,
+    current: Histogram,
+    settings: Settings,
+    *,
+    test_reference: TestReference | None = None,
+    hints: Mapping[str, str] | None = None,
+    calibration: Calibration | None = None,
+) -> tuple[tuple[FeatureDrift, ...], tuple[FeatureBins, ...]]:
+    """Every feature of ``spec`` scored from the two histograms: its row and its per-bin view.
+
+    ``reference`` is what the current counts are compared with (the profile's counts, or a baseline
+    window's); ``test_reference`` the reference counts the G-test uses instead (categories chosen on
+    the reference's even rows are tested against its odd rows); ``hints`` a note per feature for its
+    message; ``calibration`` thresholds raised per feature.
+    """
+    alpha = settings.smoothing.pseudocount
+    metric = settings.metric
+    errors = {**reference.errors, **current.errors}
+    test = test_reference or TestReference()
+    cal = calibration or Calibration()
+    measured: list[_Measured] = []
+    bins: list[FeatureBins] = []
+    for f in spec.features:
+        ref, cur = reference.counts[f.name], current.counts[f.name]
+        if f.name in errors:
+            m = _Measured(
+                int(ref.sum()), int(cur.sum()), 0, message=errors[f.name], contributions=(_NAN,) * f.n_bins, error=True
+            )
+        else:
+            m = _measure(f, ref, cur, alpha, test.counts.get(f.name), test.pool.get(f.name, ()))
+        measured.append(m)
+        bins.append(
+            FeatureBins(
+                f.name, tuple(f.labels()), tuple(int(v) for v in ref), tuple(int(v) for v in cur), m.contributions
+            )
+        )
+    adjusted = adjust_pvalues([m.p_value for m in measured], settings.significance.correction)
+    rows = []
+    for f, m, padj in zip(spec.features, measured, adjusted, strict=True):
+        configured = settings.thresholds_for(f.name)
+        warn, critical = cal.thresholds.get(f.name, (configured.warn, configured.critical))
+        calibrated = f.name in cal.thresholds
+        value = m.metric(metric)
+        severity, message = _severity(m, value, padj, warn, critical, settings)
+        message = _describe(
+            severity,
+            message,
+            m,
+            metric,
+            value,
+            padj,
+            (warn, critical),
+            alpha=settings.significance.alpha,
+            calibrated=calibrated,
+        )
+        hint = (hints or {}).get(f.name)
+        if hint:
+            message = f"{message}; {hint}" if message else hint
+        rows.append(
+            FeatureDrift(
+                feature=f.name,
+                kind=f.kind,
+                n_reference=m.n_reference,
+                n_current=m.n_current,
+                n_bins=m.n_bins,
+                kl=m.kl,
+                kl_reverse=m.kl_reverse,
+                psi=m.psi,
+                jensen_shannon=m.jensen_shannon,
+                p_value=m.p_value,
+                p_adjusted=padj,
+                severity=severity,
+                message=message,
+                metric=metric,
+                value=value,
+                threshold_warn=warn,
+                threshold_critical=critical,
+                pseudocount=alpha,
+                spec_fingerprint=spec.fingerprint,
+                p_method=m.p_method,
+                calibrated=calibrated,
+                calibration=cal.method if calibrated else "",
+            )
+        )
+    return tuple(rows), tuple(bins)
+
+
+def build_report(
+    features: Sequence[FeatureDrift],
+    bins: Sequence[FeatureBins],
+    settings: Settings,
+    *,
+    n_reference: int,
+    n_current: int,
+    spec_fingerprint: str,
+    findings: Findings | None = None,
+    baseline: BaselineInfo | None = None,
+) -> DriftReport:
+    """The report of scored features with the run's other findings, the dataset-share rule and the page rule."""
+    found = findings or Findings()
+    scored = [f for f in features if f.severity.scored]
+    share = sum(f.severity.alerting for f in scored) / len(scored) if scored else 0.0
+    checks = list(found.checks)
+    if features and not scored and not any(c.check == "no_data" for c in checks) and n_current:
+        reason = next((f.message for f in features if f.severity is Severity.INSUFFICIENT_DATA), "")
+        if reason:
+            checks.append(RunCheck("insufficient_data", Severity.INSUFFICIENT_DATA, reason, n_current))
+    return DriftReport(
+        features=tuple(features),
+        bins=tuple(bins),
+        n_reference=n_reference,
+        n_current=n_current,
+        metric=settings.metric,
+        alpha=settings.significance.alpha,
+        drift_share=share,
+        dataset_drift=bool(scored) and share >= settings.dataset_drift.share,
+        share_threshold=settings.dataset_drift.share,
+        spec_fingerprint=spec_fingerprint,
+        schema=tuple(found.schema),
+        checks=tuple(checks),
+        unscored=tuple(found.unscored),
+        baseline=baseline or BaselineInfo(),
+        page_rule=settings.alerts.page,
+    )
 
 
 def score(
@@ -284,117 +340,24 @@ def score(
     current: Histogram,
     settings: Settings,
     *,
-    test_reference: tuple[Mapping[str, np.ndarray[Any, Any]], Mapping[str, tuple[int, ...]]] | None = None,
-    extra_errors: dict[str, str] | None = None,
-    hints: dict[str, str] | None = None,
-    schema: Sequence[SchemaChange] = (),
-    checks: Sequence[RunCheck] = (),
-    unscored: Sequence[ColumnInfo] = (),
-    thresholds: Mapping[str, tuple[float, float]] | None = None,
-    baseline: Mapping[str, Any] | None = None,
+    test_reference: TestReference | None = None,
+    hints: Mapping[str, str] | None = None,
+    calibration: Calibration | None = None,
+    findings: Findings | None = None,
+    baseline: BaselineInfo | None = None,
 ) -> DriftReport:
-    """Score every feature of ``spec`` from the two histograms.
-
-    ``test_reference`` holds, per feature, the reference counts the G-test
-    uses instead of ``reference``'s and the bins it pools into one (see
-    :attr:`~kldrift.profile.Profile.test_counts`); ``hints`` a note per feature for its message;
-    ``thresholds`` calibrated ``(warn, critical)`` per feature; the rest is carried into the report.
-    """
-    alpha = settings.smoothing.pseudocount
-    metric = settings.metric
-    sig = settings.significance
-    errors = {**reference.errors, **current.errors, **(extra_errors or {})}
-    test_counts, test_pool = test_reference or ({}, {})
-    rows: list[dict[str, Any]] = []
-    bins: list[FeatureBins] = []
-    for f in spec.features:
-        ref = reference.counts[f.name]
-        cur = current.counts[f.name]
-        thr = settings.thresholds_for(f.name)
-        warn, critical = (thresholds or {}).get(f.name, (thr.warn, thr.critical))
-        row: dict[str, Any] = {
-            "feature": f.name,
-            "kind": f.kind,
-            "metric": metric,
-            "threshold_warn": warn,
-            "threshold_critical": critical,
-            "calibrated": f.name in (thresholds or {}),
-            "pseudocount": alpha,
-            "spec_fingerprint": spec.fingerprint,
-        }
-        if f.name in errors:
-            row.update(
-                n_reference=int(ref.sum()),
-                n_current=int(cur.sum()),
-                n_bins=0,
-                kl=_NAN,
-                kl_reverse=_NAN,
-                psi=_NAN,
-                jensen_shannon=_NAN,
-                p_value=_NAN,
-                p_method="",
-                message=errors[f.name],
-                severity="error",
-                contributions=(_NAN,) * f.n_bins,
-            )
-        else:
-            row.update(_raw(f, ref, cur, alpha, test_counts.get(f.name), test_pool.get(f.name, ())))
-        rows.append(row)
-        bins.append(
-            FeatureBins(
-                f.name,
-                tuple(f.labels()),
-                tuple(int(v) for v in ref),
-                tuple(int(v) for v in cur),
-                row.pop("contributions"),
-            )
-        )
-    adjusted = adjust_pvalues([r["p_value"] for r in rows], sig.correction)
-    min_rows = max(settings.min_rows, 1)  # no rows on a side is never scorable, even with min_rows: 0
-    for r, padj in zip(rows, adjusted, strict=True):
-        r["p_adjusted"] = padj
-        r["value"] = r[metric]
-        if r.get("severity") == "error":
-            pass
-        elif r["n_current"] < min_rows or r["n_reference"] < min_rows:
-            r["severity"] = "insufficient_data"
-            need = f"fewer than min_rows={settings.min_rows} rows"
-            side = "current" if r["n_current"] < min_rows else "reference"
-            r["message"] = r["message"] or f"{need} in the {side} data ({r[f'n_{side}']})"
-        else:
-            significant = math.isfinite(padj) and padj < sig.alpha
-            if significant and r["value"] >= r["threshold_critical"]:
-                r["severity"] = "critical"
-            elif significant and r["value"] >= r["threshold_warn"]:
-                r["severity"] = "warn"
-            else:
-                r["severity"] = "ok"
-        r["message"] = _describe(r, sig.alpha)
-        hint = (hints or {}).get(r["feature"])
-        if hint:
-            r["message"] = f"{r['message']}; {hint}" if r["message"] else hint
-    features = tuple(FeatureDrift(**{c: r[c] for c in COLUMNS}) for r in rows)
-    scored = [f for f in features if f.severity in ("ok", "warn", "critical")]
-    drifted = sum(f.severity in ("warn", "critical") for f in scored)
-    share = drifted / len(scored) if scored else 0.0
-    all_checks = list(checks)
-    if features and not scored and not any(c.check == "no_data" for c in all_checks) and current.rows:
-        reason = next((f.message for f in features if f.severity == "insufficient_data"), "")
-        if reason:
-            all_checks.append(RunCheck("insufficient_data", "insufficient_data", reason, current.rows))
-    return DriftReport(
-        features=features,
-        bins=tuple(bins),
+    """Score every feature of ``spec`` from the two histograms into a report (see :func:`score_features`
+    and :func:`build_report`)."""
+    features, bins = score_features(
+        spec, reference, current, settings, test_reference=test_reference, hints=hints, calibration=calibration
+    )
+    return build_report(
+        features,
+        bins,
+        settings,
         n_reference=reference.rows,
         n_current=current.rows,
-        metric=metric,
-        alpha=sig.alpha,
-        drift_share=share,
-        dataset_drift=bool(scored) and share >= settings.dataset_drift.share,
-        share_threshold=settings.dataset_drift.share,
         spec_fingerprint=spec.fingerprint,
-        schema=tuple(schema),
-        checks=tuple(all_checks),
-        unscored=tuple(unscored),
-        baseline=dict(baseline or {}),
+        findings=findings,
+        baseline=baseline,
     )

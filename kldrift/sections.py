@@ -13,11 +13,12 @@ import math
 import urllib.parse
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from kldrift.severity import FailOn, RowLevel
 
 __all__ = [
     "METRICS",
-    "SEVERITIES",
     "AirflowSettings",
     "AlertSettings",
     "Baseline",
@@ -26,6 +27,7 @@ __all__ = [
     "ColumnSettings",
     "DatasetDrift",
     "Features",
+    "PageRule",
     "SchemaSeverities",
     "Significance",
     "Smoothing",
@@ -36,11 +38,9 @@ __all__ = [
 ]
 
 METRICS = ("kl", "kl_reverse", "psi", "jensen_shannon")
-SEVERITIES = ("ok", "warn", "critical", "insufficient_data", "error")
 
 Metric = Literal["kl", "kl_reverse", "psi", "jensen_shannon"]
 Strategy = Literal["quantile", "uniform"]
-FailOn = Literal["never", "warn", "critical"]
 
 
 def _in_order(model: Any, smaller: str, larger: str, why: str = "") -> Any:
@@ -70,15 +70,25 @@ class Binning(Model):
 
 
 class Calibrate(Model):
-    """Per feature, raise the thresholds to the spread of the metric over the baseline's intervals."""
+    """Per feature, raise the thresholds to the spread of the metric over the baseline's intervals.
 
+    For each interval of the window, the metric of its counts against the sum of the others (leave one
+    out); then, by ``method``:
+
+    * ``sd``: ``warn = max(warn, mean + warn_sd x sd)`` (``ddof=1``), ``critical`` likewise with ``critical_sd``;
+    * ``mad``: the median and 1.4826 x the median absolute deviation instead of the mean and sd: the same
+      for normal data, but barely moved by a few disrupted intervals in the window;
+    * ``conformal``: ``warn = max(warn, the largest leave-one-out value)``: a run is unusual when it exceeds
+      every one of the W intervals, ``p <= 1/(W+1)`` whatever their distribution; ``critical`` keeps the
+      configured ratio ``critical / warn`` above the calibrated warn.
+    """
+
+    method: Literal["sd", "mad", "conformal"] = Field("sd", validation_alias=AliasChoices("method", "spread"))
+    """``sd``, ``mad`` or ``conformal`` (``spread:``, its name before 0.2, is read as ``method:``)."""
     warn_sd: float = Field(3.0, gt=0, le=1_000)
-    """warn = max(warn, mean + warn_sd x sd) of the leave-one-out metric over the intervals."""
+    """``sd`` / ``mad``: warn = max(warn, center + warn_sd x spread) of the leave-one-out metric."""
     critical_sd: float = Field(5.0, gt=0, le=1_000)
-    """critical = max(critical, mean + critical_sd x sd)."""
-    spread: Literal["sd", "mad"] = "sd"
-    """``sd``: mean and standard deviation (ddof=1). ``mad``: median and 1.4826 x the median absolute
-    deviation, the same for normal data but barely moved by a few disrupted intervals in the window."""
+    """``sd`` / ``mad``: critical = max(critical, center + critical_sd x spread)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Calibrate:
@@ -148,8 +158,34 @@ class Baseline(Model):
     """seasonal only: intervals per period (7 for the same weekday of a daily job)."""
     range: tuple[dt.date, dt.date] | None = None
     """range only: the first and last day of a fixed set of past intervals."""
-    min_intervals: int = Field(7, ge=1, le=1_000)
-    """Fewer intervals with data: compare with the reference instead, and say so."""
+    min_intervals: int | None = Field(None, ge=1, le=1_000)
+    """Fewer intervals with data: compare with the reference instead, and say so (default: 7, or
+    ``intervals`` when that is smaller)."""
+    quarantine: Literal["none", "warn", "critical"] = "none"
+    """Leave out of later windows (and of calibration) the intervals whose run paged at this level or above;
+    the window then reaches further back for healthy intervals, at most ``max_lookback`` of them."""
+    max_lookback: int | None = Field(None, ge=1, le=10_000)
+    """With ``quarantine``: how many intervals (periods, for ``seasonal``) back the window may reach for
+    healthy ones (default: twice ``intervals``). When fewer than ``min_intervals`` healthy ones are left
+    within it, the baseline accepts the new level: the latest intervals, paged or not."""
+    accept_after: int | None = Field(None, ge=1, le=1_000)
+    """With ``quarantine``: after this many consecutive paged intervals, a lasting change is the new normal:
+    the window starts at the first of them (default: ``min_intervals``)."""
+
+    @property
+    def min_count(self) -> int:
+        """``min_intervals``, or its default: 7, at most ``intervals``."""
+        return self.min_intervals if self.min_intervals is not None else min(7, self.intervals)
+
+    @property
+    def lookback(self) -> int:
+        """``max_lookback``, or its default: twice ``intervals``."""
+        return self.max_lookback if self.max_lookback is not None else 2 * self.intervals
+
+    @property
+    def accept_count(self) -> int:
+        """``accept_after``, or its default: ``min_intervals``."""
+        return self.accept_after if self.accept_after is not None else self.min_count
 
     @model_validator(mode="after")
     def _consistent(self) -> Baseline:
@@ -163,6 +199,22 @@ class Baseline(Model):
             raise ValueError(f"range applies to window: range, not {self.window}")
         if self.range is not None and self.range[0] > self.range[1]:
             raise ValueError(f"range: the first day {self.range[0]} is after the last {self.range[1]}")
+        if self.window != "range" and self.min_intervals is not None and self.min_intervals > self.intervals:
+            # Never satisfiable: every run would silently compare with the reference.
+            raise ValueError(
+                f"min_intervals ({self.min_intervals}) must be <= intervals ({self.intervals}): a window of "
+                f"{self.intervals} intervals can never hold {self.min_intervals}"
+            )
+        if self.quarantine != "none":
+            if self.lookback < self.intervals:
+                raise ValueError(f"max_lookback ({self.lookback}) must be >= intervals ({self.intervals})")
+            if self.accept_count < self.min_count:
+                raise ValueError(
+                    f"accept_after ({self.accept_count}) must be >= min_intervals ({self.min_count}): an "
+                    "accepted level needs enough intervals to compare with"
+                )
+        elif self.max_lookback is not None or self.accept_after is not None:
+            raise ValueError("max_lookback and accept_after apply with quarantine: warn or critical")
         return self
 
 
@@ -184,17 +236,14 @@ class DatasetDrift(Model):
     share: float = Field(0.5, gt=0, le=1)
 
 
-Level = Literal["ok", "warn", "critical"]
-
-
 class SchemaSeverities(Model):
     """Severity of each kind of schema change (``ok``: reported, not an alert)."""
 
-    dropped: Level = "critical"
+    dropped: RowLevel = "critical"
     """A reference column missing from the current data."""
-    retyped: Level = "critical"
+    retyped: RowLevel = "critical"
     """A column whose values changed logical type (numbers became strings, say)."""
-    added: Level = "warn"
+    added: RowLevel = "warn"
     """A current column the reference does not have."""
 
 
@@ -211,7 +260,7 @@ class Volume(Model):
     """Earlier runs whose row counts give the expected rows."""
     min_history: int = Field(3, ge=1, le=10_000)
     """Earlier runs needed before their median is used."""
-    no_data: Level = "critical"
+    no_data: RowLevel = "critical"
     """Severity of a run whose partition is missing or has no rows."""
 
     @model_validator(mode="after")
@@ -273,8 +322,31 @@ def check_webhook_url(v: str) -> str:
     return v
 
 
+PageCheck = Literal["schema", "volume", "no_data", "dataset"]
+
+
+class PageRule(Model):
+    """When a run pages: the run's verdict, which drives ``fail_on``, the exit code, the webhook and the
+    Airflow task state. Feature rows keep their own severities; the rule only decides the run's level.
+
+    The run pages at ``critical`` when at least ``critical_features`` features are critical, or a row
+    of one of ``checks`` is; at ``warn`` when at least ``warn_features`` features are at warn or above,
+    or a row of one of ``checks`` is at warn.
+    """
+
+    critical_features: int = Field(1, ge=1, le=100_000)
+    """Features at critical that make the run page at critical."""
+    warn_features: int = Field(1, ge=1, le=100_000)
+    """Features at warn or above that make the run page at warn."""
+    checks: tuple[PageCheck, ...] = ("schema", "volume", "no_data", "dataset")
+    """Run-level rows that page at their own severity: a schema change, the row count, a missing partition,
+    the dataset-share rule."""
+
+
 class AlertSettings(Model):
     fail_on: FailOn = "never"
+    """The run fails (exit 1, a failed Airflow task) when its verdict pages at this level or above."""
+    page: PageRule = PageRule()
     webhook: Webhook | None = None
 
 

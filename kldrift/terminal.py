@@ -70,19 +70,25 @@ def report_json(report: Any) -> dict[str, Any]:
     """The JSON output of a comparison: the verdict, every feature, schema changes, run checks, unscored columns."""
     import dataclasses
 
-    from kldrift.scoring import COLUMNS
+    from kldrift.results import COLUMNS
 
     def clean(v: Any) -> Any:
         return None if isinstance(v, float) and not math.isfinite(v) else v
 
     verdict = report.verdict
     return {
-        "verdict": {"worst": str(verdict.worst), "headline": verdict.headline, "details": list(verdict.details)},
+        "verdict": {
+            "worst": str(verdict.worst),
+            "paged": str(verdict.paged),
+            "page_reason": verdict.page_reason,
+            "headline": verdict.headline,
+            "details": list(verdict.details),
+        },
         "features": [{k: clean(getattr(f, k)) for k in COLUMNS} for f in report.features],
         "schema": [dataclasses.asdict(c) for c in report.schema],
         "checks": [{k: clean(v) for k, v in dataclasses.asdict(c).items()} for c in report.checks],
         "unscored": [{"column": c.name, "type": c.type, "role": c.role, "reason": c.reason} for c in report.unscored],
-        "baseline": dict(report.baseline) or {"window": "fixed", "description": "reference"},
+        "baseline": report.baseline.to_json(),
     }
 
 

@@ -16,7 +16,7 @@ from helpers import one_error
 
 from kldrift import cli
 from kldrift.profile import Profile
-from kldrift.scoring import COLUMNS
+from kldrift.results import COLUMNS
 
 KLDRIFT = str(Path(sys.executable).with_name("kldrift"))
 QUIET, DRIFT = "2026-01-01", "2026-01-02"
@@ -205,14 +205,29 @@ def test_compare_json_rows_have_the_contract_fields(capsys: pytest.CaptureFixtur
     assert code == 0
     doc = json.loads(out)
     assert list(doc) == ["verdict", "features", "schema", "checks", "unscored", "baseline", "timings"]
-    assert doc["baseline"] == {"window": "fixed", "description": "reference"}
+    assert doc["baseline"] == {
+        "window": "fixed",
+        "description": "reference",
+        "first": None,
+        "last": None,
+        "intervals": 0,
+        "used": [],
+        "skipped": [],
+        "since": None,
+        "calibration": "",
+    }
     # seconds per step, for benchmarks and logs
     assert list(doc["timings"]) == ["profile_s", "scan_s", "count_s", "score_s"]
     assert all(v >= 0 for v in doc["timings"].values())
     assert doc["verdict"] == {
         "worst": "critical",
+        "paged": "critical",
+        "page_reason": "1 feature critical",
         "headline": "1 feature drifted: 1 critical",
-        "details": ["No dataset drift: 1 of 3 scored features (33%) at warn or critical (dataset_drift.share 50%)"],
+        # never "no dataset drift" beside an alert
+        "details": [
+            "Dataset-share rule not reached: 1 of 3 scored features (33%) at warn or critical (dataset_drift.share 50%)"
+        ],
     }
     assert (doc["schema"], doc["checks"], doc["unscored"]) == ([], [], [])
     rows = doc["features"]

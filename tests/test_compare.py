@@ -22,7 +22,7 @@ from kldrift import fitting
 from kldrift.config import Settings
 from kldrift.histogram import count
 from kldrift.profile import Profile
-from kldrift.scoring import DriftReport
+from kldrift.results import DriftReport
 from kldrift.sources import open_source
 
 N = 3_000

@@ -146,7 +146,7 @@ def test_psi_is_kl_plus_reverse(p: list[float], q: list[float], alpha: float) ->
 
 def test_divergences_share_one_smoothing() -> None:
     cur, ref = [0, 7, 2, 0, 11], [4, 0, 3, 9, 1]
-    d = divergences(cur, ref, pseudocount=0.5)
+    d = divergences(ref, cur, pseudocount=0.5)
     p = (np.array(cur) + 0.5) / (20 + 5 * 0.5)  # (c + α) / (n + kα)
     q = (np.array(ref) + 0.5) / (17 + 5 * 0.5)
     # oracles: scipy.stats.entropy and jensenshannon on the same smoothed p and q

@@ -32,7 +32,8 @@ from kldrift.interval import Interval
 from kldrift.outputs import report as html_report
 from kldrift.outputs import write_outputs
 from kldrift.pipeline import run
-from kldrift.scoring import SEVERITY_RANK, DriftReport
+from kldrift.results import DriftReport
+from kldrift.severity import Severity
 
 DATES = ["2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"]
 DRIFT_DAY = "2026-11-19"  # make_demo(drift_day=3): the third day onwards
@@ -92,7 +93,7 @@ def test_every_feature_in_the_summary_and_a_section_most_urgent_first(demo: tupl
     assert sorted(r["data-feature"] for r in rows) == sorted(m["feature"] for m in metrics)
     # The order the issue asks for: severity (critical, warn, error, insufficient_data, ok), then the metric descending.
     by_name = {m["feature"]: m for m in metrics}
-    keys = [(SEVERITY_RANK[r["data-severity"]], -by_name[r["data-feature"]]["value"]) for r in rows]
+    keys = [(Severity(r["data-severity"]).rank, -by_name[r["data-feature"]]["value"]) for r in rows]
     assert keys == sorted(keys)
     # The demo's documented drifted columns (make_demo's DRIFTED) lead the table.
     assert {r["data-feature"] for r in rows[: len(info["drifted"])]} == set(info["drifted"])

@@ -23,7 +23,7 @@ from kldrift.history import read_history
 from kldrift.interval import Interval
 from kldrift.outputs.alerts import KEYS
 from kldrift.pipeline import run
-from kldrift.scoring import COLUMNS
+from kldrift.results import COLUMNS
 
 DAYS = [f"2026-11-{d}" for d in range(17, 24)]  # demo-data's 7 days; drift from day 5 (2026-11-21)
 ALERT_FIELDS = list(KEYS)

@@ -23,7 +23,8 @@ from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.config import Settings, coerce_config
 from kldrift.divergence import adjust_pvalues
 from kldrift.histogram import Histogram
-from kldrift.scoring import DriftReport, FeatureDrift, score
+from kldrift.results import DriftReport, FeatureDrift
+from kldrift.scoring import score
 
 CONTRACT_COLUMNS = [
     "feature",
@@ -244,7 +245,9 @@ def test_significant_but_small_is_ok() -> None:
     assert f.p_adjusted < 0.01  # 10,000 rows: a 3-point shift is significant …
     assert f.kl < 0.1  # … but tiny (ln 2 - H(0.53) = 0.0018)
     assert f.severity == "ok"
-    assert f.message == ""
+    # … and says so, rather than an empty message (Seattle temp_max 2012 vs 2015: p 1.2e-4, KL 0.092)
+    assert f.message.startswith("significant but small: kl 0.001801 < warn threshold 0.1 (p_adjusted ")
+    assert f.message.endswith(" < 0.01)")
 
 
 def test_alpha_setting() -> None:

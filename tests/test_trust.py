@@ -298,7 +298,13 @@ def test_an_empty_partition_is_no_data(volume_job: Callable[..., Path], capsys: 
     )
     assert cli.main(["-q", "run", "--config", str(config), "--date", DAYS[0], "--format", "json"]) == 0
     verdict = json.loads(capsys.readouterr().out)["verdict"]
-    assert verdict == {"worst": "critical", "headline": "No data: the current data has no rows", "details": []}
+    assert verdict == {
+        "worst": "critical",
+        "paged": "critical",
+        "page_reason": "no data: the current data has no rows",
+        "headline": "No data: the current data has no rows",
+        "details": [],
+    }
 
 
 def test_a_small_day_is_scored_and_a_tiny_one_is_insufficient_at_run_level(volume_job: Callable[..., Path]) -> None:
@@ -327,7 +333,8 @@ def test_the_verdict_leads_with_the_worst_severity(tmp_path: Path) -> None:
     v = report.verdict
     # 5 critical features of 12: the dataset-share rule (0.5) does not fire, yet the run is critical, not green
     assert (v.worst, v.tone, v.headline) == ("critical", "critical", "5 features drifted: 5 critical")
-    assert v.details[0].startswith("No dataset drift: 5 of 12 scored features (42%)")
+    # beside an alert, the share rule is "not reached", never "no dataset drift"
+    assert v.details[0].startswith("Dataset-share rule not reached: 5 of 12 scored features (42%)")
     calm = kldrift.compare(ref, ref).verdict
     assert (calm.worst, calm.tone, calm.headline) == ("ok", "ok", "No drift: 12 features scored, all ok")
 

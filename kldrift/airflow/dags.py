@@ -232,6 +232,7 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
             outlet_events[asset].extra = {
                 "date": summary["date"],
                 "worst": summary["worst"],
+                "paged": summary["paged"],
                 "alerts": summary["alerts"],
                 "path": os.path.dirname(summary["paths"]["alerts"]),
             }
@@ -273,7 +274,7 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
                 from kldrift.airflow import tasks
 
                 if summary.get("webhook") is None:
-                    raise AirflowSkipException(f"worst severity {summary['worst']}: below alerts.webhook.on")
+                    raise AirflowSkipException(f"paged at {summary['paged']}: below alerts.webhook.on")
                 with fail_fast():
                     return tasks.deliver_webhook(path, summary["webhook"])
 

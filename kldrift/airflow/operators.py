@@ -17,14 +17,13 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from kldrift.airflow.tasks import fail_on_message, is_permanent, job_interval
 from kldrift.config import load_config
-from kldrift.severity import FAIL_ON
+from kldrift.severity import fail_on_level
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["DriftReportLink", "KLDriftOperator", "RunLineage", "fail_fast", "report_url"]
 
-_FAIL_ON = FAIL_ON
 PLUGIN_PREFIX = "/kldrift"
 
 
@@ -108,8 +107,8 @@ class KLDriftOperator(RunLineage, BaseOperator):  # type: ignore[misc]  # Airflo
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if fail_on is not None and "{{" not in fail_on and fail_on not in _FAIL_ON:
-            raise ValueError(f"`fail_on` must be one of never, warn, critical, got {fail_on!r}")
+        if fail_on is not None and "{{" not in fail_on:
+            fail_on_level(fail_on, key="fail_on")
         self.config_path = config_path
         self.fail_on = fail_on
         self.date = date
@@ -128,18 +127,16 @@ class KLDriftOperator(RunLineage, BaseOperator):  # type: ignore[misc]  # Airflo
             interval = config.schedule_of().for_date(self.date)
         else:
             interval = job_interval(config, context.get("data_interval_start"), context.get("data_interval_end"))
-        fail_on = self.fail_on or config.alerts.fail_on
-        if fail_on not in _FAIL_ON:
-            raise AirflowFailException(f"`fail_on` must be one of never, warn, critical, got {fail_on!r}")
+        fail_on = fail_on_level(self.fail_on or config.alerts.fail_on, key="fail_on")  # rendered now
         self.log.info("kldrift %s: scoring %s (%s .. %s)", config.dataset, interval.ds, interval.start, interval.end)
         result = run(config, interval, deliver=self.deliver_webhook)
         summary = result.summary()
         summary["deliveries"] = list(result.deliveries)
         self.log.info(
-            "kldrift %s %s: worst %s; alerts: %s; files: %s",
+            "kldrift %s %s: paged %s; alerts: %s; files: %s",
             config.dataset,
             interval.ds,
-            summary["worst"],
+            summary["paged"],
             ", ".join(summary["alerts"]) or "-",
             result.paths.get("alerts"),
         )

@@ -230,19 +230,17 @@ def deliver_webhook(config_path: str, body: Mapping[str, Any]) -> dict[str, Any]
 def fail_on_message(summary: Mapping[str, Any], fail_on: str) -> str | None:
     """Why the run must fail under ``fail_on`` (``never``, ``warn``, ``critical``), or ``None``.
 
-    The run's worst severity decides, as for ``kldrift run``'s exit code 1: drift, schema
-    changes and row-count alerts (volume, no data) alike.
+    The level the run paged at (``alerts.page``) decides, as for ``kldrift run``'s exit code 1.
     """
-    from kldrift.severity import FAIL_ON, Severity
+    from kldrift.severity import Severity, fail_on_level
 
-    if fail_on not in FAIL_ON:
-        raise KLDriftError(f"fail_on: expected never, warn or critical, got {fail_on!r}")
-    worst = Severity(summary.get("worst", "ok"))
-    if not worst.reaches(fail_on):
+    level = fail_on_level(fail_on, key="fail_on")
+    paged = Severity(summary.get("paged", "ok"))
+    if not paged.reaches(level):
         return None
     alerts = ", ".join(summary.get("alerts", [])) or "-"
     return (
         f"kldrift: {summary.get('dataset', '')} {summary.get('date', '')}: {summary.get('verdict') or 'drift'} "
-        f"reached fail_on={fail_on} (worst {worst}; drifted: {alerts}); files: "
+        f"paged at {paged} (fail_on={level}: {summary.get('page_reason', '')}; drifted: {alerts}); files: "
         f"{summary.get('paths', {}).get('alerts', '')}"
     )

@@ -38,7 +38,7 @@ from kldrift.outputs.manifest import versions
 from kldrift.outputs.metrics import metrics_bytes, metrics_table, with_note
 from kldrift.outputs.webhook import deliver, payload, should_deliver
 from kldrift.redact import redact_url
-from kldrift.scoring import DriftReport
+from kldrift.results import DriftReport
 from kldrift.sources import describe
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from kldrift.atomic import write_text
-from kldrift.scoring import DriftReport
+from kldrift.results import DriftReport
 from kldrift.severity import Severity
 
 __all__ = ["KEYS", "alert_rows", "render_alerts", "write_alerts"]

@@ -17,9 +17,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kldrift.findings import RunCheck, SchemaChange, Verdict, summarize
-from kldrift.scoring import COLUMNS, DriftReport
-from kldrift.severity import Severity
+from kldrift.findings import Page, RunCheck, SchemaChange, Verdict, page, summarize
+from kldrift.results import COLUMNS, DriftReport
+from kldrift.sections import PageRule
+from kldrift.severity import Severity, worst
 
 __all__ = [
     "CHECKS",
@@ -52,6 +53,7 @@ _FIELD_TYPES: dict[str, pa.DataType] = {
     "spec_fingerprint": pa.string(),
     "p_method": pa.string(),
     "calibrated": pa.bool_(),
+    "calibration": pa.string(),
 }
 
 SCHEMA = pa.schema(
@@ -79,6 +81,11 @@ SCHEMA = pa.schema(
         pa.field("baseline_first", pa.string()),
         pa.field("baseline_last", pa.string()),
         pa.field("baseline_intervals", pa.int64()),
+        pa.field("baseline_used", pa.list_(pa.string())),
+        pa.field("baseline_skipped", pa.list_(pa.string())),
+        pa.field("baseline_since", pa.string()),
+        pa.field("paged", pa.string()),
+        pa.field("page_reason", pa.string()),
     ]
 )
 
@@ -88,6 +95,7 @@ def metrics_table(
 ) -> pa.Table:
     """Every row of the run: features first, then schema changes, run checks, unscored columns."""
     cols: dict[str, list[Any]] = {f.name: [] for f in SCHEMA}
+    verdict = report.verdict
     context = {
         "dataset": dataset,
         "date": date,
@@ -98,11 +106,17 @@ def metrics_table(
         "share_threshold": report.share_threshold,
         "interval_start": start,
         "interval_end": end,
-        # What the counts were compared with: "reference", or a window and its first and last interval.
-        "baseline": report.baseline.get("description", "reference"),
-        "baseline_first": report.baseline.get("first"),
-        "baseline_last": report.baseline.get("last"),
-        "baseline_intervals": report.baseline.get("intervals", 0),
+        # What the counts were compared with: "reference", or a window, the intervals it used and left out.
+        "baseline": report.baseline.description,
+        "baseline_first": report.baseline.first,
+        "baseline_last": report.baseline.last,
+        "baseline_intervals": len(report.baseline.used),
+        "baseline_used": list(report.baseline.used),
+        "baseline_skipped": list(report.baseline.skipped),
+        "baseline_since": report.baseline.since,
+        # What the run paged at (alerts.page): later runs' quarantine reads it, never the data.
+        "paged": str(verdict.paged),
+        "page_reason": verdict.page_reason,
     }
 
     def add(row: dict[str, Any]) -> None:
@@ -151,7 +165,7 @@ def metrics_table(
                 "check": "unscored",
                 "feature": u.name,
                 "kind": u.role,
-                "severity": "ok",
+                "severity": Severity.OK,
                 "message": u.reason,
                 "reference_type": u.type,
             }
@@ -193,17 +207,23 @@ def metrics_bytes(table: pa.Table) -> bytes:
 
 
 def verdict_of(rows: list[dict[str, Any]]) -> Verdict:
-    """The verdict of a run from its saved metrics rows."""
+    """The verdict of a run from its saved metrics rows (with what it paged at, as saved)."""
     schema, checks, _ = run_findings(rows)
     first = rows[0] if rows else {}
-    share_threshold = first.get("share_threshold")
+    features = [Severity(r["severity"]) for r in drift_rows(rows)]
+    dataset = worst(s for s in features if s.alerting) if first.get("dataset_drift") else Severity.OK
+    # Written before the page rule, every alert paged; after, the saved level and reason say it.
+    paged = page(features, schema, checks, dataset, PageRule())
+    if first.get("paged") and (first["paged"], first.get("page_reason") or "") != (paged.level, paged.reason):
+        paged = Page(Severity(first["paged"]), first.get("page_reason") or "", every_alert=False)
     return summarize(
-        [r["severity"] for r in drift_rows(rows)],
+        features,
         schema,
         checks,
         drift_share=_number(first.get("drift_share")) if rows else 0.0,
         dataset_drift=bool(first.get("dataset_drift")),
-        share_threshold=_number(share_threshold),
+        share_threshold=_number(first.get("share_threshold")),
+        page=paged,
     )
 
 
@@ -223,10 +243,11 @@ def run_note(rows: list[dict[str, Any]]) -> dict[str, Any]:
     first = rows[0] if rows else {}
     return {
         "worst": verdict.worst.value,
+        "paged": verdict.paged.value,
         "tone": verdict.tone,
         "headline": verdict.headline,
         "counts": counts,
-        "scored": sum(counts[s] for s in ("ok", "warn", "critical")),
+        "scored": sum(counts[s] for s in Severity if s.scored),
         "drift_share": first.get("drift_share") if _finite(first.get("drift_share")) else None,
         "rows_current": first.get("rows_current"),
         "alerts": [r["feature"] for r in sorted(features, key=urgency) if Severity(r["severity"]).alerting],

@@ -1,0 +1,219 @@
+"""What a comparison returns: per-feature results, the per-bin view, what was compared with, the report.
+
+Plain frozen values; :mod:`kldrift.scoring` makes them from histograms, the
+writers in :mod:`kldrift.outputs` turn them into files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from kldrift.findings import Page, RunCheck, SchemaChange, Verdict, page, summarize
+from kldrift.roles import ColumnInfo
+from kldrift.sections import PageRule
+from kldrift.severity import Severity, worst
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["COLUMNS", "BaselineInfo", "DriftReport", "FeatureBins", "FeatureDrift"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureDrift:
+    """Drift of one feature between the reference (or the baseline) and the current data."""
+
+    feature: str
+    kind: str
+    n_reference: int
+    n_current: int
+    n_bins: int
+    kl: float
+    kl_reverse: float
+    psi: float
+    jensen_shannon: float
+    p_value: float
+    p_adjusted: float
+    severity: Severity
+    message: str
+    metric: str
+    value: float
+    """The alert metric's value (``kl`` unless ``metric:`` says otherwise)."""
+    threshold_warn: float
+    threshold_critical: float
+    pseudocount: float
+    spec_fingerprint: str
+    p_method: str = ""
+    """How ``p_value`` was obtained: ``g-test``, ``monte-carlo`` (sparse table), ``""`` when not tested."""
+    calibrated: bool = False
+    """Whether the thresholds were raised to the baseline's spread (``thresholds.calibrate``)."""
+    calibration: str = ""
+    """How they were raised: ``sd``, ``mad`` or ``conformal`` (``""``: the configured thresholds)."""
+
+    @property
+    def threshold(self) -> float:
+        """The threshold that this severity reached (critical's for ok/insufficient rows)."""
+        return self.threshold_warn if self.severity is Severity.WARN else self.threshold_critical
+
+
+COLUMNS = [f.name for f in fields(FeatureDrift)]
+"""The fields of a feature row, in order: the columns of ``to_pandas()`` and ``metrics.parquet``."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureBins:
+    """The per-bin view of one feature: what a histogram chart needs."""
+
+    feature: str
+    labels: tuple[str, ...]
+    reference: tuple[int, ...]
+    current: tuple[int, ...]
+    contributions: tuple[float, ...]
+    """``rel_entr(p_i, q_i)``, the bin's share of ``kl`` (``nan`` for dropped bins)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineInfo:
+    """What a run's counts were compared with, as recorded in its rows, its JSON and its page."""
+
+    window: str = "fixed"
+    """``fixed`` (the reference), ``rolling``, ``seasonal`` or ``range``: what was configured."""
+    description: str = "reference"
+    used: tuple[str, ...] = ()
+    """Run keys of the intervals summed, oldest first (none: the reference's counts)."""
+    skipped: tuple[str, ...] = ()
+    """Intervals of the window left out, each ``"<key>: <why>"`` (paged at warn, no data, ...)."""
+    since: str | None = None
+    """The first interval of the level the window may use (set when a lasting change was accepted)."""
+    method: str = ""
+    """How thresholds were calibrated (``sd``, ``mad``, ``conformal``), ``""`` when they were not."""
+
+    @property
+    def first(self) -> str | None:
+        return self.used[0] if self.used else None
+
+    @property
+    def last(self) -> str | None:
+        return self.used[-1] if self.used else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "window": self.window,
+            "description": self.description,
+            "first": self.first,
+            "last": self.last,
+            "intervals": len(self.used),
+            "used": list(self.used),
+            "skipped": list(self.skipped),
+            "since": self.since,
+            "calibration": self.method,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport:
+    """The result of one comparison: one :class:`FeatureDrift` per feature, in column order."""
+
+    features: tuple[FeatureDrift, ...]
+    bins: tuple[FeatureBins, ...]
+    n_reference: int
+    n_current: int
+    metric: str
+    alpha: float
+    drift_share: float
+    """Share of scored features (ok/warn/critical) at warn or above."""
+    dataset_drift: bool
+    """Whether ``drift_share`` reached ``dataset_drift.share``."""
+    share_threshold: float
+    spec_fingerprint: str
+    schema: tuple[SchemaChange, ...] = ()
+    checks: tuple[RunCheck, ...] = ()
+    unscored: tuple[ColumnInfo, ...] = ()
+    """Reference columns not scored, each with its reason."""
+    baseline: BaselineInfo = field(default_factory=BaselineInfo)
+    """What the counts were compared with (the reference unless a window was configured)."""
+    page_rule: PageRule = field(default_factory=PageRule)
+    """When the run pages (``alerts.page``): what :attr:`page` and :meth:`reaches` follow."""
+
+    @property
+    def alerts(self) -> tuple[FeatureDrift, ...]:
+        """The warn and critical features."""
+        return tuple(f for f in self.features if f.severity.alerting)
+
+    @property
+    def scored(self) -> tuple[FeatureDrift, ...]:
+        """The features that were scored (ok, warn or critical)."""
+        return tuple(f for f in self.features if f.severity.scored)
+
+    @property
+    def dataset_severity(self) -> Severity:
+        """The dataset-level row's severity: the worst drifted feature's when the share rule fires."""
+        if not self.dataset_drift:
+            return Severity.OK
+        return worst(f.severity for f in self.alerts)
+
+    @property
+    def worst(self) -> Severity:
+        """The most urgent severity of the run's rows: features, schema changes, run checks (``ok`` when none)."""
+        return worst(
+            [
+                *(f.severity for f in self.features),
+                *(s.severity for s in self.schema),
+                *(c.severity for c in self.checks),
+            ]
+        )
+
+    @property
+    def page(self) -> Page:
+        """Whether and at which level the run pages under ``alerts.page``, and why (or why not)."""
+        return page(
+            [f.severity for f in self.features], self.schema, self.checks, self.dataset_severity, self.page_rule
+        )
+
+    def reaches(self, level: str) -> bool:
+        """Whether the run pages at ``level`` (``warn`` / ``critical``) or above; ``never``: False.
+
+        This is what ``fail_on``, the exit code, the webhook's ``on`` and the Airflow task state follow.
+        """
+        return self.page.level.reaches(level)
+
+    def fail_reason(self, level: str) -> str | None:
+        """Why the run fails under ``fail_on=level`` (one line), or ``None`` when it does not."""
+        if not self.reaches(level):
+            return None
+        return f"paged at {self.page.level} (fail_on: {level}): {self.page.reason}"
+
+    def counts_by_severity(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Severity}
+        for f in self.features:
+            out[f.severity] += 1
+        return out
+
+    @property
+    def verdict(self) -> Verdict:
+        """The run's verdict: worst severity first, then what it consists of, and whether it paged."""
+        return summarize(
+            [f.severity for f in self.features],
+            self.schema,
+            self.checks,
+            drift_share=self.drift_share,
+            dataset_drift=self.dataset_drift,
+            share_threshold=self.share_threshold,
+            page=self.page,
+        )
+
+    def __getitem__(self, feature: str) -> FeatureDrift:
+        for f in self.features:
+            if f.feature == feature:
+                return f
+        raise KeyError(feature)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per feature with the :class:`FeatureDrift` fields as columns."""
+        import pandas as pd
+
+        rows = [{c: getattr(f, c) for c in COLUMNS} for f in self.features]
+        frame = pd.DataFrame(rows, columns=COLUMNS)
+        frame["severity"] = frame["severity"].astype(str)
+        return frame
