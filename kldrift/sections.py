@@ -60,9 +60,17 @@ class Binning(Model):
     """How numeric and categorical columns are binned (fitted on the reference only)."""
 
     bins: int = Field(10, ge=1, le=10_000)
+    """Bins of a numeric column: with ``quantile``, cut points at the 1/bins ... (bins-1)/bins reference
+    quantiles; open outer bins, and a bin for null/NaN besides. KL grows with the bin count (see
+    "Choosing bins and thresholds")."""
     strategy: Strategy = "quantile"
+    """``quantile``: equal reference counts per bin; ``uniform``: equal widths over the reference's range."""
     max_categories: int = Field(50, ge=1, le=100_000)
+    """Categorical columns: at most this many categories get a bin of their own (the most frequent);
+    the rest share ``other``."""
     discrete_max_values: int = Field(20, ge=0, le=10_000)
+    """A numeric column with at most this many distinct reference values, most of them repeated, gets a
+    bin per value (plus ``other``) instead of quantile bins."""
     sample_size: int = Field(1 << 18, ge=1_000)
     """Reference values per column kept to place quantile cut points; above it, a systematic sample."""
     min_category_count: int = Field(5, ge=1, le=1_000_000)
@@ -86,8 +94,12 @@ class Calibrate(Model):
 
 
 class Thresholds(Model):
+    """When a feature alerts: its alert metric (``metric``) reaches a threshold and the drift is significant."""
+
     warn: float = Field(0.1, ge=0)
+    """The metric's value (nats for ``kl``) from which a significant drift is ``warn``."""
     critical: float = Field(0.25, ge=0)
+    """The metric's value from which a significant drift is ``critical``; at least ``warn``."""
     calibrate: Calibrate | None = None
     """Thresholds from the baseline's own spread (scheduled runs; an ad-hoc comparison has no intervals)."""
 
@@ -100,10 +112,15 @@ class ColumnSettings(Model):
     """Per-column overrides."""
 
     kind: Literal["numeric", "categorical"] | None = None
+    """Force how the column is binned (a numeric zip code as ``categorical``, say); default: from its type."""
     edges: tuple[float, ...] | None = None
+    """Explicit cut points, strictly increasing: ``[0, 5]`` gives the bins (-inf, 0), [0, 5), [5, +inf)."""
     bins: int | None = Field(None, ge=1, le=10_000)
+    """This column's bin count instead of ``binning.bins``."""
     strategy: Strategy | None = None
+    """This column's strategy instead of ``binning.strategy``."""
     thresholds: Thresholds | None = None
+    """This column's thresholds instead of the job's."""
     score: bool | None = None
     """true: score the column whatever its role (a timestamp, an identifier); false: never score it."""
 
@@ -141,6 +158,8 @@ class Baseline(Model):
     """
 
     window: Window = "fixed"
+    """``fixed``: the reference's counts; ``rolling``: the ``intervals`` intervals before this one; ``seasonal``:
+    the same slot of each of the ``intervals`` periods before; ``range``: the intervals of ``range``."""
     intervals: int = Field(28, ge=1, le=1_000)
     """rolling: the intervals just before the current one; seasonal: how many periods back. With ``fixed``
     and ``thresholds.calibrate``, the rolling intervals the thresholds are calibrated on."""
@@ -167,21 +186,36 @@ class Baseline(Model):
 
 
 class Smoothing(Model):
+    """Additive smoothing of the counts before the divergences are computed."""
+
     pseudocount: float = Field(0.5, ge=0, allow_inf_nan=False)
+    """Added to every bin on both sides (bins empty on both sides are dropped first), so no KL is infinite."""
 
 
 class Significance(Model):
+    """The G-test that a drift must pass, besides its threshold, to alert."""
+
     alpha: float = Field(0.01, gt=0, lt=1)
+    """A feature alerts only when its corrected p-value (``p_adjusted``) is below this."""
     correction: Literal["fdr_bh", "bonferroni", "none"] = "fdr_bh"
+    """Multiple-testing correction across the features of one run: Benjamini–Hochberg, Bonferroni or none."""
 
 
 class Features(Model):
+    """Which columns are scored. Default: every column whose role is ``feature`` or ``constant``
+    (``kldrift profile`` lists the roles; timestamps and identifiers are not scored)."""
+
     include: tuple[str, ...] | None = None
+    """Score exactly these columns, whatever their role; ``null``: the default set."""
     exclude: tuple[str, ...] = ()
+    """Never score these columns."""
 
 
 class DatasetDrift(Model):
+    """A dataset-level alert when enough of the features drift at once."""
+
     share: float = Field(0.5, gt=0, le=1)
+    """The share of scored features at ``warn`` or above from which the dataset row alerts."""
 
 
 Level = Literal["ok", "warn", "critical"]
@@ -225,15 +259,20 @@ class Webhook(Model):
     kldrift never writes or logs it: files and logs show the scheme and host only."""
 
     url: str | None = None
+    """The webhook's URL inline (http or https). Prefer ``url_env`` or ``conn_id``: the URL is a secret."""
     url_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The name of the environment variable that holds the URL."""
     conn_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,250}$")
     """An Airflow Connection holding the URL (``extra.webhook_url``, or host and password); outside
     Airflow, the ``AIRFLOW_CONN_<ID>`` environment variable (URI or JSON) is read."""
     on: Literal["warn", "critical"] = "critical"
+    """The run's worst severity from which a summary is POSTed."""
     timeout: float = Field(5.0, gt=0, le=300)
     """Seconds one attempt may take, connecting, sending and reading the answer together."""
     retries: int = Field(3, ge=0, le=10)
+    """Extra attempts after a connection error or a 5xx answer."""
     backoff: float = Field(0.5, ge=0, le=60)
+    """Seconds before the first retry, doubling after each."""
 
     @field_validator("url")
     @classmethod
@@ -274,21 +313,30 @@ def check_webhook_url(v: str) -> str:
 
 
 class AlertSettings(Model):
+    """What an alert does besides its row in ``alerts.jsonl``: fail the run, call a webhook."""
+
     fail_on: FailOn = "never"
+    """The severity from which ``kldrift run`` exits 1 and the Airflow run fails (``check_severity``):
+    any alert counts (drift, schema, volume, no data)."""
     webhook: Webhook | None = None
+    """POST a JSON summary (with a Slack-compatible ``text``) of a run that reaches ``on``; ``null``: none."""
 
 
 class AirflowSettings(Model):
     """How the factory builds the job's DAG (the factory's own arguments override these)."""
 
     max_shards: int = Field(4, ge=1, le=1024)
+    """The current data's files (or row groups) are counted in at most this many mapped tasks."""
     retries: int = Field(2, ge=0, le=20)
     """Retries of a task on errors a retry can fix (I/O); a bad config or reference fails at once."""
     retry_delay: float = Field(120, ge=0, le=86_400)
+    """Seconds between two tries of a task."""
     pool: str | None = None
+    """The Airflow pool of the counting tasks (bounds how many count at once)."""
     queue: str | None = None
     """Celery queue of every task (workers started with ``-q <queue>``)."""
     owner: str | None = None
+    """The DAG's owner (Airflow's default: ``airflow``)."""
     execution_timeout: float | None = Field(None, gt=0, le=7 * 86_400)
     """Seconds a task may run before Airflow stops it."""
     wait: float = Field(0, ge=0, le=7 * 86_400)
