@@ -53,18 +53,25 @@ class Settings(Model):
     """How to bin and score: everything :func:`kldrift.compare` needs."""
 
     features: Features = Features()
+    """Which columns are scored. Default: every column whose role is ``feature`` or ``constant``
+    (``kldrift profile`` lists the roles; timestamps and identifiers are not scored)."""
     binning: Binning = Binning()
     columns: dict[str, ColumnSettings] = Field(default_factory=dict)
     smoothing: Smoothing = Smoothing()
+    """Additive smoothing of the counts before the divergences are computed."""
     metric: Metric = "kl"
     """The alert metric compared with the thresholds: KL(current ‖ reference), the reverse KL, PSI
     (their sum) or Jensen–Shannon, all in nats. Every metric is computed and written whatever this says."""
     thresholds: Thresholds = Thresholds()
+    """When a feature alerts: its alert metric (``metric``) reaches a threshold and the drift is significant."""
     significance: Significance = Significance()
+    """The G-test that a drift must pass, besides its threshold, to alert."""
     min_rows: int = Field(20, ge=0)
     """Fewer rows on either side: the feature is ``insufficient_data``, not scored."""
     dataset_drift: DatasetDrift = DatasetDrift()
+    """A dataset-level alert when enough of the features drift at once."""
     alerts: AlertSettings = AlertSettings()
+    """What an alert does besides its row in ``alerts.jsonl``: fail the run, call a webhook."""
     schema_changes: SchemaSeverities = Field(SchemaSeverities(), alias="schema")
     volume: Volume = Volume()
 

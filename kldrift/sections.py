@@ -60,17 +60,14 @@ class Binning(Model):
     """How numeric and categorical columns are binned (fitted on the reference only)."""
 
     bins: int = Field(10, ge=1, le=10_000)
-    """Bins of a numeric column: with ``quantile``, cut points at the 1/bins ... (bins-1)/bins reference
-    quantiles; open outer bins, and a bin for null/NaN besides. KL grows with the bin count (see
-    "Choosing bins and thresholds")."""
+    """Bins of a numeric column (``quantile``: cut points at the 1/bins ... reference quantiles), open outer bins
+    and a null bin besides. KL grows with the bin count: see "Choosing bins and thresholds"."""
     strategy: Strategy = "quantile"
     """``quantile``: equal reference counts per bin; ``uniform``: equal widths over the reference's range."""
     max_categories: int = Field(50, ge=1, le=100_000)
-    """Categorical columns: at most this many categories get a bin of their own (the most frequent);
-    the rest share ``other``."""
+    """Categorical columns: the most frequent categories that get a bin of their own; the rest share ``other``."""
     discrete_max_values: int = Field(20, ge=0, le=10_000)
-    """A numeric column with at most this many distinct reference values, most of them repeated, gets a
-    bin per value (plus ``other``) instead of quantile bins."""
+    """A numeric column with at most this many distinct values, most repeated, gets a bin per value (+ ``other``)."""
     sample_size: int = Field(1 << 18, ge=1_000)
     """Reference values per column kept to place quantile cut points; above it, a systematic sample."""
     min_category_count: int = Field(5, ge=1, le=1_000_000)
@@ -94,8 +91,6 @@ class Calibrate(Model):
 
 
 class Thresholds(Model):
-    """When a feature alerts: its alert metric (``metric``) reaches a threshold and the drift is significant."""
-
     warn: float = Field(0.1, ge=0)
     """The metric's value (nats for ``kl``) from which a significant drift is ``warn``."""
     critical: float = Field(0.25, ge=0)
@@ -158,8 +153,7 @@ class Baseline(Model):
     """
 
     window: Window = "fixed"
-    """``fixed``: the reference's counts; ``rolling``: the ``intervals`` intervals before this one; ``seasonal``:
-    the same slot of each of the ``intervals`` periods before; ``range``: the intervals of ``range``."""
+    """``fixed``: the reference's counts; ``rolling``, ``seasonal``, ``range``: earlier intervals (see below)."""
     intervals: int = Field(28, ge=1, le=1_000)
     """rolling: the intervals just before the current one; seasonal: how many periods back. With ``fixed``
     and ``thresholds.calibrate``, the rolling intervals the thresholds are calibrated on."""
@@ -186,15 +180,11 @@ class Baseline(Model):
 
 
 class Smoothing(Model):
-    """Additive smoothing of the counts before the divergences are computed."""
-
     pseudocount: float = Field(0.5, ge=0, allow_inf_nan=False)
     """Added to every bin on both sides (bins empty on both sides are dropped first), so no KL is infinite."""
 
 
 class Significance(Model):
-    """The G-test that a drift must pass, besides its threshold, to alert."""
-
     alpha: float = Field(0.01, gt=0, lt=1)
     """A feature alerts only when its corrected p-value (``p_adjusted``) is below this."""
     correction: Literal["fdr_bh", "bonferroni", "none"] = "fdr_bh"
@@ -202,9 +192,6 @@ class Significance(Model):
 
 
 class Features(Model):
-    """Which columns are scored. Default: every column whose role is ``feature`` or ``constant``
-    (``kldrift profile`` lists the roles; timestamps and identifiers are not scored)."""
-
     include: tuple[str, ...] | None = None
     """Score exactly these columns, whatever their role; ``null``: the default set."""
     exclude: tuple[str, ...] = ()
@@ -212,8 +199,6 @@ class Features(Model):
 
 
 class DatasetDrift(Model):
-    """A dataset-level alert when enough of the features drift at once."""
-
     share: float = Field(0.5, gt=0, le=1)
     """The share of scored features at ``warn`` or above from which the dataset row alerts."""
 
@@ -313,11 +298,8 @@ def check_webhook_url(v: str) -> str:
 
 
 class AlertSettings(Model):
-    """What an alert does besides its row in ``alerts.jsonl``: fail the run, call a webhook."""
-
     fail_on: FailOn = "never"
-    """The severity from which ``kldrift run`` exits 1 and the Airflow run fails (``check_severity``):
-    any alert counts (drift, schema, volume, no data)."""
+    """The run fails (exit 1, a failed Airflow task) when it has an alert at this level or above."""
     webhook: Webhook | None = None
     """POST a JSON summary (with a Slack-compatible ``text``) of a run that reaches ``on``; ``null``: none."""
 
