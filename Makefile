@@ -8,7 +8,7 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 	AIRFLOW__CORE__LOAD_EXAMPLES=False KLDRIFT_CONFIG_DIR=$(CURDIR)/configs
 DEMO_DATE ?= 2026-11-24
 
-.PHONY: install run test test-fast lint typecheck pytest browser lock bench clean
+.PHONY: install run test test-fast lint typecheck pytest browser docs lock bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +53,13 @@ browser:
 pytest: install browser
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck pytest docs
+
+# The documentation site (docs/, mkdocs.yml) into site/. Strict: a broken link, nav entry or docstring
+# fails the build; the hooks in scripts/docs_hooks.py generate the config and CLI references and refuse a
+# page that would fetch anything from the network.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # The inner loop (under a minute): lint and every test but the slow, Airflow and browser ones.
 # `make test` and CI run everything.
@@ -70,4 +76,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_compare.py
 
 clean:
-	rm -rf .demo out .airflow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .demo out .airflow site .pytest_cache .mypy_cache .ruff_cache

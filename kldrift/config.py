@@ -58,15 +58,25 @@ class Settings(Model):
     intervals as the baseline, calibrated thresholds, a page rule): see :mod:`kldrift.presets`. The
     config's own keys override the preset's, key by key."""
     features: Features = Features()
+    """Which columns are scored. Default: every column whose role is ``feature`` or ``constant``
+    (``kldrift profile`` lists the roles; timestamps and identifiers are not scored)."""
     binning: Binning = Binning()
     columns: dict[str, ColumnSettings] = Field(default_factory=dict)
     smoothing: Smoothing = Smoothing()
+    """Additive smoothing of the counts before the divergences are computed."""
     metric: Metric = "kl"
+    """The alert metric compared with the thresholds: KL(current ‖ reference), the reverse KL, PSI
+    (their sum) or Jensen–Shannon, all in nats. Every metric is computed and written whatever this says."""
     thresholds: Thresholds = Thresholds()
+    """When a feature alerts: its alert metric (``metric``) reaches a threshold and the drift is significant."""
     significance: Significance = Significance()
+    """The G-test that a drift must pass, besides its threshold, to alert."""
     min_rows: int = Field(20, ge=0)
+    """Fewer rows on either side: the feature is ``insufficient_data``, not scored."""
     dataset_drift: DatasetDrift = DatasetDrift()
+    """A dataset-level alert when enough of the features drift at once."""
     alerts: AlertSettings = AlertSettings()
+    """What an alert does besides its row in ``alerts.jsonl``: fail the run, call a webhook."""
     schema_changes: SchemaSeverities = Field(SchemaSeverities(), alias="schema")
     volume: Volume = Volume()
 
@@ -101,18 +111,31 @@ class JobConfig(Settings):
     """A scheduled drift job: the :class:`Settings` plus where data comes from and goes to."""
 
     dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    """The dataset's name: its output folder ``<output>/<dataset>/`` and its DAG ``kldrift__<file stem>``."""
     reference: str | tuple[str, ...]
+    """The reference data: a Parquet file, folder, glob, ``s3://`` / ``gs://`` URI, a list of them, or a saved
+    profile (``.json``). Its bins are fitted once and saved as the profile."""
     current: str | tuple[str, ...]
-    """A path template, or a list of them; ``{day}`` is each day of the interval (a weekly job's daily
-    partitions), ``{ds}`` its start's date."""
+    """The current data of each run: a path template, or a list of them, rendered per data interval. ``{ds}``
+    (``{ds_nodash}``) is the interval's start date, ``{start}`` and ``{end}`` its bounds (ISO), ``{day}``
+    (``{day_nodash}``) one path per day of the interval (a weekly or monthly job over daily partitions)."""
     output: str
+    """A local or mounted folder; each run writes ``<output>/<dataset>/dt=<key>/``. No placeholders."""
     profile: str | None = None
+    """Where the fitted reference is saved and reused; default ``<output>/<dataset>/profile.json``."""
     schedule: str = "@daily"
+    """A cron expression or preset (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``): one data interval is
+    one schedule period, and ``--date`` picks the interval that holds the date."""
     start_date: dt.date | None = None
+    """The DAG's first data interval (Airflow)."""
     catchup: bool = False
+    """Whether Airflow backfills the intervals since ``start_date`` when the DAG is switched on."""
     tags: tuple[str, ...] = ()
+    """The DAG's tags in Airflow."""
     doc: str | None = None
+    """The DAG's documentation in the Airflow UI (Markdown)."""
     timezone: str = "UTC"
+    """The IANA time zone of the schedule (``Europe/Paris``): a daily interval runs midnight to midnight there."""
     baseline: Baseline = Baseline()
     airflow: AirflowSettings = AirflowSettings()
     base_dir: str = Field(".", exclude=True)

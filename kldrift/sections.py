@@ -60,9 +60,14 @@ class Binning(Model):
     """How numeric and categorical columns are binned (fitted on the reference only)."""
 
     bins: int = Field(10, ge=1, le=10_000)
+    """Bins of a numeric column (``quantile``: cut points at the 1/bins ... reference quantiles), open outer bins
+    and a null bin besides. KL grows with the bin count: see "Choosing bins and thresholds"."""
     strategy: Strategy = "quantile"
+    """``quantile``: equal reference counts per bin; ``uniform``: equal widths over the reference's range."""
     max_categories: int = Field(50, ge=1, le=100_000)
+    """Categorical columns: the most frequent categories that get a bin of their own; the rest share ``other``."""
     discrete_max_values: int = Field(20, ge=0, le=10_000)
+    """A numeric column with at most this many distinct values, most repeated, gets a bin per value (+ ``other``)."""
     sample_size: int = Field(1 << 18, ge=1_000)
     """Reference values per column kept to place quantile cut points; above it, a systematic sample."""
     min_category_count: int = Field(5, ge=1, le=1_000_000)
@@ -97,7 +102,9 @@ class Calibrate(Model):
 
 class Thresholds(Model):
     warn: float = Field(0.1, ge=0)
+    """The metric's value (nats for ``kl``) from which a significant drift is ``warn``."""
     critical: float = Field(0.25, ge=0)
+    """The metric's value from which a significant drift is ``critical``; at least ``warn``."""
     calibrate: Calibrate | None = None
     """Thresholds from the baseline's own spread (scheduled runs; an ad-hoc comparison has no intervals)."""
 
@@ -110,10 +117,15 @@ class ColumnSettings(Model):
     """Per-column overrides."""
 
     kind: Literal["numeric", "categorical"] | None = None
+    """Force how the column is binned (a numeric zip code as ``categorical``, say); default: from its type."""
     edges: tuple[float, ...] | None = None
+    """Explicit cut points, strictly increasing: ``[0, 5]`` gives the bins (-inf, 0), [0, 5), [5, +inf)."""
     bins: int | None = Field(None, ge=1, le=10_000)
+    """This column's bin count instead of ``binning.bins``."""
     strategy: Strategy | None = None
+    """This column's strategy instead of ``binning.strategy``."""
     thresholds: Thresholds | None = None
+    """This column's thresholds instead of the job's."""
     score: bool | None = None
     """true: score the column whatever its role (a timestamp, an identifier); false: never score it."""
 
@@ -151,6 +163,7 @@ class Baseline(Model):
     """
 
     window: Window = "fixed"
+    """``fixed``: the reference's counts; ``rolling``, ``seasonal``, ``range``: earlier intervals (see below)."""
     intervals: int = Field(28, ge=1, le=1_000)
     """rolling: the intervals just before the current one; seasonal: how many periods back. With ``fixed``
     and ``thresholds.calibrate``, the rolling intervals the thresholds are calibrated on."""
@@ -220,20 +233,26 @@ class Baseline(Model):
 
 class Smoothing(Model):
     pseudocount: float = Field(0.5, ge=0, allow_inf_nan=False)
+    """Added to every bin on both sides (bins empty on both sides are dropped first), so no KL is infinite."""
 
 
 class Significance(Model):
     alpha: float = Field(0.01, gt=0, lt=1)
+    """A feature alerts only when its corrected p-value (``p_adjusted``) is below this."""
     correction: Literal["fdr_bh", "bonferroni", "none"] = "fdr_bh"
+    """Multiple-testing correction across the features of one run: Benjamini–Hochberg, Bonferroni or none."""
 
 
 class Features(Model):
     include: tuple[str, ...] | None = None
+    """Score exactly these columns, whatever their role; ``null``: the default set."""
     exclude: tuple[str, ...] = ()
+    """Never score these columns."""
 
 
 class DatasetDrift(Model):
     share: float = Field(0.5, gt=0, le=1)
+    """The share of scored features at ``warn`` or above from which the dataset row alerts."""
 
 
 class SchemaSeverities(Model):
@@ -274,15 +293,20 @@ class Webhook(Model):
     kldrift never writes or logs it: files and logs show the scheme and host only."""
 
     url: str | None = None
+    """The webhook's URL inline (http or https). Prefer ``url_env`` or ``conn_id``: the URL is a secret."""
     url_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The name of the environment variable that holds the URL."""
     conn_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,250}$")
     """An Airflow Connection holding the URL (``extra.webhook_url``, or host and password); outside
     Airflow, the ``AIRFLOW_CONN_<ID>`` environment variable (URI or JSON) is read."""
     on: Literal["warn", "critical"] = "critical"
+    """The run's worst severity from which a summary is POSTed."""
     timeout: float = Field(5.0, gt=0, le=300)
     """Seconds one attempt may take, connecting, sending and reading the answer together."""
     retries: int = Field(3, ge=0, le=10)
+    """Extra attempts after a connection error or a 5xx answer."""
     backoff: float = Field(0.5, ge=0, le=60)
+    """Seconds before the first retry, doubling after each."""
 
     @field_validator("url")
     @classmethod
@@ -347,20 +371,26 @@ class AlertSettings(Model):
     fail_on: FailOn = "never"
     """The run fails (exit 1, a failed Airflow task) when its verdict pages at this level or above."""
     page: PageRule = PageRule()
+    """When the run pages (``alerts.page``)."""
     webhook: Webhook | None = None
+    """POST a JSON summary (with a Slack-compatible ``text``) of a run that reaches ``on``; ``null``: none."""
 
 
 class AirflowSettings(Model):
     """How the factory builds the job's DAG (the factory's own arguments override these)."""
 
     max_shards: int = Field(4, ge=1, le=1024)
+    """The current data's files (or row groups) are counted in at most this many mapped tasks."""
     retries: int = Field(2, ge=0, le=20)
     """Retries of a task on errors a retry can fix (I/O); a bad config or reference fails at once."""
     retry_delay: float = Field(120, ge=0, le=86_400)
+    """Seconds between two tries of a task."""
     pool: str | None = None
+    """The Airflow pool of the counting tasks (bounds how many count at once)."""
     queue: str | None = None
     """Celery queue of every task (workers started with ``-q <queue>``)."""
     owner: str | None = None
+    """The DAG's owner (Airflow's default: ``airflow``)."""
     execution_timeout: float | None = Field(None, gt=0, le=7 * 86_400)
     """Seconds a task may run before Airflow stops it."""
     wait: float = Field(0, ge=0, le=7 * 86_400)

@@ -1,4 +1,4 @@
-"""The README's Celery recipe, for real: CeleryExecutor, Redis, PostgreSQL and two named workers.
+"""The Celery recipe of docs/airflow.md, for real: CeleryExecutor, Redis, PostgreSQL and two named workers.
 
 Starts PostgreSQL and Redis (Debian's packages, installed by
 scripts/ensure-system-packages.sh) on free loopback ports in a temp folder, then

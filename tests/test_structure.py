@@ -1,6 +1,6 @@
-"""The package's shape, checked: imports point one way, modules stay small, the README's map is the code.
+"""The package's shape, checked: imports point one way, modules stay small, the module map is the code.
 
-The module map in README.md ("Development") lists every module of ``kldrift/`` in order; a module may
+The module map in docs/development.md ("The module map") lists every module of ``kldrift/`` in order; a module may
 import only modules listed above it. Imports are read from the source (``ast``), function-level and
 ``TYPE_CHECKING`` imports included, so a cycle hidden inside a function is caught too.
 """
@@ -122,10 +122,13 @@ def test_no_module_is_over_400_lines(name: str) -> None:
     assert lines <= MAX_LINES, f"{MODULES[name].relative_to(REPO)} has {lines} lines (at most {MAX_LINES})"
 
 
-def readme_module_map() -> list[str]:
-    """The modules of README's map, in the order listed (``kldrift/outputs/alerts.py`` → ``kldrift.outputs.alerts``)."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Development\n", 1)[1].split("\n## ", 1)[0]
+MODULE_MAP = REPO / "docs" / "development.md"
+
+
+def module_map() -> list[str]:
+    """The modules of the map, in the order listed (``kldrift/outputs/alerts.py`` → ``kldrift.outputs.alerts``)."""
+    text = MODULE_MAP.read_text(encoding="utf-8")
+    section = text.split("\n## The module map\n", 1)[1].split("\n## ", 1)[0]
     names: list[str] = []
     for row in re.findall(r"^\| (.+?) \|", section, flags=re.M):
         for path in re.findall(r"`(kldrift/[\w/]+\.py)`", row):
@@ -133,16 +136,17 @@ def readme_module_map() -> list[str]:
     return names
 
 
-def test_the_readme_module_map_lists_every_module_once() -> None:
-    listed = readme_module_map()
-    assert len(listed) == len(set(listed)), "a module is listed twice in README's map"
+def test_the_module_map_lists_every_module_once() -> None:
+    listed = module_map()
+    assert len(listed) == len(set(listed)), "a module is listed twice in docs/development.md's map"
     assert set(listed) == set(MODULES), (
-        f"README's map lacks {sorted(set(MODULES) - set(listed))}; lists missing {sorted(set(listed) - set(MODULES))}"
+        f"docs/development.md's module map lacks {sorted(set(MODULES) - set(listed))}; "
+        f"lists missing {sorted(set(listed) - set(MODULES))}"
     )
 
 
-def test_every_import_points_up_the_readme_module_map() -> None:
-    order = {name: i for i, name in enumerate(readme_module_map())}
+def test_every_import_points_up_the_module_map() -> None:
+    order = {name: i for i, name in enumerate(module_map())}
     wrong = [
         f"{name} imports {dep}, listed below it"
         for name, deps in GRAPH.items()

@@ -42,12 +42,13 @@ def test_the_wheel_works_in_a_fresh_venv(tmp_path: Path) -> None:
         entry_points = zf.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)
     assert "Classifier: Framework :: Apache Airflow :: Provider" in meta
-    assert "Project-URL: Documentation, https://pypi.org/project/kldrift/" in meta
+    assert "Project-URL: Documentation, https://kldrift.readthedocs.io/" in meta
     assert "kldrift = kldrift.airflow.plugin:KLDriftPlugin" in entry_points
     assert "kldrift/outputs/report/static/uPlot.iife.min.js" in names
     with tarfile.open(sdist) as tf:
         members = {m.name.split("/", 1)[1] for m in tf.getmembers() if "/" in m.name}
     assert {"tests/helpers.py", "tests/airflow_support.py", "tests/conftest.py", "LICENSE"} <= members
+    assert {"mkdocs.yml", "docs/index.md", "docs/quickstart.md", "scripts/docs_hooks.py"} <= members  # make docs
 
     venv = tmp_path / "venv"
     _run([str(BIN / "uv"), "venv", "--python", str(BIN / "python"), str(venv)])
