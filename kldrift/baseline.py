@@ -38,7 +38,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -56,6 +56,8 @@ from kldrift.severity import Severity, worst
 __all__ = [
     "Baseline",
     "Earlier",
+    "History",
+    "SavedHistory",
     "Window",
     "candidates",
     "choose_baseline",
@@ -158,7 +160,7 @@ def select_window(
         used = streak[: settings.intervals]
         note = f"accepted a lasting change: the {len(streak)} latest intervals paged; their level since {streak[-1]}"
         return Window(tuple(reversed(used)), (), streak[-1], note)
-    if level != "none" and len(taken) < minimum and paged:
+    if level != "none" and len(taken) < minimum <= len(taken) + len(paged):
         newest = sorted([*taken, *paged], reverse=True)[: settings.intervals]
         note = (
             f"only {len(taken)} healthy intervals within max_lookback={settings.lookback}: "
@@ -189,8 +191,7 @@ def candidates(config: JobConfig, interval: Interval) -> list[Interval]:
         return out[::-1]
     if b.window == "fixed" and not _calibrating(config):
         return []
-    step = b.period if b.window == "seasonal" and b.period is not None else 1
-    return [schedule.previous(interval, k * step) for k in range(1, n + 1)]
+    return schedule.before(interval, n, step=b.period if b.window == "seasonal" and b.period is not None else 1)
 
 
 def window_intervals(config: JobConfig, interval: Interval) -> list[Interval]:
@@ -247,7 +248,18 @@ def _saved(config: JobConfig, key: str, profile: Profile) -> tuple[Earlier, Hist
     return seen, Histogram(spec.fingerprint, int(first["rows_current"] or 0), counts, errors)
 
 
-class _History:
+class History(Protocol):
+    """What a window knows of earlier intervals: :class:`SavedHistory` reads their saved runs (or data)."""
+
+    read: list[str]
+    """Keys whose data was read and counted (not their saved metrics)."""
+
+    def earlier(self, interval: Interval) -> Earlier: ...
+
+    def histograms(self, keys: Sequence[str]) -> list[Histogram]: ...
+
+
+class SavedHistory:
     """Earlier intervals of one run's window, read once each: saved metrics first, else the data."""
 
     def __init__(self, config: JobConfig, profile: Profile) -> None:
@@ -283,7 +295,7 @@ def interval_counts(
     Saved metrics first; an interval never scored with these bins is read and
     counted. Also returns the keys that were read.
     """
-    history = _History(config, profile)
+    history = SavedHistory(config, profile)
     for interval in intervals:
         history.earlier(interval)
     return {k: h for k, h in history.counts.items() if h is not None}, tuple(history.read)
@@ -319,10 +331,15 @@ def _describe(b: BaselineSettings, window: Window, asked: int, fallback: str, un
     return f"{text}; thresholds not calibrated: {uncalibrated}" if uncalibrated else text
 
 
-def choose_baseline(config: JobConfig, interval: Interval, profile: Profile) -> Baseline:
-    """The baseline of a run of ``interval``: the window's counts, or the reference's (and why)."""
+def choose_baseline(
+    config: JobConfig, interval: Interval, profile: Profile, *, history: History | None = None
+) -> Baseline:
+    """The baseline of a run of ``interval``: the window's counts, or the reference's (and why).
+
+    ``history`` tells what earlier intervals held and paged at (default: their saved runs, else their data).
+    """
     b = config.baseline
-    history = _History(config, profile)
+    history = history if history is not None else SavedHistory(config, profile)
     found = candidates(config, interval)
     keys = [runstore.run_key(i) for i in found]
     by_key = dict(zip(keys, found, strict=True))

@@ -21,7 +21,15 @@ from typing import Any
 from rich_argparse import RawDescriptionRichHelpFormatter
 
 from kldrift.errors import KLDriftError
-from kldrift.terminal import print_columns, print_history, print_report, profile_json, progress, setup_logging
+from kldrift.terminal import (
+    print_columns,
+    print_history,
+    print_report,
+    print_settings,
+    profile_json,
+    progress,
+    setup_logging,
+)
 
 __all__ = ["main"]
 
@@ -186,6 +194,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(profile_json(profile), indent=1) + "\n")
     elif not args.quiet:
         print_columns(profile)
+        print_settings(config)
     print(
         f"profile: {config.profile_path()} ({profile.rows:,} rows, {len(profile.features)} features scored of "
         f"{len(profile.columns)} columns, fingerprint {profile.fingerprint})",

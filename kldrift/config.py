@@ -91,6 +91,32 @@ class Settings(Model):
     def thresholds_for(self, name: str) -> Thresholds:
         return self.column(name).thresholds or self.thresholds
 
+    def effective(self) -> dict[str, Any]:
+        """The settings a run used, presets expanded: what the manifest and ``kldrift profile`` show.
+
+        Paths are left out (the manifest records the inputs), and so is the webhook's URL (a secret):
+        only how it is given and when it fires. ``preset_keys`` lists the keys the preset set and the
+        config left as they were.
+        """
+        from kldrift.presets import preset_keys
+
+        data = self.model_dump(mode="json", by_alias=True, exclude={"base_dir"})
+        for key in ("dataset", "reference", "current", "output", "profile"):
+            data.pop(key, None)
+        hook = self.alerts.webhook
+        if hook is not None:
+            via = "url_env" if hook.url_env else "conn_id" if hook.conn_id else "url"
+            data["alerts"]["webhook"] = {"via": via, "name": hook.url_env or hook.conn_id, "on": hook.on}
+
+        def get(key: str) -> Any:
+            value: Any = data
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            return value
+
+        data["preset_keys"] = sorted(k for k, v in preset_keys(self.preset).items() if get(k) == v)
+        return data
+
     def binning_fingerprint(self) -> str:
         """Hash of every setting that changes the fitted bins (not thresholds or smoothing)."""
         payload = {

@@ -102,6 +102,25 @@ class Schedule:
             start = self._prev(start)
         return Interval(start, self._next(start))
 
+    def before(self, interval: Interval, count: int, *, step: int = 1) -> list[Interval]:
+        """The ``count`` data intervals ``step``, ``2 * step``, ... intervals before ``interval``, newest
+        first: ``[previous(interval, step), previous(interval, 2 * step), ...]`` in one walk back.
+
+        >>> s = Schedule("@monthly")
+        >>> [i.ds for i in s.before(s.for_date("2026-07-15"), 3)]
+        ['2026-06-01', '2026-05-01', '2026-04-01']
+        """
+        from croniter import croniter
+
+        if count < 1 or step < 1:
+            msg = f"count and step must be at least 1, got {count} and {step}"
+            raise ValueError(msg)
+        if not self.is_tick_interval(interval):
+            return [self.previous(interval, k * step) for k in range(1, count + 1)]
+        walk = croniter(self.expression, interval.start.astimezone(self.tz))
+        ticks = [interval.start, *(walk.get_prev(dt.datetime) for _ in range(count * step))]
+        return [Interval(ticks[k * step], ticks[k * step - 1]) for k in range(1, count + 1)]
+
     def following(self, interval: Interval) -> Interval:
         """The data interval right after ``interval`` (by the schedule, or by its own length)."""
         if not self.is_tick_interval(interval):

@@ -15,7 +15,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["print_columns", "print_history", "print_report", "profile_json", "progress", "report_json", "setup_logging"]
+__all__ = [
+    "print_columns",
+    "print_history",
+    "print_report",
+    "print_settings",
+    "profile_json",
+    "progress",
+    "report_json",
+    "setup_logging",
+]
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
@@ -160,6 +169,31 @@ def profile_json(profile: Any) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def print_settings(config: Any) -> None:
+    """The job's effective settings, presets expanded: what each run is compared with and when it pages."""
+    from kldrift.presets import PRESET_DOC
+
+    b, t, page = config.baseline, config.thresholds, config.alerts.page
+    if b.window == "fixed":
+        against = "the reference (fixed)"
+    else:
+        against = f"{b.window} window of {b.intervals} intervals (min_intervals {b.min_count})"
+        if b.quarantine != "none":
+            against += f", quarantine {b.quarantine} (max_lookback {b.lookback}, accept_after {b.accept_count})"
+    cal = f", calibrated ({t.calibrate.method})" if t.calibrate is not None else ""
+    lines = [
+        f"preset {config.preset}: {PRESET_DOC[config.preset]}",
+        f"  compared with: {against}",
+        f"  thresholds: {config.metric} warn {t.warn:g}, critical {t.critical:g}{cal}",
+        f"  pages: {page.critical_features}+ critical features, {page.warn_features}+ at warn, or "
+        f"{', '.join(page.checks) or 'no run-level row'}; fail_on {config.alerts.fail_on}",
+    ]
+    keys = config.effective()["preset_keys"]
+    if keys:
+        lines.append(f"  from the preset: {', '.join(keys)}")
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def print_columns(profile: Any) -> None:

@@ -193,3 +193,29 @@ def test_a_glob_over_partition_folders(tmp_path: Path, capsys: pytest.CaptureFix
         no_data["message"]
         == f"no data: current data for 2026-02-05: {tmp_path}/cur/dt=2026-02-*: glob matched no files"
     )
+
+
+@pytest.mark.parametrize(
+    ("expression", "timezone", "day"),
+    [
+        ("@daily", "UTC", "2026-03-15"),
+        ("@daily", "Europe/Paris", "2026-03-29"),  # clocks change in the walk back
+        ("@monthly", "UTC", "2026-07-15"),
+        ("0 6 * * 1", "America/New_York", "2026-11-02"),
+        ("0 */6 * * *", "Europe/London", "2026-10-26"),
+    ],
+    ids=["daily", "daily-dst", "monthly", "weekly", "six-hourly"],
+)
+@pytest.mark.parametrize("step", [1, 7])
+def test_before_walks_back_as_previous_does(expression: str, timezone: str, day: str, step: int) -> None:
+    s = Schedule(expression, timezone)
+    interval = s.for_date(day)
+    if not s.is_tick_interval(interval):  # a day of a sub-daily job: take one of its ticks
+        interval = s.previous(s.following(interval))
+    # the oracle: previous() steps back tick by tick, once per interval asked for
+    assert s.before(interval, 30, step=step) == [s.previous(interval, k * step) for k in range(1, 31)]
+
+
+def test_before_needs_a_count_and_a_step() -> None:
+    with pytest.raises(ValueError, match="count and step must be at least 1, got 0 and 1"):
+        Schedule().before(Schedule().for_date("2026-01-02"), 0)

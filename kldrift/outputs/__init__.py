@@ -103,6 +103,8 @@ def _manifest(files: RunFiles, report: DriftReport, run: RunContext, *, extra: d
             "end": run.interval.end.isoformat() if run.interval else None,
         },
         "config_hash": run.settings.fingerprint(),
+        # Presets expanded: what the run was scored with (paths in inputs, no webhook URL).
+        "settings": run.settings.effective(),
         "spec_fingerprint": report.spec_fingerprint,
         "rows": {"reference": report.n_reference, "current": report.n_current},
         "severities": report.counts_by_severity(),
