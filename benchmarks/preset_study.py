@@ -88,8 +88,7 @@ class MemoryHistory:
         found = self.days.get(run_key(interval))
         if found is None:
             return Earlier(False)
-        hist, seen = found
-        return seen
+        return found[1]
 
     def histograms(self, keys: Sequence[str]) -> list[Any]:
         return [self.days[k][0] for k in keys if k in self.days and self.days[k][0].rows]

@@ -264,7 +264,7 @@ def test_presets_are_documented_keys() -> None:
          r"baseline: accept_after \(3\) must be >= min_intervals \(7\)"),
         ("baseline: {window: rolling, max_lookback: 60}",
          "baseline: max_lookback and accept_after apply with quarantine: warn or critical"),
-        ("thresholds: {calibrate: {method: bayes}}", "thresholds.calibrate.method: expected 'sd', 'mad' or 'conformal'"),
+        ("thresholds: {calibrate: {method: bayes}}", "thresholds.calibrate.method: expected 'sd', 'mad' or 'conf"),
         ("alerts: {page: {warn_features: 0}}", "alerts.page.warn_features: expected greater than or equal to 1, got 0"),
         ("alerts: {page: {checks: [schema, drift]}}", r"alerts.page.checks.1: expected 'schema', 'volume'"),
         ("alerts: {page: {warn: 2}}", "alerts.page.warn: unknown key; expected one of: checks, critical_features"),
