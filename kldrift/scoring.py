@@ -36,6 +36,7 @@ import numpy as np
 
 from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.config import Settings
+from kldrift.display import FeatureDisplay, ReportDisplay
 from kldrift.divergence import adjust_pvalues, divergences, g_test
 from kldrift.findings import RunCheck, SchemaChange, Verdict, summarize
 from kldrift.histogram import Histogram
@@ -46,13 +47,7 @@ from kldrift.severity import Severity, worst
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "SEVERITY_RANK",
-    "DriftReport",
-    "FeatureBins",
-    "FeatureDrift",
-    "score",
-]
+__all__ = ["SEVERITY_RANK", "DriftReport", "FeatureBins", "FeatureDrift", "score"]
 
 SEVERITY_RANK = {s.value: s.rank for s in Severity}
 """Most urgent first: how reports and tables sort features."""
@@ -60,8 +55,8 @@ SEVERITY_RANK = {s.value: s.rank for s in Severity}
 _NAN = float("nan")
 
 
-@dataclass(frozen=True, slots=True)
-class FeatureDrift:
+@dataclass(frozen=True, slots=True, repr=False)  # repr, _repr_html_, to_dict: FeatureDisplay's
+class FeatureDrift(FeatureDisplay):
     """Drift of one feature between the reference and the current data."""
 
     feature: str
@@ -110,8 +105,8 @@ class FeatureBins:
 COLUMNS = [f.name for f in fields(FeatureDrift)]
 
 
-@dataclass(frozen=True, slots=True)
-class DriftReport:
+@dataclass(frozen=True, slots=True, repr=False)  # repr, _repr_html_, save_html, to_dict, frames: ReportDisplay's
+class DriftReport(ReportDisplay):
     """The result of one comparison: one :class:`FeatureDrift` per feature, in column order."""
 
     features: tuple[FeatureDrift, ...]
