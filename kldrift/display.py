@@ -69,6 +69,12 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _counts(features: Any) -> dict[str, int]:
+    """Features per severity, every severity, most urgent first."""
+    counts = Counter(str(f.severity) for f in features)
+    return {s.value: counts[s] for s in Severity}
+
+
 def _fields(obj: Any, rename: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {(rename or {}).get(f.name, f.name): _clean(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
 
@@ -190,7 +196,7 @@ class ReportDisplay:
     # --- the page --------------------------------------------------------------------------------------
 
     def save_html(self, path: str | os.PathLike[str], *, dataset: str = "", config: object = None) -> str:
-        """Write the report's page (what ``report.html`` of a run is: self-contained, charts included); its path.
+        """Write the report's page (what ``report.html`` of a run is: self-contained, charts included); its absolute path.
 
         ``dataset`` names it in the title. The page states the settings the report was scored with: its
         alert metric and alpha, the thresholds most features have and the correction its p-values show; pass
@@ -203,7 +209,7 @@ class ReportDisplay:
 
         settings = coerce_config(config) if config is not None else _page_settings(self)
         html = render_report(metrics_table(self, dataset=dataset, date=None), settings=settings)
-        return write_text(os.fspath(path), html)
+        return os.path.abspath(write_text(os.fspath(path), html))
 
     # --- JSON ------------------------------------------------------------------------------------------
 
@@ -219,7 +225,7 @@ class ReportDisplay:
                 "details": list(verdict.details),
                 "tone": verdict.tone,
             },
-            "counts": dict(Counter(str(f.severity) for f in self.features)),
+            "counts": _counts(self.features),
         }
         own: Any = self  # a dataclass: the class that inherits this mixin
         out.update({f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(own) if f.name not in _NESTED})
