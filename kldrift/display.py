@@ -196,7 +196,7 @@ class ReportDisplay:
     # --- the page --------------------------------------------------------------------------------------
 
     def save_html(self, path: str | os.PathLike[str], *, dataset: str = "", config: object = None) -> str:
-        """Write the report's page (what ``report.html`` of a run is: self-contained, charts included); its absolute path.
+        """Write the report's page (``report.html`` of a run: self-contained, charts included); its absolute path.
 
         ``dataset`` names it in the title. The page states the settings the report was scored with: its
         alert metric and alpha, the thresholds most features have and the correction its p-values show; pass
@@ -229,6 +229,7 @@ class ReportDisplay:
         }
         own: Any = self  # a dataclass: the class that inherits this mixin
         out.update({f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(own) if f.name not in _NESTED})
+        out["baseline"] = out["baseline"] or {"window": "fixed", "description": "reference"}
         out["features"] = [_fields(f) for f in self.features]
         if bins:
             out["bins"] = [_fields(b) for b in self.bins]

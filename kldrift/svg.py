@@ -133,7 +133,8 @@ def bins_chart(bars: Bars, *, width: int = 600) -> str:
         f'<text x="{share_x + 88}" y="12" fill="currentColor">current</text>'
         f'<text x="{share_x + share_w}" y="12" text-anchor="end" fill="currentColor" opacity="0.7">'
         f"max {_pct(top_share)}</text>"
-        f'<text x="{kl_mid}" y="12" text-anchor="middle" font-size="10" fill="currentColor">KL term (+: current more)</text>'
+        f'<text x="{kl_mid}" y="12" text-anchor="middle" font-size="10" fill="currentColor">'
+        "KL term (+: current more)</text>"
         f'<line x1="{kl_mid}" x2="{kl_mid}" y1="{top - 2}" y2="{height - 4}" stroke="currentColor" opacity="0.4"/>',
     ]
     for k, i in enumerate(shown):

@@ -298,7 +298,12 @@ def test_an_empty_partition_is_no_data(volume_job: Callable[..., Path], capsys: 
     )
     assert cli.main(["-q", "run", "--config", str(config), "--date", DAYS[0], "--format", "json"]) == 0
     verdict = json.loads(capsys.readouterr().out)["verdict"]
-    assert verdict == {"worst": "critical", "headline": "No data: the current data has no rows", "details": []}
+    assert verdict == {
+        "worst": "critical",
+        "headline": "No data: the current data has no rows",
+        "details": [],
+        "tone": "critical",
+    }
 
 
 def test_a_small_day_is_scored_and_a_tiny_one_is_insufficient_at_run_level(volume_job: Callable[..., Path]) -> None:
