@@ -180,6 +180,11 @@ class ReportDisplay:
             if isinstance(f, FeatureDisplay) and b.feature == f.feature:
                 object.__setattr__(f, "_bins", b)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt through __init__ (pickle, copy, multiprocessing), so its features get their bins again.
+        own: Any = self
+        return type(self), tuple(getattr(self, f.name) for f in dataclasses.fields(own))
+
     def __repr__(self) -> str:
         counts = Counter(str(f.severity) for f in self.features)
         by = ", ".join(f"{counts[s]:,} {s}" for s in Severity if counts[s])

@@ -7,6 +7,7 @@ ones are the same reports with features renamed or repeated (``dataclasses.repla
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -19,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kldrift
 from kldrift.display import FORMAT, VERSION
@@ -26,7 +29,7 @@ from kldrift.errors import KLDriftError
 from kldrift.notebook import TOP_FEATURES
 from kldrift.scoring import COLUMNS, DriftReport
 from kldrift.severity import Severity
-from kldrift.svg import MAX_BINS
+from kldrift.svg import MAX_BINS, Bars
 
 EVIL = "<img src=x onerror=alert(1)>"
 ESC = "\x1b]0;title\x07"
@@ -48,6 +51,10 @@ def frames(rng: np.random.Generator, n: int = 2_000) -> tuple[pd.DataFrame, pd.D
         )
 
     return one(0.0), one(1.0)
+
+
+_SMALL = kldrift.compare(*frames(np.random.default_rng(2), 300))
+"""A small real report, made once (hypothesis examples reuse it)."""
 
 
 @pytest.fixture
@@ -329,3 +336,39 @@ def test_r_alerts_stays_a_tuple_of_features(report: DriftReport) -> None:
 def test_a_pickled_report_keeps_its_figures(report: DriftReport) -> None:
     back = pickle.loads(pickle.dumps(report))
     assert back.to_dict() == report.to_dict()
+    assert back["fare"].bins.current == report["fare"].bins.current  # rebuilt through __init__: bins are back
+    assert copy.deepcopy(report)["c"].bins.labels == report["c"].bins.labels
+
+
+# --- properties ---------------------------------------------------------------------------------------------
+
+FLOATS = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@given(kl=FLOATS, p=FLOATS, warn=FLOATS)
+@settings(max_examples=60, deadline=None)
+def test_any_float_survives_json_finite_as_is_the_rest_as_nan(kl: float, p: float, warn: float) -> None:
+    report = _SMALL
+    f = dataclasses.replace(report.features[0], kl=kl, p_adjusted=p, threshold_warn=warn)
+    back = DriftReport.from_json(dataclasses.replace(report, features=(f, *report.features[1:])).to_json())
+    for name, x in (("kl", kl), ("p_adjusted", p), ("threshold_warn", warn)):
+        y = getattr(back.features[0], name)
+        assert y == x if math.isfinite(x) else math.isnan(y)
+
+
+@given(
+    counts=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 10_000)), min_size=1, max_size=200),
+    limit=st.integers(1, 60),
+)
+@settings(max_examples=100, deadline=None)
+def test_a_chart_keeps_bin_order_and_the_bins_holding_most(counts: list[tuple[int, int]], limit: int) -> None:
+    ref, cur = [r for r, _ in counts], [c for _, c in counts]
+    bars = Bars.of([str(i) for i in range(len(counts))], ref, cur, [0.0] * len(counts), limit=limit)
+    used = [i for i in range(len(counts)) if ref[i] or cur[i]]
+    assert list(bars.shown) == sorted(bars.shown)
+    assert set(bars.shown) <= set(used)
+    assert len(bars.shown) == min(limit, len(used))
+    weight = [max(r / (sum(ref) or 1), c / (sum(cur) or 1)) for r, c in counts]
+    left_out = [weight[i] for i in used if i not in bars.shown]
+    assert not left_out or max(left_out) <= min(weight[i] for i in bars.shown)
+    assert bool(bars.note()) == bool(left_out)
