@@ -188,7 +188,8 @@ class ReportDisplay:
     def __repr__(self) -> str:
         counts = Counter(str(f.severity) for f in self.features)
         by = ", ".join(f"{counts[s]:,} {s}" for s in Severity if counts[s])
-        baseline = self.baseline.get("description") or "reference"
+        described = str(self.baseline.get("description") or "reference")
+        baseline = "reference" if described.startswith("reference") else f"{self.baseline.get('window')} window"
         n = len(self.features)
         return (
             f"<{type(self).__name__} {n:,} feature{'' if n == 1 else 's'}{': ' + by if by else ''} · "

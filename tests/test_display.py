@@ -87,6 +87,11 @@ def test_the_repr_of_a_report_is_one_line_without_data(report: DriftReport) -> N
     assert repr(one) == "<DriftReport 1 feature: 1 critical · worst critical · kl vs reference>"
     none = dataclasses.replace(report, features=(), bins=())
     assert repr(none) == "<DriftReport 0 features · worst ok · kl vs reference>"
+    # against earlier intervals (kldrift.baseline's descriptions), or the reference they fell back to
+    rolling = {"window": "rolling", "description": "rolling: 3 of 3 intervals, 2026-01-07 .. 2026-01-09"}
+    assert repr(dataclasses.replace(none, baseline=rolling)).endswith("· kl vs rolling window>")
+    fell_back = {"window": "rolling", "description": "reference (rolling window: 2 of 5 intervals with data)"}
+    assert repr(dataclasses.replace(none, baseline=fell_back)).endswith("· kl vs reference>")
 
 
 def test_the_repr_of_a_feature_says_its_severity_and_what_reached_it(report: DriftReport) -> None:
