@@ -110,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     c = add("compare", "Compare a current data set with a reference (or a saved profile) and print the drift.", *ran)
     c.add_argument("reference", help="reference Parquet file, folder or glob, or a saved profile (.json)")
     c.add_argument("current", help="current Parquet file, folder or glob")
-    c.add_argument("--config", help="YAML config: binning, thresholds, ... (a job file's settings are used too)")
+    c.add_argument(
+        "--config", metavar="FILE", help="YAML config: binning, thresholds, ... (a job file's settings are used too)"
+    )
     c.add_argument("--format", choices=FORMATS, default="table", help=FORMAT)
     c.add_argument(
         "--fail-on", choices=LEVELS, default="never", help="exit 1 when an alert reaches this severity (default never)"
@@ -122,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     r = add("run", "Run the scheduled job of a config for one data interval and write its files.", *ran)
-    r.add_argument("--config", required=True, help=CONFIG)
+    r.add_argument("--config", required=True, metavar="FILE", help=CONFIG)
     r.add_argument(
         "--date", help="YYYY-MM-DD: the data interval of the job's schedule starting that day (or holding it)"
     )
@@ -140,12 +142,12 @@ def _parser() -> argparse.ArgumentParser:
         *done,
         done="the profile was fitted and saved",
     )
-    pr.add_argument("--config", required=True, help=CONFIG)
+    pr.add_argument("--config", required=True, metavar="FILE", help=CONFIG)
     pr.add_argument("--format", choices=FORMATS, default="table", help=FORMAT)
 
     h = add("history", "Print each feature's alert metric per run date (the trend).", *done, done="printed")
-    h.add_argument("--config", required=True, help=CONFIG)
-    h.add_argument("--feature", help="only this feature")
+    h.add_argument("--config", required=True, metavar="FILE", help=CONFIG)
+    h.add_argument("--feature", metavar="NAME", help="only this feature")
     h.add_argument("--format", choices=FORMATS, default="table", help=FORMAT)
 
     d = add("demo-data", "Write a demo data set (reference + daily partitions) and its config.", *done, done="written")
@@ -169,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
         *done,
         done="the page was written",
     )
-    rp.add_argument("--config", required=True, help=CONFIG)
+    rp.add_argument("--config", required=True, metavar="FILE", help=CONFIG)
     rp.add_argument("--date", required=True, help="the run: its date, or its start for runs shorter than a day")
     return p
 
