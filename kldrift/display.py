@@ -57,7 +57,12 @@ UNSCORED_COLUMNS = ["column", "type", "domain", "role", "reason", "null_share", 
 
 
 def _clean(value: Any) -> Any:
-    """A JSON-safe value: ``None`` for NaN and infinities, a severity's name, tuples as lists."""
+    """A JSON-safe value: ``None`` for NaN and infinities, a severity's name, tuples as lists, a value with
+    ``to_json()`` (or a pydantic model) as what that gives."""
+    if hasattr(value, "to_json") and not isinstance(value, type):
+        return _clean(value.to_json())
+    if hasattr(value, "model_dump") and not isinstance(value, type):
+        return value.model_dump(mode="json")
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, enum.Enum):
@@ -188,8 +193,9 @@ class ReportDisplay:
     def __repr__(self) -> str:
         counts = Counter(str(f.severity) for f in self.features)
         by = ", ".join(f"{counts[s]:,} {s}" for s in Severity if counts[s])
-        described = str(self.baseline.get("description") or "reference")
-        baseline = "reference" if described.startswith("reference") else f"{self.baseline.get('window')} window"
+        info = _clean(self.baseline) or {}  # a mapping, or a value with to_json()
+        described = str(info.get("description") or "reference")
+        baseline = "reference" if described.startswith("reference") else f"{info.get('window')} window"
         n = len(self.features)
         return (
             f"<{type(self).__name__} {n:,} feature{'' if n == 1 else 's'}{': ' + by if by else ''} · "
@@ -333,6 +339,10 @@ def _item_type(cls: type, name: str) -> type:
 def _value(hint: Any, value: Any) -> Any:
     if value is None:
         return math.nan if hint is float else None
+    if isinstance(hint, type) and hasattr(hint, "from_json"):  # a value that reads its own JSON back
+        return hint.from_json(value)
+    if isinstance(hint, type) and hasattr(hint, "model_validate"):  # a pydantic model
+        return hint.model_validate(value)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return hint(value)
     if typing.get_origin(hint) is tuple:

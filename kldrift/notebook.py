@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -122,7 +122,8 @@ def feature_html(feature: Any, bins: Any | None) -> str:
 
 
 def _facts(report: Any) -> str:
-    baseline = report.baseline.get("description") or "the reference"
+    b = report.baseline  # a mapping, or a value with the same names as attributes
+    baseline = (b.get("description") if isinstance(b, Mapping) else getattr(b, "description", "")) or "the reference"
     scored = sum(str(f.severity) in ("ok", "warn", "critical") for f in report.features)
     return (
         f"{scored:,} of {len(report.features):,} features scored · {report.n_current:,} current rows against "
