@@ -377,3 +377,11 @@ def test_a_chart_keeps_bin_order_and_the_bins_holding_most(counts: list[tuple[in
     left_out = [weight[i] for i in used if i not in bars.shown]
     assert not left_out or max(left_out) <= min(weight[i] for i in bars.shown)
     assert bool(bars.note()) == bool(left_out)
+
+
+def test_the_metrics_file_holds_every_feature_field_in_order() -> None:
+    # outputs/metrics.py spells the columns out (so the page sits above the results in the module map):
+    # the same names, in the same order, as FeatureDrift's fields.
+    from kldrift.outputs.metrics import FEATURE_COLUMNS
+
+    assert list(FEATURE_COLUMNS) == COLUMNS
