@@ -6,9 +6,11 @@ writers in :mod:`kldrift.outputs` turn them into files.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from kldrift.display import FeatureDisplay, ReportDisplay
 from kldrift.findings import Page, RunCheck, SchemaChange, Verdict, page, summarize
 from kldrift.roles import ColumnInfo
 from kldrift.sections import PageRule
@@ -20,8 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["COLUMNS", "BaselineInfo", "DriftReport", "FeatureBins", "FeatureDrift"]
 
 
-@dataclass(frozen=True, slots=True)
-class FeatureDrift:
+@dataclass(frozen=True, slots=True, repr=False)  # repr, _repr_html_, to_dict: FeatureDisplay's
+class FeatureDrift(FeatureDisplay):
     """Drift of one feature between the reference (or the baseline) and the current data."""
 
     feature: str
@@ -110,9 +112,21 @@ class BaselineInfo:
             "calibration": self.method,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BaselineInfo:
+        """The value of :meth:`to_json` (``first``, ``last`` and ``intervals`` follow from ``used``)."""
+        return cls(
+            window=str(data.get("window", "fixed")),
+            description=str(data.get("description", "reference")),
+            used=tuple(data.get("used") or ()),
+            skipped=tuple(data.get("skipped") or ()),
+            since=data.get("since"),
+            method=str(data.get("calibration") or ""),
+        )
 
-@dataclass(frozen=True, slots=True)
-class DriftReport:
+
+@dataclass(frozen=True, slots=True, repr=False)  # repr, _repr_html_, save_html, to_dict, frames: ReportDisplay's
+class DriftReport(ReportDisplay):
     """The result of one comparison: one :class:`FeatureDrift` per feature, in column order."""
 
     features: tuple[FeatureDrift, ...]
@@ -179,10 +193,14 @@ class DriftReport:
         return self.page.level.reaches(level)
 
     def fail_reason(self, level: str) -> str | None:
-        """Why the run fails under ``fail_on=level`` (one line), or ``None`` when it does not."""
-        if not self.reaches(level):
+        """Why the run fails under ``fail_on=level`` (one line), or ``None`` when it does not.
+
+        The verdict's headline when every alert pages (the default rule); else what paged, by the rule.
+        """
+        page = self.page
+        if not page.level.reaches(level):
             return None
-        return f"paged at {self.page.level} (fail_on: {level}): {self.page.reason}"
+        return self.verdict.headline if page.every_alert else f"paged at {page.level}: {page.reason}"
 
     def counts_by_severity(self) -> dict[str, int]:
         out = {s.value: 0 for s in Severity}

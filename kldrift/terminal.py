@@ -1,8 +1,16 @@
 """What the command line shows: progress, log lines, the drift table, the columns' roles, the trend.
 
 Everything here writes to a terminal or prints JSON; :mod:`kldrift.cli` decides
-what to run. Names from the data (columns, categories, messages) are escaped
-before they reach ``rich``: a column named ``[/bold]`` is text, not markup.
+what to run. Text reaches the terminal through few doors: :func:`say` (a plain
+line), :func:`print_json`, the tables (rich, through :func:`console`) and the
+log handler of :func:`setup_logging`. Names from the data (columns,
+categories, messages) are escaped before they reach ``rich`` (:func:`_cell`):
+a column named ``[/bold]`` is text, not markup.
+
+Tables take the terminal's width (``COLUMNS`` when set); written to a file or
+a pipe without ``COLUMNS``, they are as wide as their content, so a row stays
+one line in a log. Below :data:`WIDE` columns the drift table shows the alert
+metric only (``--format json`` has them all).
 """
 
 from __future__ import annotations
@@ -10,21 +18,57 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 __all__ = [
+    "console",
     "print_columns",
     "print_history",
+    "print_json",
     "print_report",
     "print_settings",
     "profile_json",
     "progress",
-    "report_json",
+    "say",
     "setup_logging",
 ]
+
+PIPE_WIDTH = 4096
+"""Width of a table written to a file or a pipe when ``COLUMNS`` is not set: its content's, in practice."""
+WIDE = 140
+"""From this width on, the drift table shows every metric (kl, reverse KL, PSI, JS), the kind and the bins."""
+
+_STYLES = {"critical": "bold red", "warn": "yellow", "error": "magenta", "insufficient_data": "cyan", "ok": "green"}
+_MARKS = {"critical": "!!", "warn": "!", "error": "E", "insufficient_data": "?"}
+
+
+def say(line: str, *, err: bool = False) -> None:
+    """One plain line to stdout (or stderr): every line of the CLI that is not a table, JSON or a log record."""
+    print(line, file=sys.stderr if err else sys.stdout)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=1) + "\n")
+
+
+def console(*, stderr: bool = False) -> Any:
+    """A rich console for a table: the terminal's width (or ``COLUMNS``); :data:`PIPE_WIDTH` into a file or pipe."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(stderr=stderr, width=width, soft_wrap=False)
+
+
+def _cell(text: Any) -> str:
+    """Text from the data, safe in a rich cell or line (markup escaped)."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
@@ -75,79 +119,46 @@ def _fmt(x: float) -> str:
     return "" if isinstance(x, float) and math.isnan(x) else f"{x:.4g}"
 
 
-def report_json(report: Any) -> dict[str, Any]:
-    """The JSON output of a comparison: the verdict, every feature, schema changes, run checks, unscored columns."""
-    import dataclasses
-
-    from kldrift.results import COLUMNS
-
-    def clean(v: Any) -> Any:
-        return None if isinstance(v, float) and not math.isfinite(v) else v
-
-    verdict = report.verdict
-    return {
-        "verdict": {
-            "worst": str(verdict.worst),
-            "paged": str(verdict.paged),
-            "page_reason": verdict.page_reason,
-            "headline": verdict.headline,
-            "details": list(verdict.details),
-        },
-        "features": [{k: clean(getattr(f, k)) for k in COLUMNS} for f in report.features],
-        "schema": [dataclasses.asdict(c) for c in report.schema],
-        "checks": [{k: clean(v) for k, v in dataclasses.asdict(c).items()} for c in report.checks],
-        "unscored": [{"column": c.name, "type": c.type, "role": c.role, "reason": c.reason} for c in report.unscored],
-        "baseline": report.baseline.to_json(),
-    }
-
-
 def print_report(report: Any, fmt: str, *, timings: dict[str, float] | None = None) -> None:
-    """The drift table, or the JSON of :func:`report_json` (with the seconds of each step, when given)."""
+    """The drift table, or the report's JSON (``to_dict(bins=False)``, with the seconds of each step when given)."""
     if fmt == "json":
-        out = report_json(report)
+        out = report.to_dict(bins=False)
         if timings is not None:
             out["timings"] = {k: round(v, 4) for k, v in timings.items()}
-        sys.stdout.write(json.dumps(out, indent=1) + "\n")
+        print_json(out)
         return
-    from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
-    styles = {
-        "critical": "bold red",
-        "warn": "yellow",
-        "error": "magenta",
-        "insufficient_data": "cyan",
-        "ok": "green",
-    }
-    console = Console(soft_wrap=False, width=max(160, Console().width))
+    con = console()
+    wide = con.width >= WIDE
     t = Table(title=f"drift: {report.n_current:,} current rows vs {report.n_reference:,} reference rows")
-    for col in ("feature", "kind", "n_bins", "kl", "kl_reverse", "psi", "js", "p_adj", "severity", "message"):
-        t.add_column(col, overflow="fold")
+    metrics = [("kl", "kl"), ("kl_reverse", "kl_reverse"), ("psi", "psi"), ("jensen_shannon", "js")]
+    shown = metrics if wide else [(report.metric, {"jensen_shannon": "js"}.get(report.metric, report.metric))]
+    heads = ["feature", *(["kind", "n_bins"] if wide else []), *(h for _, h in shown), "p_adj", "severity", "message"]
+    for col in heads:
+        t.add_column(
+            col, overflow="fold", justify="right" if col in ("n_bins", "p_adj", *dict(shown).values()) else "left"
+        )
     for f in report.features:
         t.add_row(
-            escape(f.feature),
-            f.kind,
-            str(f.n_bins),
-            _fmt(f.kl),
-            _fmt(f.kl_reverse),
-            _fmt(f.psi),
-            _fmt(f.jensen_shannon),
+            _cell(f.feature),
+            *([f.kind, str(f.n_bins)] if wide else []),
+            *(_fmt(getattr(f, name)) for name, _ in shown),
             _fmt(f.p_adjusted),
-            f"[{styles[f.severity]}]{f.severity}[/]",
-            escape(f.message),
+            f"[{_STYLES[f.severity]}]{f.severity}[/]",
+            _cell(f.message),
         )
-    console.print(t)
+    con.print(t)
     for c in report.schema:
-        console.print(f"schema: [{styles[c.severity]}]{c.severity}[/] {escape(c.message)}")
+        con.print(f"schema: [{_STYLES[c.severity]}]{c.severity}[/] {_cell(c.message)}")
     for c in report.checks:
-        console.print(f"rows: [{styles[c.severity]}]{c.severity}[/] {escape(c.message)}")
+        con.print(f"rows: [{_STYLES[c.severity]}]{c.severity}[/] {_cell(c.message)}")
     if report.unscored:
-        shown = ", ".join(f"{escape(c.name)} ({c.role})" for c in report.unscored[:12])
+        names = ", ".join(f"{_cell(c.name)} ({c.role})" for c in report.unscored[:12])
         more = f", +{len(report.unscored) - 12} more" if len(report.unscored) > 12 else ""
-        console.print(f"not scored: {shown}{more} (features.include scores one anyway)")
+        con.print(f"not scored: {names}{more} (features.include scores one anyway)")
     verdict = report.verdict
-    console.print(f"verdict: [{styles[verdict.worst]}]{verdict.worst.upper()}[/] {escape(verdict.headline)}")
+    con.print(f"verdict: [{_STYLES[verdict.worst]}]{verdict.worst.upper()}[/] {_cell(verdict.headline)}")
 
 
 def profile_json(profile: Any) -> list[dict[str, Any]]:
@@ -193,12 +204,11 @@ def print_settings(config: Any) -> None:
     keys = config.effective()["preset_keys"]
     if keys:
         lines.append(f"  from the preset: {', '.join(keys)}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    for line in lines:
+        say(line)
 
 
 def print_columns(profile: Any) -> None:
-    from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=f"reference columns: {profile.rows:,} rows")
@@ -207,32 +217,50 @@ def print_columns(profile: Any) -> None:
     for row in profile_json(profile):
         nulls = "" if row["null_share"] is None else f"{row['null_share']:.1%}"
         t.add_row(
-            escape(row["column"]),
-            escape(row["type"]),
+            _cell(row["column"]),
+            _cell(row["type"]),
             row["role"],
             "yes" if row["scored"] else "[dim]no[/]",
             row["kind"] or "",
             "" if row["bins"] is None else str(row["bins"]),
             nulls,
-            escape(row["reason"]),
+            _cell(row["reason"]),
         )
-    Console(soft_wrap=False, width=max(140, Console().width)).print(t)
+    console().print(t)
 
 
 def print_history(df: Any, *, title: str) -> None:
-    """The alert metric per run date (rows) and feature (columns), marked by severity."""
-    from rich.console import Console
+    """The alert metric per run date (rows) and feature (columns), marked by severity, with the marks' legend.
+
+    The features that fit the width are shown, those with the most urgent severity first; the caption
+    says how many more there are.
+    """
     from rich.table import Table
 
     wide = df.pivot_table(index="date", columns="feature", values="value", aggfunc="first", sort=True)
     sev = df.pivot_table(index="date", columns="feature", values="severity", aggfunc="first", sort=True)
-    t = Table(title=title)
+    con = console()
+    rank = {s: i for i, s in enumerate(_MARKS)}
+    urgency = {c: min((rank.get(str(s), len(rank)) for s in sev[c]), default=len(rank)) for c in wide.columns}
+    order = sorted(range(len(wide.columns)), key=lambda i: urgency[wide.columns[i]])
+    room, keep = con.width - 14, list[int]()  # the date column and the borders
+    for i in order:
+        need = max(len(str(wide.columns[i])), 9) + 3
+        if keep and need > room:
+            break
+        keep.append(i)
+        room -= need
+    keep.sort()
+    legend = "!! critical · ! warn · E error · ? insufficient data · no mark: ok"
+    hidden = len(wide.columns) - len(keep)
+    if hidden:
+        legend += f" · {hidden} more feature{'s' if hidden > 1 else ''} not shown: --feature NAME, --format json"
+    t = Table(title=_cell(title), caption=legend)
     t.add_column("date")
-    for col in wide.columns:
-        t.add_column(str(col), justify="right")
-    marks = {"critical": "!!", "warn": "!", "error": "E", "insufficient_data": "?"}
+    for i in keep:
+        t.add_column(_cell(wide.columns[i]), justify="right", overflow="fold")
     values, severities = wide.to_numpy(dtype=float), sev.to_numpy(dtype=object)
-    for i, date in enumerate(wide.index):
-        cells = [_fmt(float(v)) + marks.get(str(s), "") for v, s in zip(values[i], severities[i], strict=True)]
+    for r, date in enumerate(wide.index):
+        cells = [_fmt(float(values[r, i])) + _MARKS.get(str(severities[r, i]), "") for i in keep]
         t.add_row(str(date), *cells)
-    Console(width=max(120, Console().width)).print(t)
+    con.print(t)

@@ -304,6 +304,7 @@ def test_an_empty_partition_is_no_data(volume_job: Callable[..., Path], capsys: 
         "page_reason": "no data: the current data has no rows",
         "headline": "No data: the current data has no rows",
         "details": [],
+        "tone": "critical",
     }
 
 

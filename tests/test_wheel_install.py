@@ -45,6 +45,7 @@ def test_the_wheel_works_in_a_fresh_venv(tmp_path: Path) -> None:
     assert "Project-URL: Documentation, https://kldrift.readthedocs.io/" in meta
     assert "kldrift = kldrift.airflow.plugin:KLDriftPlugin" in entry_points
     assert "kldrift/outputs/report/static/uPlot.iife.min.js" in names
+    assert "kldrift/templates/report_cell.html.j2" in names  # the notebook cell's templates
     with tarfile.open(sdist) as tf:
         members = {m.name.split("/", 1)[1] for m in tf.getmembers() if "/" in m.name}
     assert {"tests/helpers.py", "tests/airflow_support.py", "tests/conftest.py", "LICENSE"} <= members

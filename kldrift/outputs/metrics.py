@@ -18,12 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kldrift.findings import Page, RunCheck, SchemaChange, Verdict, page, summarize
-from kldrift.results import COLUMNS, DriftReport
 from kldrift.sections import PageRule
 from kldrift.severity import Severity, worst
 
 __all__ = [
     "CHECKS",
+    "FEATURE_COLUMNS",
     "RUN_NOTE",
     "SCHEMA",
     "drift_rows",
@@ -41,27 +41,41 @@ RUN_NOTE = "kldrift.run"
 
 CHECKS = ("drift", "schema", "volume", "no_data", "insufficient_data", "unscored")
 
-_FIELD_TYPES: dict[str, pa.DataType] = {
+FEATURE_COLUMNS: dict[str, pa.DataType] = {
     "feature": pa.string(),
     "kind": pa.string(),
     "n_reference": pa.int64(),
     "n_current": pa.int64(),
     "n_bins": pa.int64(),
+    "kl": pa.float64(),
+    "kl_reverse": pa.float64(),
+    "psi": pa.float64(),
+    "jensen_shannon": pa.float64(),
+    "p_value": pa.float64(),
+    "p_adjusted": pa.float64(),
     "severity": pa.string(),
     "message": pa.string(),
     "metric": pa.string(),
+    "value": pa.float64(),
+    "threshold_warn": pa.float64(),
+    "threshold_critical": pa.float64(),
+    "pseudocount": pa.float64(),
     "spec_fingerprint": pa.string(),
     "p_method": pa.string(),
     "calibrated": pa.bool_(),
     "calibration": pa.string(),
 }
+"""A feature row's columns: the fields of :class:`~kldrift.results.FeatureDrift`, in order, with their
+file types. Spelled out (the file's format is not whatever the class holds today), and checked against
+the class by the tests; not imported from it, so that this module, and the page drawn from its rows,
+sit above the results in the module map (a report renders its own page, ``save_html``)."""
 
 SCHEMA = pa.schema(
     [
         pa.field("dataset", pa.string()),
         pa.field("date", pa.string()),
         pa.field("check", pa.string()),
-        *(pa.field(c, _FIELD_TYPES.get(c, pa.float64())) for c in COLUMNS),
+        *(pa.field(c, t) for c, t in FEATURE_COLUMNS.items()),
         pa.field("bin_labels", pa.list_(pa.string())),
         pa.field("reference_counts", pa.list_(pa.int64())),
         pa.field("current_counts", pa.list_(pa.int64())),
@@ -91,9 +105,10 @@ SCHEMA = pa.schema(
 
 
 def metrics_table(
-    report: DriftReport, *, dataset: str, date: str | None, start: str | None = None, end: str | None = None
+    report: Any, *, dataset: str, date: str | None, start: str | None = None, end: str | None = None
 ) -> pa.Table:
-    """Every row of the run: features first, then schema changes, run checks, unscored columns."""
+    """Every row of the run (a :class:`~kldrift.results.DriftReport`): features first, then schema changes,
+    run checks, unscored columns."""
     cols: dict[str, list[Any]] = {f.name: [] for f in SCHEMA}
     verdict = report.verdict
     context = {
@@ -128,7 +143,7 @@ def metrics_table(
         add(
             {
                 "check": "drift",
-                **{c: getattr(f, c) for c in COLUMNS},
+                **{c: getattr(f, c) for c in FEATURE_COLUMNS},
                 "bin_labels": list(b.labels),
                 "reference_counts": list(b.reference),
                 "current_counts": list(b.current),
