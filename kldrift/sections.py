@@ -29,6 +29,7 @@ __all__ = [
     "SchemaSeverities",
     "Significance",
     "Smoothing",
+    "TableSettings",
     "Thresholds",
     "Volume",
     "Webhook",
@@ -296,3 +297,69 @@ class AirflowSettings(Model):
     the run goes on when they are all there, or at the deadline with what there is (``no_data`` when nothing)."""
     poke_interval: float = Field(300, ge=30, le=86_400)
     """Seconds between two looks for the partition while waiting."""
+
+
+class TableSettings(Model):
+    """A lakehouse table as a job's ``reference`` or ``current``: a Delta table (``table``) or an Iceberg
+    table (``iceberg``), at its latest version or a pinned one, ``where`` selecting partitions.
+
+    ``table``, ``where`` and ``as_of`` take the interval's placeholders (``{ds}``, ``{start}``, ``{end}``).
+    """
+
+    table: str | None = None
+    """A Delta Lake table: the folder (or s3:// / gs:// URI) holding ``_delta_log/``."""
+    iceberg: str | None = None
+    """An Apache Iceberg table's identifier, ``namespace.table``, in ``catalog``."""
+    catalog: str | dict[str, str] | None = None
+    """Iceberg only: a catalog's name (pyiceberg's ``~/.pyiceberg.yaml`` or ``PYICEBERG_CATALOG__<NAME>__*``
+    environment variables) or its properties (``type``, ``uri``, ``warehouse``, ...); default: pyiceberg's."""
+    where: str | None = Field(None, min_length=1)
+    """Delta: a SQL predicate on partition columns; Iceberg: a pyiceberg row filter."""
+    version: int | None = Field(None, ge=0)
+    """Delta only: read this version of the table."""
+    snapshot_id: int | None = None
+    """Iceberg only: read this snapshot."""
+    as_of: str | None = None
+    """Read the version (snapshot) that was current at this time: an ISO timestamp, or ``{end}``."""
+    rerun: Literal["same_version", "latest"] = "same_version"
+    """A rerun of an interval reads the version its earlier run recorded (``same_version``), or the latest."""
+    storage_options: dict[str, str] = Field(default_factory=dict)
+    """Delta only: delta-rs's storage options (object-store settings and credentials)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TableSettings:
+        from kldrift.interval import check_template
+
+        if (self.table is None) == (self.iceberg is None):
+            raise ValueError("give one of table (a Delta table's path) or iceberg (an Iceberg table's name)")
+        other = "iceberg" if self.table is not None else "table"
+        only = {"version": "table", "storage_options": "table", "snapshot_id": "iceberg", "catalog": "iceberg"}
+        for key, owner in only.items():
+            if owner == other and getattr(self, key) not in (None, {}):
+                what = "a Delta table (table:)" if owner == "table" else "an Iceberg table (iceberg:)"
+                raise ValueError(f"{key}: applies to {what} only")
+        pins = [k for k in ("version", "snapshot_id", "as_of") if getattr(self, k) is not None]
+        if len(pins) > 1:
+            raise ValueError(f"give one of {' or '.join(pins)}, not both")
+        for key in ("table", "where", "as_of"):
+            value = getattr(self, key)
+            if value is not None:
+                try:
+                    check_template(value)
+                except ValueError as exc:
+                    raise ValueError(f"{key}: {exc}") from None
+        if self.iceberg is not None and "." not in self.iceberg.strip("."):
+            raise ValueError(f"iceberg: expected a table identifier namespace.table, got {self.iceberg!r}")
+        return self
+
+    def __repr_args__(self) -> Any:
+        from kldrift.tables import shown_properties
+
+        for key, value in super().__repr_args__():
+            if isinstance(value, dict):  # catalog properties, storage options: secrets as ***
+                yield key, shown_properties(value)
+            elif value is not None:
+                yield key, value
+
+    def __str__(self) -> str:
+        return repr(self)
