@@ -54,31 +54,39 @@ def _fail(shown: str, what: str, exc: BaseException) -> SourceError:
     return SourceError(f"{shown}: {what}: {redact_text(arrow_msg(exc))}")
 
 
-def _load(source: DeltaSource, root: str, shown: str) -> Any:
-    """The delta-rs table at the source's version (its latest, a pinned one, or the one current at ``as_of``)."""
+def _load(source: DeltaSource, root: str, shown: str) -> tuple[Any, str | None]:
+    """The delta-rs table at the source's version (its latest, a pinned one, or the one current at ``as_of``),
+    and when that version was committed."""
     deltalake = _deltalake()
     options = dict(source.storage_options) or None
+    errors = (deltalake.exceptions.DeltaError, OSError, ValueError)
     try:
-        table = deltalake.DeltaTable(root, storage_options=options)
+        latest = deltalake.DeltaTable(root, storage_options=options)
     except deltalake.exceptions.TableNotFoundError as exc:
         raise _fail(shown, "not a readable Delta table (its _delta_log/ has no readable commit)", exc) from exc
-    except (deltalake.exceptions.DeltaError, OSError, ValueError) as exc:
+    except errors as exc:
         raise _fail(shown, "cannot read the Delta table's log (_delta_log/)", exc) from exc
-    latest = table.version()
+    table = latest
     if source.version is not None:
-        if source.version > latest:
-            raise SourceError(f"{shown}: no version {source.version} of this Delta table (its latest is {latest})")
+        if source.version > latest.version():
+            msg = f"{shown}: no version {source.version} of this Delta table (its latest is {latest.version()})"
+            raise SourceError(msg)
         try:
-            table.load_as_version(source.version)
-        except (deltalake.exceptions.DeltaError, OSError, ValueError) as exc:
+            table = deltalake.DeltaTable(root, version=source.version, storage_options=options)
+        except errors as exc:
             raise _fail(shown, f"cannot load version {source.version} (vacuumed or its log cleaned up?)", exc) from exc
     elif source.as_of is not None:
+        table = deltalake.DeltaTable(root, storage_options=options)
         try:
             table.load_as_version(source.as_of)
-        except (deltalake.exceptions.DeltaError, OSError, ValueError) as exc:
-            when = source.as_of.isoformat()
-            raise _fail(shown, f"no version of this Delta table as of {when} (before its first commit?)", exc) from exc
-    return table
+        except errors as exc:
+            raise _fail(shown, f"no version of this Delta table as of {source.as_of.isoformat()}", exc) from exc
+    committed = _commit_time(latest, table.version())
+    if source.as_of is not None and committed is not None and committed > source.as_of.astimezone(dt.UTC).isoformat():
+        # delta-rs gives the first version for a time before it: a version that did not exist then
+        when = source.as_of.isoformat()
+        raise SourceError(f"{shown}: no version of this Delta table as of {when}: its first is of {committed}")
+    return table, committed
 
 
 def _root(path: str) -> tuple[str, pafs.FileSystem]:
@@ -120,7 +128,7 @@ def open_delta(source: DeltaSource) -> Scan:
             raise NoDataError(f"{shown}: no such Delta table")
         if not os.path.isdir(os.path.join(root, "_delta_log")):
             raise SourceError(f"{shown}: not a Delta table (no _delta_log/ folder)")
-    table = _load(source, root, shown)
+    table, committed = _load(source, root, shown)
     protocol = table.protocol()
     unknown = sorted(set(protocol.reader_features or ()) - _READER_FEATURES)
     if unknown:
@@ -153,7 +161,7 @@ def open_delta(source: DeltaSource) -> Scan:
         path = decoded if "://" in decoded else f"{root}/{decoded}"
         files.append(FileInfo(path, int(size), mtime / 1000 if mtime is not None else None))
     files.sort(key=lambda f: f.path)
-    version = TableVersion("delta", shown, table.version(), _commit_time(table), source.where)
+    version = TableVersion("delta", shown, table.version(), committed, source.where)
     described = f"{shown} (Delta {version.label()}{', where ' + source.where if source.where else ''})"
     if not files:
         raise NoDataError(f"{described}: no live files" + (" in the partitions selected" if source.where else ""))
@@ -162,9 +170,12 @@ def open_delta(source: DeltaSource) -> Scan:
     return Scan(described, data, tuple(files), tuple(partitions), fs, None, reader=reader, version=version)
 
 
-def _commit_time(table: Any) -> str | None:
+def _commit_time(latest: Any, version: int) -> str | None:
+    """When ``version`` was committed (its commitInfo), UTC, from the table loaded at its latest version
+    (delta-rs's history of a time-travelled table numbers its entries from the loaded version)."""
     try:
-        stamp = table.history(1)[0].get("timestamp")
+        mine = [h for h in latest.history(latest.version() - version + 1) if h.get("version") == version]
+        stamp = mine[0].get("timestamp")
     except (IndexError, AttributeError, OSError, ValueError):
         return None
     return dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).isoformat() if isinstance(stamp, int) else None
