@@ -1,0 +1,127 @@
+"""Iceberg tables for the tests: a SQL catalog on SQLite, and delete files committed as the spec lays them out.
+
+pyiceberg 0.12 writes data files and copy-on-write deletes, but no delete files (its
+``delete`` rewrites data files). Merge-on-read deletes are what Spark, Flink and Trino
+write, so the tests craft them as the Iceberg spec says
+(https://iceberg.apache.org/spec/#delete-formats): a positional delete file is Parquet
+with ``file_path`` (field id 2147483546) and ``pos`` (2147483545); an equality delete
+file holds the equality columns under their field ids, listed as ``equality_ids``. They
+are committed with pyiceberg's own snapshot producer, in a manifest whose content is
+``deletes`` (pyiceberg's internals: ``_FastAppendFiles`` and ``ManifestWriterV2``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["commit_deletes", "equality_deletes", "positional_deletes", "sql_catalog"]
+
+
+def sql_catalog(root: Path, name: str = "test") -> tuple[Any, dict[str, str]]:
+    """A pyiceberg SQL catalog on SQLite under ``root``, and its properties as a kldrift config gives them."""
+    from pyiceberg.catalog import load_catalog
+
+    props = {"type": "sql", "uri": f"sqlite:///{root}/catalog.db", "warehouse": f"file://{root}/warehouse"}
+    (root / "warehouse").mkdir(parents=True, exist_ok=True)
+    catalog = load_catalog(name, **props)
+    return catalog, {"name": name, **props}
+
+
+def _write(table: Any, arrow: pa.Table, field_ids: list[int]) -> tuple[str, int]:
+    fields = [
+        f.with_metadata({b"PARQUET:field_id": str(i).encode()}) for f, i in zip(arrow.schema, field_ids, strict=True)
+    ]
+    arrow = arrow.cast(pa.schema(fields))
+    path = f"{table.location().removeprefix('file://')}/data/deletes-{uuid.uuid4()}.parquet"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(arrow, path)
+    return f"file://{path}", Path(path).stat().st_size
+
+
+def positional_deletes(
+    table: Any, data_file: str, positions: list[int], partition: Any = None, spec_id: int = 0
+) -> Any:
+    """A positional delete file deleting rows ``positions`` (0-based) of ``data_file``."""
+    from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+    from pyiceberg.typedef import Record
+
+    arrow = pa.table(
+        {"file_path": pa.array([data_file] * len(positions)), "pos": pa.array(sorted(positions), pa.int64())}
+    )
+    path, size = _write(table, arrow, [2147483546, 2147483545])
+    f = DataFile.from_args(
+        content=DataFileContent.POSITION_DELETES,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=partition if partition is not None else Record(),
+        record_count=len(positions),
+        file_size_in_bytes=size,
+    )
+    f.spec_id = spec_id
+    return f
+
+
+def equality_deletes(table: Any, rows: pa.Table, partition: Any = None, spec_id: int = 0) -> Any:
+    """An equality delete file: a data row equal to one of ``rows`` on all of ``rows``' columns is deleted."""
+    from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+    from pyiceberg.typedef import Record
+
+    schema = table.schema()
+    ids = [schema.find_field(n).field_id for n in rows.column_names]
+    path, size = _write(table, rows, ids)
+    f = DataFile.from_args(
+        content=DataFileContent.EQUALITY_DELETES,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=partition if partition is not None else Record(),
+        record_count=rows.num_rows,
+        file_size_in_bytes=size,
+        equality_ids=ids,
+    )
+    f.spec_id = spec_id
+    return f
+
+
+def commit_deletes(table: Any, files: list[Any]) -> None:
+    """Commit delete files as a new snapshot (operation ``delete``), the data manifests kept as they are."""
+    from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestEntryStatus, ManifestWriterV2
+    from pyiceberg.table.snapshots import Operation
+    from pyiceberg.table.update.snapshot import _FastAppendFiles
+
+    class DeleteManifestWriter(ManifestWriterV2):
+        def content(self) -> ManifestContent:
+            return ManifestContent.DELETES
+
+        @property
+        def _meta(self) -> dict[str, str]:
+            return {**super()._meta, "content": "deletes"}
+
+    class AddDeletes(_FastAppendFiles):
+        def _manifests(self) -> list[Any]:
+            out = list(self._existing_manifests())
+            for spec_id in sorted({f.spec_id for f in files}):
+                writer = DeleteManifestWriter(
+                    self.spec(spec_id), self.schema(), self.new_manifest_output(), self._snapshot_id, self._compression
+                )
+                with writer:
+                    for f in files:
+                        if f.spec_id == spec_id:
+                            writer.add(
+                                ManifestEntry.from_args(
+                                    status=ManifestEntryStatus.ADDED,
+                                    snapshot_id=self._snapshot_id,
+                                    sequence_number=None,
+                                    file_sequence_number=None,
+                                    data_file=f,
+                                )
+                            )
+                out.append(writer.to_manifest_file())
+            return out
+
+    with table.transaction() as tx:
+        AddDeletes(operation=Operation.DELETE, transaction=tx, io=table.io).commit()
