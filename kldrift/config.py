@@ -121,11 +121,14 @@ class JobConfig(Settings):
         for key in ("reference", "current"):
             if isinstance(out.get(key), Mapping):
                 try:
-                    out[key] = validate(TableSettings, out[key], "")
-                except ConfigError as exc:
-                    raise ValueError(f"{key}.{exc}") from None
-                if key == "reference" and re.search(r"\{[A-Za-z_]*\}", repr(out[key])):
+                    table = validate(TableSettings, out[key], "")
+                except ConfigError as exc:  # "where: ..." → "current.where: ..."; a whole-table problem after ": "
+                    msg = str(exc)
+                    raise ValueError(f"{key}{'.' if ' ' not in msg.split(':', 1)[0] else ': '}{msg}") from None
+                templated = [t for t in (table.table, table.where, table.as_of) if t and re.search(r"\{\w*\}", t)]
+                if key == "reference" and templated:
                     raise ValueError("reference: a reference table takes no placeholders ({ds}, {start}, ...)")
+                out[key] = table
         return out
 
     @field_validator("reference", "current")
