@@ -19,7 +19,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["commit_deletes", "equality_deletes", "positional_deletes", "sql_catalog"]
+__all__ = [
+    "commit_deletes",
+    "delete_rows_with_a_deletion_vector",
+    "equality_deletes",
+    "positional_deletes",
+    "sql_catalog",
+]
 
 
 def sql_catalog(root: Path, name: str = "test") -> tuple[Any, dict[str, str]]:
@@ -125,3 +131,60 @@ def commit_deletes(table: Any, files: list[Any]) -> None:
 
     with table.transaction() as tx:
         AddDeletes(operation=Operation.DELETE, transaction=tx, io=table.io).commit()
+
+
+_Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+
+
+def _z85(data: bytes) -> str:
+    """ZeroMQ's Z85, as Delta encodes inline deletion vectors (zero-padded to a multiple of 4 bytes)."""
+    data += b"\0" * (-len(data) % 4)
+    out = []
+    for i in range(0, len(data), 4):
+        v = int.from_bytes(data[i : i + 4], "big")
+        out.append("".join(_Z85[v // 85**k % 85] for k in range(4, -1, -1)))
+    return "".join(out)
+
+
+def delete_rows_with_a_deletion_vector(table: Path, rows: list[int]) -> None:
+    """Commit a deletion vector deleting ``rows`` of the table's one data file, as the Delta protocol lays it out.
+
+    delta-rs reads deletion vectors but does not write them (its deletes rewrite files): the commit is
+    written by hand, an inline vector (storage type ``i``): Z85 of a ``RoaringBitmapArray`` (magic
+    1681511377, then the 64-bit roaring portable format: one 32-bit bitmap, key 0), with the protocol
+    raised to reader 3 / writer 7 and the ``deletionVectors`` feature.
+    """
+    import json
+    import struct
+    import time
+
+    from pyroaring import BitMap
+
+    log = table / "_delta_log"
+    last = max(int(p.stem) for p in log.glob("*.json"))
+    actions = [json.loads(line) for p in sorted(log.glob("*.json")) for line in p.read_text().splitlines()]
+    adds = {a["add"]["path"]: a["add"] for a in actions if "add" in a}
+    for a in actions:
+        if "remove" in a:
+            adds.pop(a["remove"]["path"], None)
+    (add,) = adds.values()
+    meta = next(a["metaData"] for a in reversed(actions) if "metaData" in a)
+    meta["configuration"] = {**(meta.get("configuration") or {}), "delta.enableDeletionVectors": "true"}
+    blob = struct.pack("<iqI", 1681511377, 1, 0) + BitMap(rows).serialize()
+    vector = {"storageType": "i", "pathOrInlineDv": _z85(blob), "sizeInBytes": len(blob), "cardinality": len(rows)}
+    now = int(time.time() * 1000)
+    commit = [
+        {"commitInfo": {"timestamp": now, "operation": "DELETE"}},
+        {
+            "protocol": {
+                "minReaderVersion": 3,
+                "minWriterVersion": 7,
+                "readerFeatures": ["deletionVectors"],
+                "writerFeatures": ["deletionVectors"],
+            }
+        },
+        {"metaData": meta},
+        {"remove": {"path": add["path"], "deletionTimestamp": now, "dataChange": True, "size": add["size"]}},
+        {"add": {**add, "deletionVector": vector, "dataChange": True}},
+    ]
+    (log / f"{last + 1:020d}.json").write_text("\n".join(json.dumps(c) for c in commit) + "\n")

@@ -242,3 +242,20 @@ def test_manifest_of_a_scan_records_nothing_secret(tmp_path: Path) -> None:
     assert version is not None
     assert json.dumps(version.to_json()).count("abc") == 0
     assert os.path.basename(version.table) == "t"
+
+
+def test_deletion_vectors_are_honoured(tmp_path: Path) -> None:
+    from lakehouse_support import delete_rows_with_a_deletion_vector
+
+    table = tmp_path / "t"
+    write_deltalake(table, pa.table({"value": pa.array(range(10), pa.int32())}))
+    delete_rows_with_a_deletion_vector(table, [2, 5, 9])
+    with pytest.raises(Exception, match="deletionVectors"):  # delta-rs's own reader refuses such a table
+        DeltaTable(table).to_pyarrow_table()
+    scan = open_source(str(table))
+    got = [v for b in scan.batches(["value"]) for v in b.column("value").to_pylist()]
+    assert got == [0, 1, 3, 4, 6, 7, 8]  # hand count: rows 2, 5 and 9 deleted
+    assert scan.count_rows() == 7
+    assert rows_of(kldrift.delta(table, version=0)) == 10
+    profile = fit(kldrift.delta(table, version=0))
+    assert reference_changed(profile.files, scan)  # the same file, fewer rows: a refit

@@ -165,7 +165,8 @@ def open_delta(source: DeltaSource) -> Scan:
     described = f"{shown} (Delta {version.label()}{', where ' + source.where if source.where else ''})"
     if not files:
         raise NoDataError(f"{described}: no live files" + (" in the partitions selected" if source.where else ""))
-    reader = DeltaFiles.of(table, logical, files, shown)
+    every = {urllib.parse.unquote(r) for r in actions.column("path").to_pylist()}
+    reader = DeltaFiles.of(table, logical, files, {p if "://" in p else f"{root}/{p}" for p in every}, shown)
     data = pa.schema([f for f in logical if f.name not in partitions], metadata=logical.metadata)
     return Scan(described, data, tuple(files), tuple(partitions), fs, None, reader=reader, version=version)
 
@@ -193,7 +194,13 @@ class DeltaFiles:
         self._keep = deleted
 
     @classmethod
-    def of(cls, table: Any, logical: pa.Schema, files: list[FileInfo], shown: str) -> DeltaFiles | None:
+    def of(
+        cls, table: Any, logical: pa.Schema, files: list[FileInfo], every: set[str], shown: str
+    ) -> DeltaFiles | None:
+        """The reading of ``files`` (of ``every`` live file of the version), ``None`` when they read as they are.
+
+        A deletion vector that cannot be paired with a live file is an error, never rows counted twice.
+        """
         physical = {}
         mode = (table.metadata().configuration or {}).get("delta.columnMapping.mode", "none")
         if mode != "none":
@@ -209,6 +216,8 @@ class DeltaFiles:
                 raise _fail(shown, "cannot read the table's deletion vectors", exc) from exc
             for uri, mask in zip(vectors.column(0).to_pylist(), vectors.column(1).combine_chunks(), strict=True):
                 path = urllib.parse.unquote(uri.removeprefix("file://"))
+                if path not in every:
+                    raise SourceError(f"{shown}: a deletion vector of {redact_url(uri)}, not a live file of the table")
                 if path in wanted:
                     keep[path] = mask.values
         return cls(physical, keep) if physical or keep else None
