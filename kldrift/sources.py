@@ -198,6 +198,7 @@ def _path_scan(path: str) -> Scan:
             raise SourceError(f"{shown}: permission denied")
         if _info(fs, f"{local.rstrip('/')}/_delta_log", shown).type == pafs.FileType.Directory:
             return open_source(delta(path))  # a Delta table: its live files, never the folder's
+        _not_in_a_delta_table(fs, local, shown)
         found, skipped = _list_dir(fs, local, shown)
         if not found:
             extra = f" (skipped as not data: {', '.join(os.path.basename(p) for p in skipped[:5])})" if skipped else ""
@@ -211,6 +212,23 @@ def _path_scan(path: str) -> Scan:
     if isinstance(fs, pafs.LocalFileSystem) and not os.access(local, os.R_OK):
         raise SourceError(f"{shown}: permission denied")
     return _files_scan(shown, (_to_fileinfo(fs, info, shown),), fs, None)
+
+
+def _not_in_a_delta_table(fs: pafs.FileSystem, folder: str, shown: str) -> None:
+    """Refuse a local folder inside a Delta table (a partition's): its listing holds removed files too."""
+    if not isinstance(fs, pafs.LocalFileSystem):
+        return
+    parent = os.path.dirname(folder.rstrip("/"))
+    while parent and parent != os.path.dirname(parent):
+        if os.path.isdir(os.path.join(parent, "_delta_log")):
+            keys = [p.split("=", 1) for p in os.path.relpath(folder, parent).split(os.sep) if "=" in p]
+            where = " AND ".join(f"{k} = '{v}'" for k, v in keys) or "..."
+            msg = (
+                f"{shown}: a folder inside the Delta table {parent} (its listing holds files the table removed); "
+                f'read the table with a partition filter: {{table: {parent}, where: "{where}"}}'
+            )
+            raise SourceError(msg)
+        parent = os.path.dirname(parent)
 
 
 def _glob_scan(fs: pafs.FileSystem, pattern: str, shown: str) -> Scan:

@@ -259,3 +259,11 @@ def test_deletion_vectors_are_honoured(tmp_path: Path) -> None:
     assert rows_of(kldrift.delta(table, version=0)) == 10
     profile = fit(kldrift.delta(table, version=0))
     assert reference_changed(profile.files, scan)  # the same file, fewer rows: a refit
+
+
+def test_a_partition_folder_of_a_delta_table_is_refused_with_the_way_to_read_it(tmp_path: Path) -> None:
+    table = tmp_path / "lake"
+    write_deltalake(table, pa.table({"dt": ["d1", "d2"], "x": [1, 2]}), partition_by=["dt"])
+    write_deltalake(table, pa.table({"dt": ["d1"], "x": [3]}), partition_by=["dt"], mode="overwrite")
+    with pytest.raises(SourceError, match=r"dt=d1: a folder inside the Delta table .*/lake .*where: \"dt = 'd1'\""):
+        open_source(str(table / "dt=d1"))

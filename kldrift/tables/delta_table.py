@@ -51,7 +51,9 @@ def _deltalake() -> Any:
 
 
 def _fail(shown: str, what: str, exc: BaseException) -> SourceError:
-    return SourceError(f"{shown}: {what}: {redact_text(arrow_msg(exc))}")
+    # delta-rs may append a Rust backtrace ("0: <unknown> 1: ..."): the cause is what comes before it
+    msg = re.split(r"\s0: ", arrow_msg(exc), maxsplit=1)[0]
+    return SourceError(f"{shown}: {what}: {redact_text(msg if len(msg) <= 300 else msg[:297] + '...')}")
 
 
 def _load(source: DeltaSource, root: str, shown: str) -> tuple[Any, str | None]:
