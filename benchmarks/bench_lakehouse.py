@@ -138,7 +138,8 @@ def main() -> None:
     rows_seen = {k: {int(m["rows"]) for m in v} for k, v in results.items()}
     assert len({n for s in rows_seen.values() for n in s}) == 1, rows_seen
     base = {key: statistics.median(m[key] for m in results["plain"]) for key in ("compare_s", "scan_s", "wall_s")}
-    print(f"{'source':8} {'compare s':>10} {'x plain':>8} {'open s':>8} {'count s':>8} {'process s':>10} {'x plain':>8}")
+    head = ["compare s", "x plain", "open s", "count s", "process s", "x plain"]
+    print(f"{'source':8} " + " ".join(f"{h:>{10 if h.endswith(' s') and h[0] in 'cp' else 8}}" for h in head))
     for kind, ms in results.items():
         med = {key: statistics.median(m[key] for m in ms) for key in ("compare_s", "scan_s", "count_s", "wall_s")}
         print(
