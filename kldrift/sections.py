@@ -310,7 +310,7 @@ class TableSettings(Model):
     """A Delta Lake table: the folder (or s3:// / gs:// URI) holding ``_delta_log/``."""
     iceberg: str | None = None
     """An Apache Iceberg table's identifier, ``namespace.table``, in ``catalog``."""
-    catalog: str | dict[str, str] | None = None
+    catalog: str | dict[str, str | bool | int | float] | None = None
     """Iceberg only: a catalog's name (pyiceberg's ``~/.pyiceberg.yaml`` or ``PYICEBERG_CATALOG__<NAME>__*``
     environment variables) or its properties (``type``, ``uri``, ``warehouse``, ...); default: pyiceberg's."""
     where: str | None = Field(None, min_length=1)
@@ -323,7 +323,7 @@ class TableSettings(Model):
     """Read the version (snapshot) that was current at this time: an ISO timestamp, or ``{end}``."""
     rerun: Literal["same_version", "latest"] = "same_version"
     """A rerun of an interval reads the version its earlier run recorded (``same_version``), or the latest."""
-    storage_options: dict[str, str] = Field(default_factory=dict)
+    storage_options: dict[str, str | bool | int | float] = Field(default_factory=dict)
     """Delta only: delta-rs's storage options (object-store settings and credentials)."""
 
     @model_validator(mode="after")

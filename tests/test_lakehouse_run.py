@@ -164,6 +164,10 @@ def test_table_config_keys_and_their_errors(tmp_path: Path, lake: Path) -> None:
     )
     assert "S3CRET" not in str(secret.current)
     assert "S3CRET" not in repr(secret)
+    typed = load_config(
+        write(tmp_path, base + "current: {iceberg: db.t, catalog: {type: sql, s3.path-style-access: true}}", "b.yaml")
+    )
+    assert typed.current_source(Interval.for_date("2026-11-23")).properties["s3.path-style-access"] == "true"
     end = load_config(write(tmp_path, base + f"current: {{table: {lake}, as_of: '{{end}}'}}", "end.yaml"))
     source = end.current_source(Interval.for_date("2026-11-23"))
     assert source.as_of is not None

@@ -37,11 +37,17 @@ __all__ = [
     "iceberg",
     "is_delta_table",
     "parse_as_of",
+    "properties",
     "shown_properties",
 ]
 
 
-def shown_properties(props: Mapping[str, str]) -> dict[str, str]:
+def properties(props: Mapping[str, Any] | None) -> dict[str, str]:
+    """Properties as the libraries take them: strings, booleans as ``true`` / ``false`` (YAML's ``true``)."""
+    return {str(k): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (props or {}).items()}
+
+
+def shown_properties(props: Mapping[str, Any]) -> dict[str, str]:
     """Catalog or storage properties as they may be shown: secret-looking values (tokens, keys,
     credentials, passwords) as ``***``, URLs without their credentials."""
     return {k: "***" if secret_key(k) else redact_url(str(v)) for k, v in props.items()}
@@ -181,7 +187,7 @@ def delta(
     version: int | None = None,
     as_of: str | dt.datetime | dt.date | None = None,
     where: str | None = None,
-    storage_options: Mapping[str, str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> DeltaSource:
     """A Delta Lake table as a source, at its latest version or the one ``version`` / ``as_of`` pins.
 
@@ -193,13 +199,13 @@ def delta(
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
         raise ConfigError(f"version: expected a table version (an integer >= 0), got {version!r}")
     stamp = parse_as_of(as_of) if as_of is not None else None
-    return DeltaSource(os.fspath(path), version, stamp, where or None, dict(storage_options or {}))
+    return DeltaSource(os.fspath(path), version, stamp, where or None, properties(storage_options))
 
 
 def iceberg(
     table: str,
     *,
-    catalog: str | Mapping[str, str] | None = None,
+    catalog: str | Mapping[str, Any] | None = None,
     snapshot_id: int | None = None,
     as_of: str | dt.datetime | dt.date | None = None,
     where: str | None = None,
@@ -219,6 +225,5 @@ def iceberg(
         raise ConfigError(f"snapshot_id: expected an integer snapshot id, got {snapshot_id!r}")
     stamp = parse_as_of(as_of) if as_of is not None else None
     if isinstance(catalog, Mapping):
-        props = {str(k): str(v) for k, v in catalog.items()}
-        return IcebergSource(table, None, props, snapshot_id, stamp, where or None)
+        return IcebergSource(table, None, properties(catalog), snapshot_id, stamp, where or None)
     return IcebergSource(table, catalog, {}, snapshot_id, stamp, where or None)
