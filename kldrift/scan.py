@@ -270,8 +270,8 @@ class Scan:
 
     def _live(self, reader: TableFiles, part: Batch, info: FileInfo, first: int) -> Batch:
         """A table file's batch under the table's column names, its deleted rows left out."""
-        table_name = {v: k for k, v in reader.names(info, self._metadata(info).schema.to_arrow_schema()).items()}
-        part = part.rename_columns([table_name.get(n, n) for n in part.schema.names])
+        table_name = {v: k for k, v in reader.names(info, part.schema).items() if k != v}  # cached per file
+        part = part.rename_columns([table_name.get(n, n) for n in part.schema.names]) if table_name else part
         keep = reader.keep(info, part, first)
         return part if keep is None else part.filter(keep)
 

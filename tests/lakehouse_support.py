@@ -50,9 +50,10 @@ def _write(table: Any, arrow: pa.Table, field_ids: list[int]) -> tuple[str, int]
 
 
 def positional_deletes(
-    table: Any, data_file: str, positions: list[int], partition: Any = None, spec_id: int = 0
+    table: Any, data_file: str, positions: list[int], partition: Any = None, spec_id: int = 0, file_format: Any = None
 ) -> Any:
-    """A positional delete file deleting rows ``positions`` (0-based) of ``data_file``."""
+    """A positional delete file deleting rows ``positions`` (0-based) of ``data_file`` (recorded as
+    ``file_format``, Parquet by default)."""
     from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
     from pyiceberg.typedef import Record
 
@@ -63,7 +64,7 @@ def positional_deletes(
     f = DataFile.from_args(
         content=DataFileContent.POSITION_DELETES,
         file_path=path,
-        file_format=FileFormat.PARQUET,
+        file_format=file_format or FileFormat.PARQUET,
         partition=partition if partition is not None else Record(),
         record_count=len(positions),
         file_size_in_bytes=size,

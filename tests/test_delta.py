@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -267,3 +268,29 @@ def test_a_partition_folder_of_a_delta_table_is_refused_with_the_way_to_read_it(
     write_deltalake(table, pa.table({"dt": ["d1"], "x": [3]}), partition_by=["dt"], mode="overwrite")
     with pytest.raises(SourceError, match=r"dt=d1: a folder inside the Delta table .*/lake .*where: \"dt = 'd1'\""):
         open_source(str(table / "dt=d1"))
+
+
+def test_reader_features_kldrift_cannot_honour_are_refused(tmp_path: Path) -> None:
+    table = tmp_path / "t"
+    write_deltalake(table, pa.table({"v": [1, 2]}))
+    protocol = {"minReaderVersion": 3, "minWriterVersion": 7, "readerFeatures": ["variantType"]}
+    commit = [
+        {"commitInfo": {"timestamp": 1, "operation": "SET TBLPROPERTIES"}},
+        {"protocol": {**protocol, "writerFeatures": ["variantType"]}},
+    ]
+    (table / "_delta_log" / f"{1:020d}.json").write_text("\n".join(json.dumps(c) for c in commit) + "\n")
+    with pytest.raises(SourceError, match=r"/t: Delta reader features kldrift cannot honour: variantType"):
+        open_source(str(table))
+
+
+def test_without_the_extra_or_with_a_bad_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SourceError, match=r"^foo://b/t: cannot open filesystem: "):
+        open_source(kldrift.delta("foo://b/t"))
+    table = tmp_path / "t"
+    write_deltalake(table, pa.table({"v": [1]}))
+    monkeypatch.setitem(sys.modules, "deltalake", None)  # as if the extra were not installed
+    with pytest.raises(SourceError, match=r"needs the delta extra \(deltalake\): pip install 'kldrift\[delta\]'"):
+        open_source(str(table))
+    monkeypatch.setitem(sys.modules, "pyiceberg", None)
+    with pytest.raises(SourceError, match=r"needs the iceberg extra \(pyiceberg\): pip install 'kldrift\[iceberg\]'"):
+        open_source(kldrift.iceberg("db.t"))

@@ -225,3 +225,15 @@ def test_profile_refits_when_rows_are_deleted_from_the_same_files(catalog: tuple
     data_file = next(iter(tbl.scan().plan_files())).file.file_path
     commit_deletes(tbl, [positional_deletes(tbl, data_file, [1, 2])])
     assert reference_changed(profile.files, open_source(source))
+
+
+def test_files_that_are_not_parquet_are_refused(catalog: tuple[Any, dict[str, str]]) -> None:
+    from pyiceberg.manifest import FileFormat
+
+    cat, props = catalog
+    tbl = cat.create_table("db.t", schema=pa.schema([("x", pa.int64())]))
+    tbl.append(pa.table({"x": [1, 2]}))
+    data_file = next(iter(tbl.scan().plan_files())).file.file_path
+    commit_deletes(tbl, [positional_deletes(tbl, data_file, [0], file_format=FileFormat.ORC)])  # as recorded by ORC
+    with pytest.raises(SourceError, match=r"deletes-.*\.parquet: ORC file; kldrift reads Parquet files only"):
+        open_source(kldrift.iceberg("db.t", catalog=props))

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from kldrift.errors import NoDataError, SourceError
-from kldrift.redact import redact_text, secret_key
+from kldrift.redact import redact_text, redact_url, secret_key
 from kldrift.scan import FileInfo, Scan, arrow_msg
 from kldrift.tables import IcebergSource, TableVersion
 from kldrift.tables.iceberg_files import DeleteFile, FilePlan, IcebergFiles
@@ -146,13 +146,16 @@ def _plans(table: Any, schema: Any, entries: Iterable[Any], row_filter: Any) -> 
     from pyiceberg.expressions import AlwaysTrue
     from pyiceberg.expressions.visitors import bind, extract_field_ids, residual_evaluator_of
     from pyiceberg.io.pyarrow import expression_to_pyarrow
-    from pyiceberg.manifest import DataFileContent
+    from pyiceberg.manifest import DataFileContent, FileFormat
     from pyiceberg.table.delete_file_index import DeleteFileIndex
 
     specs = table.metadata.specs()
     data, equality, positional = [], [], DeleteFileIndex()
     for e in entries:
         content = e.data_file.content
+        if e.data_file.file_format != FileFormat.PARQUET:  # ORC, Avro data; Puffin deletion vectors (v3)
+            fmt = getattr(e.data_file.file_format, "value", e.data_file.file_format)
+            raise SourceError(f"{redact_url(e.data_file.file_path)}: {fmt} file; kldrift reads Parquet files only")
         if content == DataFileContent.DATA:
             data.append(e)
         elif content == DataFileContent.POSITION_DELETES:
