@@ -37,7 +37,11 @@ def redact_url(url: str, *, webhook: bool = False) -> str:
         port = parts.port
     except ValueError:  # not a URL we can take apart: show the scheme only
         return url.split("://", 1)[0] + "://***"
-    if not parts.netloc and not any(secret_key(k) for k, _ in urllib.parse.parse_qsl(parts.query, True)):
+    if (
+        not webhook
+        and not parts.netloc
+        and not any(secret_key(k) for k, _ in urllib.parse.parse_qsl(parts.query, True))
+    ):
         return url  # sqlite:///c.db, file:///data: no host, no credentials (urlunsplit would drop the //)
     netloc = host if ":" not in host else f"[{host}]"
     if port is not None:
