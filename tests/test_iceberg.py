@@ -199,7 +199,7 @@ def test_errors_name_the_table_and_never_a_secret(catalog: tuple[Any, dict[str, 
         open_source(kldrift.iceberg("db.t", catalog=bad))
     assert "SECRET-TOKEN-123" not in str(err.value)
     assert "SECRET-TOKEN-123" not in repr(kldrift.iceberg("db.t", catalog=bad))
-    with pytest.raises(SourceError, match=r"cannot load Iceberg catalog 'nowhere'"):
+    with pytest.raises(SourceError, match=r"catalog 'nowhere': URI missing.*; give its properties .* as `catalog:`"):
         open_source(kldrift.iceberg("db.t", catalog="nowhere"))
     with pytest.raises(kldrift.ConfigError, match=r"iceberg: expected a table identifier namespace.table, got 't'"):
         kldrift.iceberg("t")

@@ -67,11 +67,9 @@ def _table(source: IcebergSource) -> Any:
     try:
         catalog = load_catalog(name, **props)
     except Exception as exc:  # pyiceberg raises ValueError, OSError, its own errors, driver errors
-        hint = (
-            f"; give its properties (type, uri, warehouse, ...) as `catalog:` or configure it the pyiceberg way "
-            f"(~/.pyiceberg.yaml, PYICEBERG_CATALOG__{name.upper()}__URI)"
-        )
-        raise _fail(source, f"cannot load Iceberg catalog {name!r}", exc) from SourceError(hint)
+        failed = _fail(source, f"cannot load Iceberg catalog {name!r}", exc)
+        hint = "give its properties (type, uri, warehouse, ...) as `catalog:`, or configure it in ~/.pyiceberg.yaml"
+        raise SourceError(f"{failed}; {hint}") from exc
     try:
         return catalog.load_table(source.table)
     except (NoSuchTableError, NoSuchNamespaceError) as exc:
