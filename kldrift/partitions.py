@@ -24,6 +24,7 @@ from kldrift import runstore
 from kldrift.config import JobConfig
 from kldrift.errors import NoDataError, SourceError
 from kldrift.interval import Interval
+from kldrift.redact import redact_url
 from kldrift.scan import Scan
 from kldrift.sections import TableSettings
 from kldrift.sources import describe, open_source
@@ -69,8 +70,11 @@ def recorded_version(config: JobConfig, interval: Interval, source: TableSource)
             recorded = TableVersion.from_json(json.load(fh)["inputs"]["current"]["table"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    fmt = "delta" if isinstance(source, DeltaSource) else "iceberg"
-    return recorded.version if recorded.format == fmt and recorded.where == source.where else None
+    if isinstance(source, DeltaSource):
+        same = recorded.format == "delta" and recorded.table == redact_url(source.path)
+    else:
+        same = recorded.format == "iceberg" and f".{recorded.table}".endswith(f".{source.table}")
+    return recorded.version if same and recorded.where == source.where else None
 
 
 def _table_source(config: JobConfig, interval: Interval, version: int | None = None) -> TableSource | None:

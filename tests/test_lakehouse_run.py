@@ -196,3 +196,20 @@ def test_run_over_an_iceberg_table_records_its_snapshot(tmp_path: Path) -> None:
     assert recorded["inputs"]["current"]["table"]["version"] == tbl.current_snapshot().snapshot_id
     assert recorded["inputs"]["current"]["table"]["format"] == "iceberg"
     assert recorded["rows"]["current"] == 1_000
+
+
+def test_a_rerun_pins_only_the_same_table_and_where(tmp_path: Path, lake: Path) -> None:
+    import shutil
+
+    from kldrift.partitions import recorded_version
+
+    interval = Interval.for_date("2026-11-23")
+    config = load_config(write(tmp_path, job(lake, tmp_path / "out")))
+    run(config, interval)
+    assert recorded_version(config, interval, config.current_source(interval)) == 3  # type: ignore[arg-type]
+    other = tmp_path / "copy"
+    shutil.copytree(lake, other)
+    moved = load_config(write(tmp_path, job(other, tmp_path / "out"), "moved.yaml"))
+    assert recorded_version(moved, interval, moved.current_source(interval)) is None  # type: ignore[arg-type]
+    wider = load_config(write(tmp_path, job(lake, tmp_path / "out", where="\"dt >= '{ds}'\""), "wider.yaml"))
+    assert recorded_version(wider, interval, wider.current_source(interval)) is None  # type: ignore[arg-type]
