@@ -40,6 +40,8 @@ _EXPORTS = {
     "Profile": "kldrift.profile",
     "DriftReport": "kldrift.results",
     "FeatureDrift": "kldrift.results",
+    "delta": "kldrift.tables",
+    "iceberg": "kldrift.tables",
 }
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from kldrift.pipeline import RunResult, compare, fit, run
     from kldrift.profile import FeatureProfile, Profile
     from kldrift.results import DriftReport, FeatureDrift
+    from kldrift.tables import delta, iceberg
 
 
 def __getattr__(name: str) -> Any:
@@ -90,8 +93,10 @@ __all__ = [
     "SourceError",
     "__version__",
     "compare",
+    "delta",
     "fit",
     "g_test_pvalue",
+    "iceberg",
     "js_divergence",
     "kl_divergence",
     "load_config",

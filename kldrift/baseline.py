@@ -47,10 +47,10 @@ from kldrift.calibration import Calibration, calibrate
 from kldrift.config import JobConfig
 from kldrift.histogram import Histogram, count
 from kldrift.interval import Interval
+from kldrift.jobsections import Baseline as BaselineSettings
 from kldrift.partitions import current_or_missing
 from kldrift.profile import Profile
 from kldrift.results import BaselineInfo
-from kldrift.sections import Baseline as BaselineSettings
 from kldrift.severity import Severity, worst
 
 __all__ = [

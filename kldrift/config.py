@@ -26,11 +26,9 @@ from pydantic import Field, field_validator, model_validator
 from kldrift.configfile import digest, read_yaml, validate
 from kldrift.errors import ConfigError
 from kldrift.interval import Interval, check_template
+from kldrift.jobsections import AirflowSettings, AlertSettings, Baseline, TableSettings
 from kldrift.presets import Preset, expand
 from kldrift.sections import (
-    AirflowSettings,
-    AlertSettings,
-    Baseline,
     Binning,
     ColumnSettings,
     DatasetDrift,
@@ -43,6 +41,7 @@ from kldrift.sections import (
     Thresholds,
     Volume,
 )
+from kldrift.tables import TableSource, delta, iceberg
 
 if TYPE_CHECKING:
     from kldrift.schedule import Schedule
@@ -138,13 +137,15 @@ class JobConfig(Settings):
 
     dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     """The dataset's name: its output folder ``<output>/<dataset>/`` and its DAG ``kldrift__<file stem>``."""
-    reference: str | tuple[str, ...]
-    """The reference data: a Parquet file, folder, glob, ``s3://`` / ``gs://`` URI, a list of them, or a saved
-    profile (``.json``). Its bins are fitted once and saved as the profile."""
-    current: str | tuple[str, ...]
+    reference: str | tuple[str, ...] | TableSettings
+    """The reference data: a Parquet file, folder, glob, ``s3://`` / ``gs://`` URI, a list of them, a saved
+    profile (``.json``), or a table (below). Its bins are fitted once and saved as the profile."""
+    current: str | tuple[str, ...] | TableSettings
     """The current data of each run: a path template, or a list of them, rendered per data interval. ``{ds}``
     (``{ds_nodash}``) is the interval's start date, ``{start}`` and ``{end}`` its bounds (ISO), ``{day}``
-    (``{day_nodash}``) one path per day of the interval (a weekly or monthly job over daily partitions)."""
+    (``{day_nodash}``) one path per day of the interval (a weekly or monthly job over daily partitions).
+    Or a table: ``{table: PATH, where: ...}`` (Delta Lake), ``{iceberg: NAME, catalog: ..., where: ...}``
+    (Apache Iceberg), see :class:`~kldrift.sections.TableSettings`."""
     output: str
     """A local or mounted folder; each run writes ``<output>/<dataset>/dt=<key>/``. No placeholders."""
     profile: str | None = None
@@ -167,9 +168,31 @@ class JobConfig(Settings):
     base_dir: str = Field(".", exclude=True)
     """Folder relative paths resolve against (the config file's); not a YAML key."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _tables(cls, data: Any) -> Any:
+        """``reference`` / ``current`` mappings validated as tables, each error under its own key path."""
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        for key in ("reference", "current"):
+            if isinstance(out.get(key), Mapping):
+                try:
+                    table = validate(TableSettings, out[key], "")
+                except ConfigError as exc:  # "where: ..." → "current.where: ..."; a whole-table problem after ": "
+                    msg = str(exc)
+                    raise ValueError(f"{key}{'.' if ' ' not in msg.split(':', 1)[0] else ': '}{msg}") from None
+                templated = [t for t in (table.table, table.where, table.as_of) if t and re.search(r"\{\w*\}", t)]
+                if key == "reference" and templated:
+                    raise ValueError("reference: a reference table takes no placeholders ({ds}, {start}, ...)")
+                out[key] = table
+        return out
+
     @field_validator("reference", "current")
     @classmethod
-    def _template(cls, v: str | tuple[str, ...]) -> str | tuple[str, ...]:
+    def _template(cls, v: str | tuple[str, ...] | TableSettings) -> str | tuple[str, ...] | TableSettings:
+        if isinstance(v, TableSettings):
+            return v
         if not isinstance(v, str) and not v:
             msg = "expected a path or a non-empty list of paths"
             raise ValueError(msg)
@@ -211,6 +234,7 @@ class JobConfig(Settings):
     def check_paths(self, source: str) -> None:
         """Raise the ConfigError of paths that cannot work together: the outputs inside the reference."""
         refs = self.reference_source()
+        refs = ([refs.path] if hasattr(refs, "path") else []) if not isinstance(refs, str | list) else refs
         for ref in [refs] if isinstance(refs, str) else refs:
             if "://" in ref or ref.endswith(".json") or _GLOB.search(ref):
                 continue
@@ -237,9 +261,11 @@ class JobConfig(Settings):
     def profile_path(self) -> str:
         return self.resolve(self.profile) if self.profile else os.path.join(self.dataset_dir(), "profile.json")
 
-    def current_source(self, interval: Interval) -> str | list[str]:
+    def current_source(self, interval: Interval) -> str | list[str] | TableSource:
         """The interval's current path(s): one per template, and one per day of the interval for a
-        template with ``{day}`` or ``{day_nodash}`` (a weekly job over daily partitions)."""
+        template with ``{day}`` or ``{day_nodash}`` (a weekly job over daily partitions); or its table."""
+        if isinstance(self.current, TableSettings):
+            return self.table_source(self.current, interval, "current")
         out: list[str] = []
         for template in [self.current] if isinstance(self.current, str) else self.current:
             for part in interval.days() if "{day" in template else [interval]:
@@ -248,10 +274,38 @@ class JobConfig(Settings):
                     out.append(path)
         return out[0] if len(out) == 1 else out
 
-    def reference_source(self) -> str | list[str]:
+    def reference_source(self) -> str | list[str] | TableSource:
+        if isinstance(self.reference, TableSettings):
+            return self.table_source(self.reference, None, "reference")
         if isinstance(self.reference, str):
             return self.resolve(self.reference)
         return [self.resolve(r) for r in self.reference]
+
+    def table_source(self, t: TableSettings, interval: Interval | None, key: str) -> TableSource:
+        """The typed source of a ``reference`` / ``current`` table, its placeholders filled for ``interval``."""
+
+        def render(value: str | None) -> str | None:
+            return interval.render(value) if interval is not None and value is not None else value
+
+        try:
+            if t.table is not None:
+                path = self.resolve(render(t.table) or "")
+                return delta(
+                    path,
+                    version=t.version,
+                    as_of=render(t.as_of),
+                    where=render(t.where),
+                    storage_options=t.storage_options,
+                )
+            return iceberg(
+                t.iceberg or "",
+                catalog=t.catalog,
+                snapshot_id=t.snapshot_id,
+                as_of=render(t.as_of),
+                where=render(t.where),
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{key}.{exc}") from None
 
 
 _JOB_KEYS = frozenset({"dataset", "reference", "current", "output"})

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kldrift.config import Settings
-from kldrift.sections import PageRule
+from kldrift.jobsections import PageRule
 from kldrift.severity import Severity, worst
 
 __all__ = ["Page", "RunCheck", "SchemaChange", "Verdict", "page", "summarize", "volume_check"]

@@ -5,18 +5,30 @@ it, with ``{day}``). A path that is not there is not an error: the run says
 ``no_data`` when none is, and names the missing ones in its volume row when
 some are. The Airflow fan-out plans the files once (:func:`plan_shards`); the
 shards count exactly those, and the manifest lists them.
+
+A table's current data (``current: {table: ...}``, ``{iceberg: ...}``) is read at
+one version: the latest at the interval's first run, and on a rerun the version
+that run recorded in its manifest (``rerun: same_version``), so a rerun writes the
+same bytes; a plan's units carry the version, so every shard reads the same one.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
+from kldrift import runstore
 from kldrift.config import JobConfig
 from kldrift.errors import NoDataError, SourceError
 from kldrift.interval import Interval
+from kldrift.jobsections import TableSettings
+from kldrift.redact import redact_url
 from kldrift.scan import Scan
 from kldrift.sources import describe, open_source
+from kldrift.tables import DeltaSource, IcebergSource, TableSource, TableVersion
 
 __all__ = [
     "Unit",
@@ -27,10 +39,13 @@ __all__ = [
     "plan_shards",
     "planned_files",
     "planned_scan",
+    "recorded_version",
 ]
 
+log = logging.getLogger(__name__)
 
-def is_there(path: str) -> bool:
+
+def is_there(path: str | TableSource) -> bool:
     try:
         open_source(path)
     except NoDataError:
@@ -44,7 +59,39 @@ def absent_paths(config: JobConfig, interval: Interval) -> list[str]:
     A run reports those of its :class:`Scan` (``absent``), found when its data was opened or planned.
     """
     source = config.current_source(interval)
-    return [] if isinstance(source, str) else [describe(p) for p in source if not is_there(p)]
+    return [describe(p) for p in source if not is_there(p)] if isinstance(source, list) else []
+
+
+def recorded_version(config: JobConfig, interval: Interval, source: TableSource) -> int | None:
+    """The table version the interval's earlier run read, from its manifest (``None``: no such run)."""
+    path = os.path.join(runstore.run_dir(config.dataset_dir(), runstore.run_key(interval)), runstore.MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            recorded = TableVersion.from_json(json.load(fh)["inputs"]["current"]["table"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if isinstance(source, DeltaSource):
+        same = recorded.format == "delta" and recorded.table == redact_url(source.path)
+    else:
+        same = recorded.format == "iceberg" and f".{recorded.table}".endswith(f".{source.table}")
+    return recorded.version if same and recorded.where == source.where else None
+
+
+def _table_source(config: JobConfig, interval: Interval, version: int | None = None) -> TableSource | None:
+    """The interval's current table source, pinned to ``version``, or as a rerun reads it; ``None``: not a table."""
+    source = config.current_source(interval)
+    if not isinstance(source, DeltaSource | IcebergSource):
+        return None
+    pin = source.version if isinstance(source, DeltaSource) else source.snapshot_id
+    settings = config.current
+    same = isinstance(settings, TableSettings) and settings.rerun == "same_version"
+    if version is None and pin is None and source.as_of is None and same:
+        version = recorded_version(config, interval, source)
+        if version is not None:
+            log.info(
+                "%s: a rerun of %s reads the version its first run read: %d", describe(source), interval.ds, version
+            )
+    return source if version is None else source.pinned(version)
 
 
 def current_scan(config: JobConfig, interval: Interval) -> Scan:
@@ -57,7 +104,8 @@ def current_scan(config: JobConfig, interval: Interval) -> Scan:
             scan = open_source(present[0] if len(present) == 1 else present)
             scan.absent = tuple(describe(p) for p in path if p not in present)
             return scan
-        return open_source(path)
+        table = _table_source(config, interval)
+        return open_source(table if table is not None else path)
     except NoDataError as exc:
         raise NoDataError(f"current data for {interval.ds}: {exc}") from None
     except SourceError as exc:
@@ -96,7 +144,8 @@ def plan_shards(config: JobConfig, interval: Interval, max_shards: int | None = 
             path, _, rg = label.partition("#row_groups=")
             info = by_path[path]
             row_groups = [int(x) for x in rg.split("-")] if rg else None
-            units.append({"path": path, "size": info.size, "mtime": info.mtime, "row_groups": row_groups})
+            unit = {"path": path, "size": info.size, "mtime": info.mtime, "row_groups": row_groups}
+            units.append(unit if scan.version is None else {**unit, "version": scan.version.version})
         out.append(units)
     out[0].extend({"absent": p} for p in scan.absent)
     return out
@@ -118,6 +167,11 @@ def planned_scan(config: JobConfig, interval: Interval, units: Sequence[Unit]) -
     if missing is not None or not files:
         return None, missing
     try:
+        version = next((int(u["version"]) for u in units if u.get("version") is not None), None)
+        table = _table_source(config, interval, version) if version is not None else None
+        if table is not None:  # the table at the planned version: its schema, partitions and deletes
+            labels = [f.path + ("#row_groups={}-{}".format(*f.row_groups) if f.row_groups else "") for f in files]
+            return open_source(table).subset(labels), None
         return open_files(files, describe(config.current_source(interval))), None
     except SourceError as exc:
         raise SourceError(f"current data for {interval.ds}: {exc}") from None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-__all__ = ["redact_text", "redact_url"]
+__all__ = ["redact_text", "redact_url", "secret_key"]
 
 _SECRET_KEY = re.compile(r"(token|key|secret|sig|signature|password|passwd|pwd|auth|credential|session)", re.I)
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
@@ -37,6 +37,12 @@ def redact_url(url: str, *, webhook: bool = False) -> str:
         port = parts.port
     except ValueError:  # not a URL we can take apart: show the scheme only
         return url.split("://", 1)[0] + "://***"
+    if (
+        not webhook
+        and not parts.netloc
+        and not any(secret_key(k) for k, _ in urllib.parse.parse_qsl(parts.query, True))
+    ):
+        return url  # sqlite:///c.db, file:///data: no host, no credentials (urlunsplit would drop the //)
     netloc = host if ":" not in host else f"[{host}]"
     if port is not None:
         netloc += f":{port}"
@@ -46,10 +52,19 @@ def redact_url(url: str, *, webhook: bool = False) -> str:
         rest = "/***" if (parts.path.strip("/") or parts.query) else parts.path
         return f"{parts.scheme}://{netloc}{rest}"
     query = urllib.parse.urlencode(
-        [(k, "***" if _SECRET_KEY.search(k) else v) for k, v in urllib.parse.parse_qsl(parts.query, True)],
+        [(k, "***" if secret_key(k) else v) for k, v in urllib.parse.parse_qsl(parts.query, True)],
         safe="*",
     )
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def secret_key(name: str) -> bool:
+    """Whether a property or query parameter named ``name`` holds a secret (a token, a key, a password).
+
+    >>> secret_key("token"), secret_key("s3.secret-access-key"), secret_key("uri")
+    (True, True, False)
+    """
+    return bool(_SECRET_KEY.search(name))
 
 
 def redact_text(text: str) -> str:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from kldrift.display import FeatureDisplay, ReportDisplay
 from kldrift.findings import Page, RunCheck, SchemaChange, Verdict, page, summarize
+from kldrift.jobsections import PageRule
 from kldrift.roles import ColumnInfo
-from kldrift.sections import PageRule
 from kldrift.severity import Severity, worst
 
 if TYPE_CHECKING:

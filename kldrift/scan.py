@@ -10,16 +10,13 @@ splits into shards (files, or row-group ranges of big files) for a fan-out.
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
-import logging
-import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -27,14 +24,14 @@ import pyarrow.parquet as pq
 
 from kldrift.errors import SourceError
 
-__all__ = ["FileInfo", "Scan", "Source", "arrow_msg", "strip_scheme"]
+if TYPE_CHECKING:
+    from kldrift.tables import TableVersion
 
-log = logging.getLogger(__name__)
+__all__ = ["FileInfo", "Scan", "Source", "TableFiles", "arrow_msg", "strip_scheme"]
 
 Source = Any  # str | os.PathLike | Sequence[str | os.PathLike] | pa.Table | pandas.DataFrame
 Batch = Any  # pa.Table | pa.RecordBatch (pyarrow ships no type hints)
 
-_GLOB_CHARS = set("*?[")
 _TARGET_BATCH_BYTES = 64 << 20
 """Decoded bytes of one batch (rows x columns x 8) kldrift aims for."""
 _MAX_ROW_GROUP_BYTES = 32 << 20
@@ -56,6 +53,26 @@ class FileInfo:
     mtime: float | None
     row_groups: tuple[int, int] | None = None
     """``[start, stop)`` of the file's row groups this scan reads (``None``: all)."""
+
+
+class TableFiles(Protocol):
+    """How a table format reads its data files (:mod:`kldrift.tables`): the table's names of a file's
+    columns, and which of its rows are live (deletion vectors, delete files, a partly matching filter)."""
+
+    def names(self, info: FileInfo, file_schema: pa.Schema) -> dict[str, str]:
+        """Table column name → the file's name of it, for the columns the file holds."""
+
+    def needs(self, info: FileInfo) -> list[str]:
+        """Table columns to read beside the ones asked for, to tell the file's live rows."""
+
+    def keep(self, info: FileInfo, batch: Batch, first_row: int) -> Any:
+        """A boolean mask of the live rows of ``batch`` (rows ``first_row``... of the file), or ``None``."""
+
+    def live_rows(self, info: FileInfo, rows: int) -> int | None:
+        """The file's live rows of its ``rows``, or ``None`` when only reading it tells."""
+
+    def records(self) -> list[dict[str, Any]]:
+        """Files beside the data files that change what is read (delete files, deletion vectors)."""
 
 
 @dataclass(slots=True)
@@ -85,6 +102,8 @@ class Scan:
     """Column names that a file holds more than once → that file. Such columns are never read."""
     absent: tuple[str, ...] = ()
     """Paths of the source that were not there (a weekly job's missing days), found when it was opened."""
+    reader: TableFiles | None = None  # a table format's reading of its files; None: the files as they are
+    version: TableVersion | None = None  # the table version whose live files these are (Delta, Iceberg)
     _rows: int | None = field(default=None, repr=False)
     _footers: dict[str, Any] = field(default_factory=dict, repr=False)
     """Parquet footers already read, by path: each file's footer is fetched once per scan."""
@@ -127,27 +146,6 @@ class Scan:
         footer = self._footers.get(info.path)
         return footer if footer is not None else self._open(info).metadata
 
-    def footer_digest(self, info: FileInfo) -> str:
-        """A digest of the file's raw Parquet footer: schema, row groups, offsets and statistics.
-
-        Different data of the same size and name has another footer; reading it
-        costs one small read at the end of the file.
-        """
-        try:
-            if self.filesystem is not None and not isinstance(self.filesystem, pafs.LocalFileSystem):
-                fh: Any = self.filesystem.open_input_file(strip_scheme(info.path))
-            else:
-                fh = open(info.path, "rb")  # noqa: SIM115 - closed below
-            with fh:
-                fh.seek(-8, os.SEEK_END)
-                tail = fh.read(8)
-                length = int.from_bytes(tail[:4], "little")
-                fh.seek(-(8 + length), os.SEEK_END)
-                footer = fh.read(length)
-        except (OSError, pa.ArrowException, ValueError) as exc:
-            raise SourceError(f"{info.path}: cannot read the Parquet footer: {arrow_msg(exc)}") from exc
-        return hashlib.sha256(footer + tail).hexdigest()[:16]
-
     def count_rows(self) -> int:
         """Row count, from Parquet footers (no data is decoded)."""
         if self._rows is None:
@@ -158,7 +156,9 @@ class Scan:
                 for info in self.files:
                     md = self._metadata(info)
                     start, stop = info.row_groups or (0, md.num_row_groups)
-                    total += sum(md.row_group(i).num_rows for i in range(start, stop))
+                    rows = sum(md.row_group(i).num_rows for i in range(start, stop))
+                    live = self.reader.live_rows(info, rows) if self.reader else rows
+                    total += live if live is not None else sum(b.num_rows for b in self._like((info,)).batches([]))
                 self._rows = total
         return self._rows
 
@@ -196,28 +196,36 @@ class Scan:
     def _read(self, cols: list[str], target: int) -> Iterator[Batch]:
         """Row groups in order, read ahead on two reader threads (one row group, or a target's worth)."""
         with ThreadPoolExecutor(2, thread_name_prefix="kldrift-read") as reader:
-            pending: deque[tuple[FileInfo, Future[Any], int]] = deque()
+            pending: deque[tuple[FileInfo, Future[Any], int, int]] = deque()
             in_flight = 0
-            for info, task, n in self._tasks(cols):
-                pending.append((info, reader.submit(task), n))
+            for info, task, n, first in self._tasks(cols):
+                pending.append((info, reader.submit(task), n, first))
                 in_flight += n
                 while len(pending) > _PREFETCH and in_flight - pending[0][2] >= target:
-                    done, fut, m = pending.popleft()
+                    done, fut, m, row = pending.popleft()
                     in_flight -= m
-                    yield from self._drain(done, fut, cols)
+                    yield from self._drain(done, fut, cols, row)
             while pending:
-                done, fut, _ = pending.popleft()
-                yield from self._drain(done, fut, cols)
+                done, fut, _, row = pending.popleft()
+                yield from self._drain(done, fut, cols, row)
 
-    def _tasks(self, cols: list[str]) -> Iterator[tuple[FileInfo, Callable[[], Any], int]]:
+    def _tasks(self, cols: list[str]) -> Iterator[tuple[FileInfo, Callable[[], Any], int, int]]:
+        """Each row group to read: its file, the read, its rows and the file's row number it starts at."""
         for info in self.files:
             md = self._metadata(info)
-            names = md.schema.to_arrow_schema().names
-            present = [c for c in cols if c in names and c not in self.duplicates]
+            if self.reader is None:
+                names = md.schema.to_arrow_schema().names
+                present = [c for c in cols if c in names and c not in self.duplicates]
+            else:  # the file's own names of the table's columns, and those that tell its live rows
+                mapping = self.reader.names(info, md.schema.to_arrow_schema())
+                need = cols + [c for c in self.reader.needs(info) if c not in cols]
+                present = [mapping[c] for c in need if c in mapping and c not in self.duplicates]
             start, stop = info.row_groups or (0, md.num_row_groups)
+            first = sum(md.row_group(i).num_rows for i in range(start))
             for i in range(start, stop):
                 rows = md.row_group(i).num_rows
-                yield info, functools.partial(self._read_row_group, info, i, present, rows), rows
+                yield info, functools.partial(self._read_row_group, info, i, present, rows), rows, first
+                first += rows
 
     def _read_row_group(self, info: FileInfo, i: int, present: list[str], rows: int) -> Any:
         """One row group, on a reader thread, through its own file handle (readers are not shared
@@ -228,22 +236,27 @@ class Scan:
             return pf.iter_batches(self.batch_size(len(present)), [i], present, use_threads=True)  # lazily, by batch
         return self._open(info).read_row_group(i, columns=present, use_threads=True)
 
-    def _drain(self, info: FileInfo, future: Future[Any], cols: list[str]) -> Iterator[Batch]:
+    def _drain(self, info: FileInfo, future: Future[Any], cols: list[str], first: int) -> Iterator[Batch]:
         try:
             result = future.result()
             parts = [result] if isinstance(result, pa.Table) else result
             for part in parts:
-                yield self._conform(part, cols, info)
+                first += part.num_rows
+                yield self._conform(part, cols, info, first - part.num_rows)
         except SourceError:
             raise
         except (pa.ArrowException, OSError) as exc:
             raise SourceError(f"{info.path}: cannot read Parquet data: {arrow_msg(exc)}") from exc
 
-    def _conform(self, part: Batch, cols: list[str], info: FileInfo) -> Batch:
+    def _conform(self, part: Batch, cols: list[str], info: FileInfo, first: int) -> Batch:
         """The batch with every column of ``cols``: missing ones as nulls, and as nulls the values of a
         column this file holds as another kind of values (see :attr:`conflicts`). Values of the same
         kind stay in their own physical type (int32 beside int64, a dictionary beside strings): the
-        counting reads values, not types."""
+        counting reads values, not types. A table's file is read by its table names, live rows only."""
+        if self.reader is not None:
+            part = self._live(self.reader, part, info, first)
+            if not cols:
+                return part.select([])
         if part.schema.names == cols and not self.conflicts:
             return part
         arrays = []
@@ -254,6 +267,13 @@ class Scan:
                 continue
             arrays.append(part.column(c))
         return pa.table(arrays, names=cols) if isinstance(part, pa.Table) else pa.record_batch(arrays, names=cols)
+
+    def _live(self, reader: TableFiles, part: Batch, info: FileInfo, first: int) -> Batch:
+        """A table file's batch under the table's column names, its deleted rows left out."""
+        table_name = {v: k for k, v in reader.names(info, part.schema).items() if k != v}  # cached per file
+        part = part.rename_columns([table_name.get(n, n) for n in part.schema.names]) if table_name else part
+        keep = reader.keep(info, part, first)
+        return part if keep is None else part.filter(keep)
 
     def subset(self, units: Sequence[str]) -> Scan:
         """The same source restricted to some of its shard units (files or row-group ranges)."""
@@ -273,6 +293,7 @@ class Scan:
         """A scan of some of this one's files, with its schema, conflicts and footers."""
         out = Scan(self.description, self.schema, files, self.partition_columns, self.filesystem, self.base_dir)
         out.conflicts, out.duplicates, out._footers = self.conflicts, self.duplicates, self._footers
+        out.reader, out.version = self.reader, self.version
         return out
 
     def column_groups(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import fnmatch
+import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -23,8 +24,9 @@ from kldrift.columns import domain_of
 from kldrift.errors import NoDataError, SourceError
 from kldrift.redact import redact_text, redact_url
 from kldrift.scan import FileInfo, Scan, Source, arrow_msg, strip_scheme
+from kldrift.tables import DeltaSource, IcebergSource, delta
 
-__all__ = ["describe", "file_records", "open_files", "open_source", "reference_changed"]
+__all__ = ["describe", "file_records", "footer_digest", "open_files", "open_source", "reference_changed"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ def describe(source: Source) -> str:
     """A short human name for a source, for messages and the manifest."""
     if isinstance(source, str | os.PathLike):
         return redact_url(os.fspath(source))  # s3://key:secret@bucket/... must not reach a message or a file
+    if isinstance(source, DeltaSource | IcebergSource):
+        return source.describe()
     if isinstance(source, pa.Table):
         return f"<pyarrow.Table {source.num_rows} rows>"
     if _is_pandas(source):
@@ -58,6 +62,14 @@ def open_source(source: Source) -> Scan:
     """Resolve any supported source into a :class:`Scan`."""
     if isinstance(source, Scan):
         return source
+    if isinstance(source, DeltaSource):
+        from kldrift.tables.delta_table import open_delta
+
+        return open_delta(source)
+    if isinstance(source, IcebergSource):
+        from kldrift.tables.iceberg_table import open_iceberg
+
+        return open_iceberg(source)
     if isinstance(source, pa.Table):
         return Scan(describe(source), source.schema, table=source)
     if _is_pandas(source):
@@ -78,7 +90,7 @@ def open_source(source: Source) -> Scan:
         return _list_scan([os.fspath(s) for s in source])
     raise SourceError(
         f"{describe(source)}: unsupported source type {type(source).__name__}; expected a path, a glob, "
-        "a list of paths, a pyarrow.Table or a pandas.DataFrame"
+        "a list of paths, a pyarrow.Table or a pandas.DataFrame, kldrift.delta(...) or kldrift.iceberg(...)"
     )
 
 
@@ -104,42 +116,11 @@ def _hidden(rel: str) -> bool:
     return any(part.startswith((".", "_")) for part in rel.replace("\\", "/").split("/") if part)
 
 
-_NOT_DATA = frozenset(
-    [
-        ".md",
-        ".txt",
-        ".rst",
-        ".json",
-        ".jsonl",
-        ".csv",
-        ".tsv",
-        ".crc",
-        ".log",
-        ".yaml",
-        ".yml",
-        ".html",
-        ".htm",
-        ".xml",
-        ".ini",
-        ".cfg",
-        ".toml",
-        ".py",
-        ".sh",
-        ".lock",
-        ".tmp",
-        ".pid",
-        ".zip",
-        ".gz",
-        ".tar",
-        ".pdf",
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".svg",
-        ".avro",
-        ".orc",
-    ]
+_EXTENSIONS = (
+    ".md .txt .rst .json .jsonl .csv .tsv .crc .log .yaml .yml .html .htm .xml .ini .cfg .toml .py .sh .lock "
+    ".tmp .pid .zip .gz .tar .pdf .png .jpg .jpeg .svg .avro .orc"
 )
+_NOT_DATA = frozenset(_EXTENSIONS.split())
 """Extensions of files that sit beside data in real folders (notes, checksums, markers) and are not Parquet."""
 
 
@@ -215,6 +196,9 @@ def _path_scan(path: str) -> Scan:
     if info.type == pafs.FileType.Directory:
         if isinstance(fs, pafs.LocalFileSystem) and not os.access(local, os.R_OK | os.X_OK):
             raise SourceError(f"{shown}: permission denied")
+        if _info(fs, f"{local.rstrip('/')}/_delta_log", shown).type == pafs.FileType.Directory:
+            return open_source(delta(path))  # a Delta table: its live files, never the folder's
+        _not_in_a_delta_table(fs, local, shown)
         found, skipped = _list_dir(fs, local, shown)
         if not found:
             extra = f" (skipped as not data: {', '.join(os.path.basename(p) for p in skipped[:5])})" if skipped else ""
@@ -228,6 +212,23 @@ def _path_scan(path: str) -> Scan:
     if isinstance(fs, pafs.LocalFileSystem) and not os.access(local, os.R_OK):
         raise SourceError(f"{shown}: permission denied")
     return _files_scan(shown, (_to_fileinfo(fs, info, shown),), fs, None)
+
+
+def _not_in_a_delta_table(fs: pafs.FileSystem, folder: str, shown: str) -> None:
+    """Refuse a local folder inside a Delta table (a partition's): its listing holds removed files too."""
+    if not isinstance(fs, pafs.LocalFileSystem):
+        return
+    parent = os.path.dirname(folder.rstrip("/"))
+    while parent and parent != os.path.dirname(parent):
+        if os.path.isdir(os.path.join(parent, "_delta_log")):
+            keys = [p.split("=", 1) for p in os.path.relpath(folder, parent).split(os.sep) if "=" in p]
+            where = " AND ".join(f"{k} = '{v}'" for k, v in keys) or "..."
+            msg = (
+                f"{shown}: a folder inside the Delta table {parent} (its listing holds files the table removed); "
+                f'read the table with a partition filter: {{table: {parent}, where: "{where}"}}'
+            )
+            raise SourceError(msg)
+        parent = os.path.dirname(parent)
 
 
 def _glob_scan(fs: pafs.FileSystem, pattern: str, shown: str) -> Scan:
@@ -261,6 +262,9 @@ def _glob_match(path: str, pattern: str) -> bool:
 def _list_scan(paths: list[str]) -> Scan:
     shown = describe(paths)
     scans = [_path_scan(p) for p in paths]
+    for s in scans:
+        if s.version is not None:
+            raise SourceError(f"{shown}: {s.description} is a table: give it alone, with `where` to select partitions")
     fss = {type(s.filesystem).__name__ for s in scans}
     if len(fss) > 1:
         raise SourceError(f"{shown}: all paths of one source must be on the same filesystem")
@@ -330,12 +334,41 @@ def open_files(files: list[FileInfo], description: str) -> Scan:
     return _files_scan(description, tuple(files), fs, None)
 
 
+def footer_digest(scan: Scan, info: FileInfo) -> str:
+    """A digest of the file's raw Parquet footer: schema, row groups, offsets and statistics.
+
+    Different data of the same size and name has another footer; reading it
+    costs one small read at the end of the file.
+    """
+    try:
+        if scan.filesystem is not None and not isinstance(scan.filesystem, pafs.LocalFileSystem):
+            fh: Any = scan.filesystem.open_input_file(strip_scheme(info.path))
+        else:
+            fh = open(info.path, "rb")  # noqa: SIM115 - closed below
+        with fh:
+            fh.seek(-8, os.SEEK_END)
+            tail = fh.read(8)
+            length = int.from_bytes(tail[:4], "little")
+            fh.seek(-(8 + length), os.SEEK_END)
+            footer = fh.read(length)
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise SourceError(f"{info.path}: cannot read the Parquet footer: {arrow_msg(exc)}") from exc
+    return hashlib.sha256(footer + tail).hexdigest()[:16]
+
+
 def file_records(scan: Scan) -> tuple[dict[str, Any], ...]:
-    """The reference's files as a profile records them: path (without credentials), size, mtime, footer digest."""
-    return tuple(
-        {"path": redact_url(f.path), "size": f.size, "mtime": f.mtime, "footer": scan.footer_digest(f)}
+    """The reference's files as a profile records them: path (without credentials), size, mtime, footer digest;
+    for a table, then its delete files and deletion vectors (``{"path", "deletes": ...}``)."""
+    records = [
+        {"path": redact_url(f.path), "size": f.size, "mtime": f.mtime, "footer": footer_digest(scan, f)}
         for f in scan.files
-    )
+    ]
+    return tuple(records + _delete_records(scan))
+
+
+def _delete_records(scan: Scan) -> list[dict[str, Any]]:
+    extra = scan.reader.records() if scan.reader is not None else []
+    return [{**r, "path": redact_url(str(r["path"])), "deletes": True} for r in extra]
 
 
 def reference_changed(saved: Sequence[Any], scan: Scan) -> bool:
@@ -345,7 +378,11 @@ def reference_changed(saved: Sequence[Any], scan: Scan) -> bool:
     (a file replaced by other data of the same size has another one; a copy that only
     touched it has the same).
     """
-    before = {str(f["path"]): f for f in saved}
+    if sorted(repr(sorted(f.items())) for f in saved if f.get("deletes")) != sorted(
+        repr(sorted(f.items())) for f in _delete_records(scan)
+    ):
+        return True  # rows deleted from (or brought back in) the same files
+    before = {str(f["path"]): f for f in saved if not f.get("deletes")}
     now = {redact_url(f.path): f for f in scan.files}
     if before.keys() != now.keys():
         return True
@@ -353,6 +390,6 @@ def reference_changed(saved: Sequence[Any], scan: Scan) -> bool:
         old = before[path]
         if int(old["size"]) != info.size:
             return True
-        if old.get("mtime") != info.mtime and old.get("footer") != scan.footer_digest(info):
+        if old.get("mtime") != info.mtime and old.get("footer") != footer_digest(scan, info):
             return True
     return False

@@ -24,8 +24,8 @@ from kldrift.config import load_config
 from kldrift.connections import connection_url, parse_connection
 from kldrift.errors import ConfigError, NoDataError, OutputError, ProfileError, SchemaError, SourceError
 from kldrift.interval import Interval
+from kldrift.jobsections import Webhook
 from kldrift.outputs.webhook import deliver
-from kldrift.sections import Webhook
 
 TOKEN = "s3cr3t-T0KEN-xyz"
 

@@ -25,8 +25,8 @@ from kldrift.baseline import Earlier, select_window
 from kldrift.config import coerce_config, load_config
 from kldrift.errors import ConfigError
 from kldrift.findings import RunCheck, SchemaChange, page
+from kldrift.jobsections import Baseline, PageRule
 from kldrift.presets import PRESETS, expand, preset_keys
-from kldrift.sections import Baseline, PageRule
 from kldrift.severity import Severity
 
 OK, WARN, CRIT = Severity.OK, Severity.WARN, Severity.CRITICAL

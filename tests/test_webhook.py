@@ -22,10 +22,10 @@ import pytest
 from kldrift import cli
 from kldrift.config import load_config
 from kldrift.interval import Interval
+from kldrift.jobsections import Webhook
 from kldrift.outputs.webhook import deliver
 from kldrift.pipeline import RunResult, run
 from kldrift.runstore import read_deliveries
-from kldrift.sections import Webhook
 
 DRIFT = "2026-01-02"
 

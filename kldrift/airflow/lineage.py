@@ -65,7 +65,8 @@ def lineage(summary: Mapping[str, Any]) -> Any:
             )
         )
         columns[r["feature"]] = dqm.ColumnMetrics(count=float(r["n_current"] or 0))
-    current = str(manifest["inputs"]["current"]["source"])
+    table = manifest["inputs"]["current"].get("table") or {}  # a Delta or Iceberg table: its path or name
+    current = str(table.get("table") or manifest["inputs"]["current"]["source"])
     reference = str(manifest["inputs"]["reference"]["source"])
     cur_ns, cur_name = dataset_id(current.split(",")[0].strip("[]' "))
     ref_ns, ref_name = dataset_id(reference.split(",")[0].strip("[]' "))

@@ -46,7 +46,7 @@ class KLDriftNotifier(BaseNotifier):  # type: ignore[misc]  # Airflow is untyped
         retries: int = 3,
     ) -> None:
         super().__init__()
-        from kldrift.sections import Webhook
+        from kldrift.jobsections import Webhook
 
         self.hook = Webhook(conn_id=conn_id, timeout=timeout, retries=retries)  # checks the arguments now
         self.message = message

@@ -143,6 +143,8 @@ def _inputs(config: JobConfig, interval: Interval, profile: Profile, scan: Scan 
             "source": scan.description if scan is not None else describe(config.current_source(interval)),
             "files": files({"path": f.path, "size": f.size, "mtime": f.mtime} for f in current),
             "skipped": [redact_url(p) for p in (scan.skipped if scan is not None else ())],
+            # the table version read (a Delta version, an Iceberg snapshot): what a rerun reads again
+            **({"table": scan.version.to_json()} if scan is not None and scan.version is not None else {}),
         },
     }
 

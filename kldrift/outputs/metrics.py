@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kldrift.findings import Page, RunCheck, SchemaChange, Verdict, page, summarize
-from kldrift.sections import PageRule
+from kldrift.jobsections import PageRule
 from kldrift.severity import Severity, worst
 
 __all__ = [

@@ -20,9 +20,9 @@ import urllib.request
 from typing import Any
 
 from kldrift.errors import ConfigError
+from kldrift.jobsections import Webhook, check_webhook_url
 from kldrift.redact import redact_text, redact_url
 from kldrift.results import DriftReport
-from kldrift.sections import Webhook, check_webhook_url
 
 __all__ = ["deliver", "payload", "resolve_url", "should_deliver", "slack_escape"]
 
