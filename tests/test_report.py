@@ -123,7 +123,8 @@ def test_header_shows_verdict_rows_thresholds_and_metric(demo: tuple[JobConfig, 
     # The worst severity and the count of drifted features lead: 4 of the 7 scored demo features drift
     # (make_demo's DRIFTED), all critical; the dataset-share rule (default 0.5) is the second line.
     assert verdict.startswith("CRITICAL · 4 features drifted: 4 critical")
-    details = [d.get_text(" ", strip=True) for d in box.select(".detail")]
+    assert box.select(".detail") == []  # the further lines sit below the coloured box, not in it
+    details = [d.get_text(" ", strip=True) for d in soup.select("#verdict-details .detail")]
     assert details[0] == "Dataset drift: 4 of 7 scored features (57%) at warn or critical (dataset_drift.share 50%)"
     assert "tone-critical" in box["class"]
     assert soup.select_one("#thresholds").get_text(" ", strip=True) == "warn 0.1 · critical 0.25"  # demo.yaml
