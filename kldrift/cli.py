@@ -105,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     rp = add("report", "Re-render a run's report.html from its saved metrics (no data is read).")
     rp.add_argument("--config", required=True)
     rp.add_argument("--date", required=True, help="the run: its date, or its start for runs shorter than a day")
+    rp.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print the page to report.pdf beside it (every chart drawn; needs headless Chromium on PATH)",
+    )
     return p
 
 
@@ -226,6 +231,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     paths = rerender(config, check_key(args.date))
+    if args.pdf:
+        from kldrift import runstore
+        from kldrift.outputs.report.pdf import print_pdf
+
+        # Beside the page, under the run's lock; the run's next re-render or re-run replaces its folder
+        # (the PDF goes with the old page rather than outlive it).
+        with runstore.locked(os.path.dirname(paths["report"])):
+            paths["pdf"] = print_pdf(paths["report"])
     for name, path in paths.items():
         print(f"{name}: {path}")
     return EXIT_OK

@@ -171,9 +171,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(
-        num=_num, pct=_pct, int=_int, short=_clip, wrap=_wrap, level=_level, v=_sort_value, rank=_rank
-    )
+    env.filters.update(num=_num, pct=_pct, int=_int, short=_clip, wrap=_wrap, level=_level, v=_sort_value, rank=_rank)
     env.globals.update(severity_colors=SEVERITY_COLORS, metrics=_METRICS, uplot_version=UPLOT_VERSION, **_assets())
     return env
 

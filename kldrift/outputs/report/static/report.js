@@ -158,6 +158,12 @@
     });
   }
 
+  // What the axis shows for a plot `px` wide (for tests and tools: the labels are drawn on a canvas).
+  KD.timeAxis = runs && function (px) {
+    var t = ticks(xRange[0], xRange[1], Math.floor(px / 58));
+    return { range: xRange.slice(), at: t.at, labels: tickLabels(t.at, t.step) };
+  };
+
   function drawTrend(i, box) {
     var f = F[i], th = f.th, warn = th[0], crit = th[1];
     var ty = withGaps(f.t), sev = withGaps(f.s.split("").map(function (c) { return KD.sev[c] || null; }));
