@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     d = add("demo-data", "Write a demo data set (reference + 7 daily partitions) and its config.")
     d.add_argument("--out", required=True)
     d.add_argument("--days", type=int, default=7)
+    d.add_argument(
+        "--first-day",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="the first daily partition (default: --days before today, UTC, so the last one is yesterday)",
+    )
 
     af = add("airflow", "Set up Airflow: `init DAGS_FOLDER` writes the two-line DAG file and a sample config.")
     af.add_argument("action", choices=("init",))
@@ -111,6 +117,15 @@ def _parser() -> argparse.ArgumentParser:
         help="also print the page to report.pdf beside it (every chart drawn; needs headless Chromium on PATH)",
     )
     return p
+
+
+def _day(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-17, got {text!r}") from None
 
 
 def _exit_for(report: Any, fail_on: str | None) -> int:
@@ -215,7 +230,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from kldrift.demo import make_demo
 
-    info = make_demo(args.out, days=args.days)
+    info = make_demo(args.out, days=args.days, first_day=args.first_day)
     print(
         f"demo data: {os.path.abspath(args.out)} ({len(info['dates'])} days {info['dates'][0]} .. "
         f"{info['dates'][-1]}; drift from {info['drift_from']} in {', '.join(info['drifted'])})"

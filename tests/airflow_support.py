@@ -14,6 +14,7 @@ its findings as JSON to a file for the test to check.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -46,7 +47,7 @@ def make_demo_data(folder: Path) -> Path:
 
     if (folder / "done").exists():
         return folder
-    make_demo(str(folder))
+    make_demo(str(folder), first_day=dt.date(2026, 11, 17))
     for day in sorted((folder / "current").iterdir()):
         src = day / "part-000.parquet"
         table = pq.read_table(src)
