@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 	AIRFLOW__CORE__LOAD_EXAMPLES=False KLDRIFT_CONFIG_DIR=$(CURDIR)/configs
-DEMO_DATE ?= 2026-11-24
+DEMO_DATE ?= $(shell date -u +%F)
 
 .PHONY: install run test test-fast lint typecheck pytest browser docs lock bench clean
 
@@ -25,10 +25,12 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The demo job through Airflow: demo data, a SQLite Airflow in .airflow/, one DAG run for $(DEMO_DATE)
-# (a daily run scores the day before its logical date). Re-runnable; the files are overwritten.
+# The demo job through Airflow: demo data whose seven days end the day before $(DEMO_DATE) (default: today,
+# UTC), a SQLite Airflow in .airflow/, one DAG run for $(DEMO_DATE) (a daily run scores the day before its
+# logical date). Re-runnable, any day; the files are overwritten.
 run: install
-	$(BIN)/kldrift demo-data --out .demo
+	$(BIN)/kldrift demo-data --out .demo \
+		--first-day $$($(BIN)/python -c 'import datetime as d; print(d.date.fromisoformat("$(DEMO_DATE)") - d.timedelta(days=7))')
 	@mkdir -p .airflow
 	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > .airflow/db-migrate.log 2>&1 || { tail -n 30 .airflow/db-migrate.log; exit 1; }
 	$(AIRFLOW_ENV) $(BIN)/airflow dags test kldrift__demo $(DEMO_DATE) > .airflow/dags-test.log 2>&1 \

@@ -154,6 +154,12 @@ def _parser() -> argparse.ArgumentParser:
     d = add("demo-data", "Write a demo data set (reference + daily partitions) and its config.", *done, done="written")
     d.add_argument("--out", required=True, metavar="FOLDER", help="the folder to write the data and demo.yaml into")
     d.add_argument("--days", type=int, default=7, help="daily partitions to write (default 7)")
+    d.add_argument(
+        "--first-day",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="the first daily partition (default: --days before today, UTC, so the last one is yesterday)",
+    )
 
     af = add(
         "airflow",
@@ -174,7 +180,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--config", required=True, metavar="FILE", help=CONFIG)
     rp.add_argument("--date", required=True, help="the run: its date, or its start for runs shorter than a day")
+    rp.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print the page to report.pdf beside it (every chart drawn; needs headless Chromium on PATH)",
+    )
     return p
+
+
+def _day(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-17, got {text!r}") from None
 
 
 def _verdict_exit(report: Any, fail_on: str | None, *, source: str) -> int:
@@ -298,7 +318,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from kldrift.demo import make_demo
 
-    info = make_demo(args.out, days=args.days)
+    info = make_demo(args.out, days=args.days, first_day=args.first_day)
     _note(
         args,
         f"demo data: {os.path.abspath(args.out)} ({len(info['dates'])} days {info['dates'][0]} .. "
@@ -315,6 +335,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     paths = rerender(config, check_key(args.date))
+    if args.pdf:
+        from kldrift import runstore
+        from kldrift.outputs.report.pdf import print_pdf
+
+        # Beside the page, under the run's lock; the run's next re-render or re-run replaces its folder
+        # (the PDF goes with the old page rather than outlive it).
+        with runstore.locked(os.path.dirname(paths["report"])):
+            paths["pdf"] = print_pdf(paths["report"])
     for name, path in paths.items():
         _note(args, f"{name}: {path}")
     return EXIT_OK

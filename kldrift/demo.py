@@ -1,6 +1,8 @@
 """A realistic demo data set: taxi trips, a reference month and seven daily partitions.
 
-Drift starts on day 5 (``--drift-day``): fares rise, wallets replace cash,
+The days end yesterday (UTC) unless a first day is given, so a daily DAG over
+them, switched on today with ``catchup`` off, scores a day that is there.
+Drift starts on day 5 (``drift_day``): fares rise, wallets replace cash,
 a new pickup zone appears and ratings go missing more often. Days 1–4 are
 drawn from the reference distribution, so they must stay quiet. Everything
 is a pure function of the seed.
@@ -77,7 +79,7 @@ def make_demo(
     out: str,
     *,
     days: int = 7,
-    first_day: dt.date = dt.date(2026, 11, 17),
+    first_day: dt.date | None = None,
     drift_day: int = 5,
     reference_rows: int = 60_000,
     rows_per_day: int = 6_000,
@@ -85,7 +87,13 @@ def make_demo(
     dataset: str = "demo",
     output: str = "out/",
 ) -> dict[str, Any]:
-    """Write the demo set under ``out`` and its config ``out/<dataset>.yaml``; returns what was written."""
+    """Write the demo set under ``out`` and its config ``out/<dataset>.yaml``; returns what was written.
+
+    ``first_day`` is the first daily partition; by default ``days`` before today
+    (UTC), so the last one is yesterday's.
+    """
+    if first_day is None:
+        first_day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
     ref_dir = os.path.join(out, "reference")
     os.makedirs(ref_dir, exist_ok=True)
     # The reference: the ten days before the first day, as many trips a day as the daily partitions hold,

@@ -1,6 +1,8 @@
 """``kldrift airflow init DAGS_FOLDER``: the two-line DAG file, its config-errors companion, a sample config.
 
-Nothing here imports Airflow: the files are written before Airflow ever reads them.
+Nothing here imports Airflow: the files are written before Airflow ever reads them. The reference of
+every config key (``example.yaml.sample``) comes from the package (``kldrift/example.yaml``, the
+repository's ``configs/example.yaml``), so a pip user has it too.
 """
 
 from __future__ import annotations
@@ -30,9 +32,15 @@ from kldrift.airflow import drift_config_errors
 drift_config_errors("kldrift")
 '''
 
+EXAMPLE_HEADER = """\
+# Every key of a kldrift job config, with its default where it has one (written by `kldrift airflow init`).
+# A reference to copy from: a copy renamed to <name>.yaml becomes the DAG kldrift__<name>.
+# Relative paths resolve against the config file's folder.
+"""
+
 SAMPLE_CONFIG = """\
 # A kldrift job: rename to <name>.yaml and the DAG kldrift__<name> appears. Relative paths resolve
-# against this file's folder. Every key: https://pypi.org/project/kldrift/ (configs/example.yaml).
+# against this file's folder. Every key, with its default: example.yaml.sample beside this file.
 dataset: trips
 reference: /data/trips/reference/          # Parquet file, folder, glob or s3:// URI: what normal looks like
 current: /data/trips/current/dt={ds}/      # one partition per data interval ({ds}: the interval's start date)
@@ -56,8 +64,20 @@ def _write(path: Path, text: str) -> str:
     return str(path)
 
 
+def _example() -> str:
+    """The package's reference config with a header for a dags folder (not the repository's)."""
+    from importlib import resources
+
+    text = resources.files("kldrift").joinpath("example.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    return EXAMPLE_HEADER + "".join(lines)
+
+
 def init_airflow(dags_folder: str | os.PathLike[str], *, demo: bool = False, force: bool = False) -> list[str]:
-    """Write the DAG files and a sample config (``kldrift/trips.yaml.sample``) into ``dags_folder``.
+    """Write the DAG files, a sample config (``kldrift/trips.yaml.sample``) and the reference of every key
+    (``kldrift/example.yaml.sample``) into ``dags_folder``.
 
     ``demo`` also writes the demo data set and its config ``kldrift/demo.yaml``, so the
     DAG ``kldrift__demo`` runs as it is. Returns the paths written; an existing file is
@@ -67,12 +87,18 @@ def init_airflow(dags_folder: str | os.PathLike[str], *, demo: bool = False, for
     if root.exists() and not root.is_dir():
         raise OutputError(f"{root}: not a folder (expected Airflow's dags folder)")
     configs = root / CONFIG_FOLDER
-    targets = [root / "kldrift_dags.py", root / "kldrift_config_errors.py", configs / "trips.yaml.sample"]
+    targets = [
+        root / "kldrift_dags.py",
+        root / "kldrift_config_errors.py",
+        configs / "trips.yaml.sample",
+        configs / "example.yaml.sample",
+    ]
     if not force:
         for path in targets:  # check all before writing any: never half a set
             if path.exists():
                 raise OutputError(f"{path}: already there (give --force to overwrite)")
-    written = [_write(p, t) for p, t in zip(targets, (DAG_FILE, ERRORS_FILE, SAMPLE_CONFIG), strict=True)]
+    texts = (DAG_FILE, ERRORS_FILE, SAMPLE_CONFIG, _example())
+    written = [_write(p, t) for p, t in zip(targets, texts, strict=True)]
     if demo:
         from kldrift.demo import make_demo
 

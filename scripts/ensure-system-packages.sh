@@ -1,6 +1,7 @@
 #!/bin/sh
 # Make sure the programs the slow tests start are on this machine: a headless-capable `chromium`
-# (the browser tests), `redis-server` and PostgreSQL 15+ (the CeleryExecutor test).
+# (the browser tests), poppler's `pdftoppm` (the report's PDF is rasterised and its pixels checked),
+# `redis-server` and PostgreSQL 15+ (the CeleryExecutor test).
 #
 # Idempotent: installs only what is missing, with Debian's apt-get, when run as root; as any other
 # user it says what is missing and exits 1 (CI must then install it itself).
@@ -8,11 +9,12 @@ set -eu
 
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v pdftoppm >/dev/null 2>&1 || missing="$missing poppler-utils"
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || missing="$missing postgresql"
 
 if [ -z "$missing" ]; then
-    echo "system packages: chromium, redis-server and postgresql are there"
+    echo "system packages: chromium, poppler-utils, redis-server and postgresql are there"
     exit 0
 fi
 
@@ -38,4 +40,5 @@ for service in redis-server postgresql; do
 done
 command -v chromium >/dev/null 2>&1 || { echo "ensure-system-packages: chromium is still not on PATH" >&2; exit 1; }
 command -v redis-server >/dev/null 2>&1 || { echo "ensure-system-packages: redis-server is still not on PATH" >&2; exit 1; }
+command -v pdftoppm >/dev/null 2>&1 || { echo "ensure-system-packages: pdftoppm is still not on PATH" >&2; exit 1; }
 echo "system packages installed:$missing"

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from kldrift.pipeline import run
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/report.png")
     with tempfile.TemporaryDirectory() as tmp:
-        info = make_demo(tmp)
+        info = make_demo(tmp, first_day=dt.date(2026, 11, 17))  # the dates the README's words name
         config = load_config(info["config"])
         for day in info["dates"]:
             result = run(config, Interval.for_date(day), deliver=False)

@@ -14,6 +14,7 @@ its findings as JSON to a file for the test to check.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -46,7 +47,7 @@ def make_demo_data(folder: Path) -> Path:
 
     if (folder / "done").exists():
         return folder
-    make_demo(str(folder))
+    make_demo(str(folder), first_day=dt.date(2026, 11, 17))
     for day in sorted((folder / "current").iterdir()):
         src = day / "part-000.parquet"
         table = pq.read_table(src)
@@ -236,7 +237,23 @@ def scenario_dagbag(dags: str, good: str, broken: str, many: str) -> dict[str, A
             for m in session.scalars(select(DagModel))
         }
         errors = {e.filename: e.stacktrace for e in session.scalars(select(ParseImportError))}
-    out["broken"] = {"dags": sorted(bag.dag_ids), "import_errors": bag.import_errors, "db": models, "db_errors": errors}
+    stubs = {
+        d: {
+            "schedule": bag.dags[d].timetable.summary if bag.dags[d].timetable.can_be_scheduled else None,
+            "tags": sorted(bag.dags[d].tags),
+            "tasks": sorted(bag.dags[d].task_ids),
+            "description": bag.dags[d].description,
+        }
+        for d in sorted(bag.dag_ids)
+        if "broken-config" in bag.dags[d].tags
+    }
+    out["broken"] = {
+        "dags": sorted(bag.dag_ids),
+        "stubs": stubs,
+        "import_errors": bag.import_errors,
+        "db": models,
+        "db_errors": errors,
+    }
     return out
 
 

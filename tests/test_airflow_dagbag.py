@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from airflow_support import DAGS, HEAVY, airflow_env, run_cli, run_scenario, write_config
 
+from kldrift.airflow.factory import load_job
 from kldrift.config import load_config
 from kldrift.errors import ConfigError
 
@@ -106,27 +107,26 @@ def test_asset_outlet(parsed: dict[str, Any], folders: dict[str, Path]) -> None:
 
 def test_broken_config_is_an_import_error_of_its_own(parsed: dict[str, Any], folders: dict[str, Path]) -> None:
     broken = parsed["broken"]
-    assert broken["dags"] == ["kldrift__a", "kldrift__b"]  # the good configs still load
+    # The good configs load; each broken one keeps its DAG id as a placeholder (no schedule, its error in its docs).
+    assert broken["dags"] == ["kldrift__a", "kldrift__b", "kldrift__c", "kldrift__d"]
+    for stub in ("kldrift__c", "kldrift__d"):
+        assert broken["stubs"][stub]["schedule"] is None
+        assert broken["stubs"][stub]["tags"] == ["broken-config", "kldrift"]
+        assert list(broken["stubs"][stub]["tasks"]) == ["config_error"]
     # Keyed by the error-reporting file, never by the file that defines the DAGs.
     assert list(broken["import_errors"]) == ["kldrift_config_errors.py"]
     text = broken["import_errors"]["kldrift_config_errors.py"]
     with pytest.raises(ConfigError) as exc:  # the one-line message of `kldrift run`
         load_config(folders["broken"] / "c.yaml")
-    assert str(exc.value) in text
     assert str(exc.value).startswith(f"{folders['broken'] / 'c.yaml'}: thresholds: warn (0.5) must be <= critical")
-    assert f"{folders['broken'] / 'd.yaml'}: schedule: 'every day' is not a cron expression (say @daily" in text
-    assert "a.yaml" not in text
-    assert "b.yaml" not in text
-
-
-def test_broken_config_leaves_other_dags_scheduled(parsed: dict[str, Any]) -> None:
-    # What the scheduler would store: the error on its own file; the good DAGs neither stale nor flagged.
-    broken = parsed["broken"]
-    assert list(broken["db_errors"]) == ["kldrift_config_errors.py"]
-    assert broken["db"] == {
-        "kldrift__a": {"stale": False, "has_import_errors": False},
-        "kldrift__b": {"stale": False, "has_import_errors": False},
-    }
+    with pytest.raises(ConfigError) as exc_d:
+        load_job(folders["broken"] / "d.yaml")
+    assert str(exc_d.value).startswith(
+        f"{folders['broken'] / 'd.yaml'}: schedule: 'every day' is not a cron expression"
+    )
+    # One line per broken config and nothing else: no traceback, no frame of kldrift's.
+    assert text == f"ConfigErrors: {exc.value}\n{exc_d.value}"
+    assert broken["stubs"]["kldrift__c"]["description"] == f"Broken config: {exc.value}"
 
 
 def test_parse_imports_no_data_stack(parsed: dict[str, Any]) -> None:

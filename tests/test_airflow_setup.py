@@ -45,6 +45,13 @@ def test_init_writes_a_two_line_dag_file_and_a_sample(tmp_path: Path, capsys: py
     renamed.write_text(sample.read_text())
     config = load_config(renamed)  # the sample is a valid config once renamed
     assert (config.alerts.fail_on, config.airflow.wait) == ("critical", 3600)
+    # It points at the reference of every key beside it (from the package: a pip user has it), not the repository.
+    assert "example.yaml.sample beside this file" in sample.read_text()
+    assert "configs/example.yaml" not in sample.read_text()
+    example = dags / "kldrift" / "example.yaml.sample"
+    assert example.read_text().startswith("# Every key of a kldrift job config")
+    assert "configs/example.yaml" not in example.read_text()
+    assert load_config(example.rename(example.with_name("example.yaml"))).dataset == "trips"  # valid as it is
     out = capsys.readouterr().out
     assert f"wrote {dags / 'kldrift_dags.py'}" in out
 
@@ -60,7 +67,13 @@ def test_init_keeps_existing_files_unless_forced(tmp_path: Path, capsys: pytest.
     assert not (dags / "kldrift_dags.py").exists()  # nothing written: never half a set
     assert cli.main(["airflow", "init", str(dags), "--force", "--demo"]) == 0
     assert (dags / "kldrift" / "demo.yaml").is_file()
-    assert load_config(dags / "kldrift" / "demo.yaml").dataset == "demo"
+    demo = load_config(dags / "kldrift" / "demo.yaml")
+    assert demo.dataset == "demo"
+    # the demo's days end yesterday (UTC): a DAG switched on today with catchup off scores a day that is there
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    assert (dags / "kldrift" / "current" / f"dt={yesterday.isoformat()}").is_dir()
+    assert demo.start_date == yesterday - dt.timedelta(days=6)
+    assert demo.catchup is False
     (tmp_path / "file").write_text("")
     assert cli.main(["airflow", "init", str(tmp_path / "file")]) == 2
     assert one_error(capsys.readouterr().err).endswith("file: not a folder (expected Airflow's dags folder)")

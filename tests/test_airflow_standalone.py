@@ -36,6 +36,8 @@ from airflow_support import (
     write_config,
 )
 
+from kldrift.demo import make_demo
+
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 DAG_ID = "kldrift__minutely"
@@ -117,6 +119,8 @@ def test_standalone_runs_the_dag_on_schedule(tmp_path: Path) -> None:
         configs, "minutely", data, out, schedule='"* * * * *"', current=f"dt={DRIFT_DAY}", airflow="{max_shards: 1}"
     )
     write_config(configs, "broken", data, out, dataset="broken", metric="kl_divergence")
+    # The demo as `kldrift airflow init --demo` writes it: days ending yesterday, catchup off, switched on now.
+    today = make_demo(str(configs), dataset="today", output=f"{tmp_path / 'out_today'}/")
     home = tmp_path / "airflow"
     port = free_port()
     env = airflow_env(
@@ -149,12 +153,26 @@ def test_standalone_runs_the_dag_on_schedule(tmp_path: Path) -> None:
 
         run = _wait("a successful scheduled run", succeeded, proc, deadline, log)[0]
         waited = time.monotonic() - started
+
+        def demo_scored() -> list[dict[str, Any]]:
+            try:
+                return list(api.get("/api/v2/dags/kldrift__today/dagRuns?state=success")["dag_runs"])
+            except urllib.error.HTTPError:
+                return []
+
+        demo_run = _wait("a successful run of the demo", demo_scored, proc, deadline, log)[0]
         dag = api.get(f"/api/v2/dags/{DAG_ID}")
+        broken = api.get("/api/v2/dags/kldrift__broken")
         errors = api.get("/api/v2/importErrors")["import_errors"]
         check_plugin(api, run["dag_run_id"], tmp_path)
     print(f"first scheduled success after {waited:.0f} s")
 
     assert not group_alive(proc.pid)  # every process of the group stopped
+    # Switched on with catchup off, the demo ran its latest interval, yesterday: the demo's last day, drifted.
+    assert demo_run["run_type"] == "scheduled"
+    assert demo_run["data_interval_start"][:10] == today["dates"][-1]
+    demo_alerts = (tmp_path / "out_today" / "today" / f"dt={today['dates'][-1]}" / "alerts.jsonl").read_text()
+    assert sorted({json.loads(line)["feature"] for line in demo_alerts.splitlines()} & set(DRIFTED)) == DRIFTED
     # a one-minute interval: the run folder is keyed by its start, to the minute (UTC)
     key = run["data_interval_start"][:16] + "Z"
     alerts = [json.loads(line) for line in (out / "demo" / f"dt={key}" / "alerts.jsonl").read_text().splitlines()]
@@ -163,17 +181,48 @@ def test_standalone_runs_the_dag_on_schedule(tmp_path: Path) -> None:
     # The broken config is reported on its own file; the minutely DAG was scheduled regardless.
     assert (dag["is_stale"], dag["has_import_errors"]) == (False, False)
     assert [e["filename"] for e in errors] == ["kldrift_config_errors.py"]
-    assert f"{configs / 'broken.yaml'}: metric: expected" in errors[0]["stack_trace"]
+    # One line, naming the file and the key: no traceback of kldrift's internals.
+    line = errors[0]["stack_trace"]
+    assert line.startswith(f"ConfigError: {configs / 'broken.yaml'}: metric: expected"), line
+    assert "\n" not in line.strip()
+    # The broken config's DAG is still there (not "Deactivated"), unscheduled, saying what is wrong.
+    assert broken["is_stale"] is False
+    assert broken["timetable_summary"] in (None, "None")
+    assert broken["description"] == f"Broken config: {line.removeprefix('ConfigError: ')}"
 
 
-def _status(api: Api, path: str, *, token: bool = True) -> tuple[int, str, str]:
+def _status(api: Api, path: str, *, token: bool = True, accept: str | None = None) -> tuple[int, str, str]:
     """Status, final URL and body of a GET (redirects followed), with or without the token."""
-    req = urllib.request.Request(api.base + path, headers={"Authorization": f"Bearer {api.token}"} if token else {})
+    headers = {"Authorization": f"Bearer {api.token}"} if token else {}
+    if accept:
+        headers["Accept"] = accept
+    req = urllib.request.Request(path if path.startswith("http") else api.base + path, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=20) as resp:
             return resp.status, resp.url, resp.read().decode(errors="replace")
     except urllib.error.HTTPError as exc:
         return exc.code, path, exc.read().decode(errors="replace")
+
+
+def _headers(api: Api, url: str) -> Any:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {api.token}"})
+    with urllib.request.urlopen(req, timeout=20) as resp:
+        return resp.headers
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _first_hop(api: Api, path: str, *, accept: str) -> tuple[int, str]:
+    """Status and Location of a GET without a token, redirects not followed."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(api.base + path, headers={"Accept": accept}), timeout=20) as resp:
+            return resp.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", "")
 
 
 def check_plugin(api: Api, run_id: str, tmp_path: Path) -> None:
@@ -185,16 +234,36 @@ def check_plugin(api: Api, run_id: str, tmp_path: Path) -> None:
     # The extra link of the scoring task, computed on the worker and only read by the API server.
     links = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run}/taskInstances/score_and_write/links")
     assert links["extra_links"] == {"Drift report": f"/kldrift/runs/{DAG_ID}/{run}"}
-    # No token, no page; with one, the run's page in its dataset folder (so its links work).
-    assert _status(api, f"/kldrift/runs/{DAG_ID}/{run}", token=False)[0] in (401, 403)
+    # No token: an API client gets the 401 as JSON; a browser is sent to the login page, and back after it.
+    assert _status(api, f"/kldrift/runs/{DAG_ID}/{run}", token=False) == (
+        401,
+        f"/kldrift/runs/{DAG_ID}/{run}",
+        '{"detail":"Not authenticated"}',
+    )
+    json_client = _status(api, f"/kldrift/runs/{DAG_ID}/{run}", token=False, accept="application/json")
+    assert json_client[0] == 401
+    status, location = _first_hop(api, f"/kldrift/runs/{DAG_ID}/{run}", accept="text/html,application/xhtml+xml,*/*")
+    assert (status, location) == (302, f"/api/v2/auth/login?next=%2Fkldrift%2Fruns%2F{DAG_ID}%2F{quote(run)}")
+    status, url, body = _status(api, location, token=False, accept="text/html")
+    assert status == 200
+    assert "/auth/login" in url, url  # the auth manager's login page
+    # With a token, the run's page in its dataset folder (so its links work), sandboxed: scripts, no same origin.
     status, url, body = _status(api, f"/kldrift/runs/{DAG_ID}/{run}")
     assert status == 200
-    assert url.startswith(f"{api.base}/kldrift/dags/{DAG_ID}/dt="), url
-    assert url.endswith("/report.html"), url
+    assert _headers(api, url)["Content-Security-Policy"].startswith("sandbox allow-scripts allow-downloads;")
+    assert "allow-same-origin" not in _headers(api, url)["Content-Security-Policy"]
+    # ... under a grant to read this DAG's reports: the sandboxed page's own links carry no session cookie.
+    grant = url.removeprefix(f"{api.base}/kldrift/s/").split("/")[0]
+    assert url == f"{api.base}/kldrift/s/{grant}/{url.split('/')[-2]}/report.html", url
+    assert url.split("/")[-2].startswith("dt="), url
     assert "<h1>Drift report: demo" in body
+    assert _status(api, url, token=False)[:1] == (200,)
+    assert _status(api, f"/kldrift/s/{grant}/index.html", token=False)[0] == 200
+    assert _status(api, f"/kldrift/s/{grant[:-2]}xx/index.html", token=False)[0] == 404  # a forged grant
     assert _status(api, f"/kldrift/dags/{DAG_ID}/index.html")[0] == 200
     for bad in ("../../../etc/passwd", "dt=x/../../../../etc/passwd", "profile.json", "%2e%2e/%2e%2e/etc/passwd"):
         assert _status(api, f"/kldrift/dags/{DAG_ID}/{bad}")[0] == 404, bad
+        assert _status(api, f"/kldrift/s/{grant}/{bad}", token=False)[0] == 404, bad
     assert _status(api, f"/kldrift/runs/{DAG_ID}/manual__nothing")[0] == 404
     status, _, body = _status(api, f"/kldrift/runs/{DAG_ID}/{quote('<img src=x onerror=alert(1)>', safe='')}")
     assert status == 404
@@ -225,7 +294,21 @@ def screenshot_tab(api: Api, run: str, out: Path) -> None:
         frame = page.frame_locator("iframe").first
         frame.locator("#verdict").wait_for(timeout=30_000)
         assert "CRITICAL" in frame.locator("#verdict").inner_text()
+        inner = next(f for f in page.frames if f.url.endswith("/report.html"))
+        assert "/kldrift/s/" in inner.url
+        # The page's script ran (its charts are drawn) in an opaque origin: the UI is out of its reach.
+        inner.wait_for_function("document.body.dataset.drawn")
+        assert inner.evaluate("self.origin") == "null"
+        assert inner.evaluate("(() => { try { return !!parent.document; } catch (e) { return false; } })()") is False
         page.screenshot(path=str(out))
+        # Its links still work inside the tab (the session cookie goes with them).
+        frame.locator("nav.files a", has_text="All runs").click()
+        frame.locator("h1", has_text="Drift runs: demo").wait_for(timeout=30_000)
+        # A browser without a session lands on Airflow's login page, not on raw JSON.
+        anonymous = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        anonymous.goto(f"{api.base}/kldrift/runs/{DAG_ID}/{run}")
+        assert "/auth/login" in anonymous.url, anonymous.url
+        assert "Not authenticated" not in anonymous.content()
         browser.close()
     stat = ImageStat.Stat(Image.open(out).convert("L"))
     assert stat.stddev[0] > 10, "the screenshot is blank"

@@ -45,7 +45,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[JobConfig, dict[str,
     from kldrift.demo import make_demo
 
     out = tmp_path_factory.mktemp("demo")
-    info = make_demo(str(out), days=4, drift_day=3, reference_rows=12_000, rows_per_day=3_000)
+    info = make_demo(
+        str(out), days=4, first_day=dt.date(2026, 11, 17), drift_day=3, reference_rows=12_000, rows_per_day=3_000
+    )
     config = load_config(info["config"])
     for d in DATES:
         result = run(config, Interval.for_date(d), deliver=False)
@@ -124,7 +126,8 @@ def test_header_shows_verdict_rows_thresholds_and_metric(demo: tuple[JobConfig, 
     # The worst severity and the count of drifted features lead: 4 of the 7 scored demo features drift
     # (make_demo's DRIFTED), all critical; the dataset-share rule (default 0.5) is the second line.
     assert verdict.startswith("CRITICAL · 4 features drifted: 4 critical")
-    details = [d.get_text(" ", strip=True) for d in box.select(".detail")]
+    assert box.select(".detail") == []  # the further lines sit below the coloured box, not in it
+    details = [d.get_text(" ", strip=True) for d in soup.select("#verdict-details .detail")]
     assert details[0] == "Dataset drift: 4 of 7 scored features (57%) at warn or critical (dataset_drift.share 50%)"
     assert "tone-critical" in box["class"]
     assert soup.select_one("#thresholds").get_text(" ", strip=True) == "warn 0.1 · critical 0.25"  # demo.yaml
@@ -495,3 +498,31 @@ def test_importing_the_writers_does_not_import_jinja2() -> None:
     code = "import sys, kldrift.outputs.report; print(sorted({'jinja2', 'markupsafe'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_names_wrap_at_word_boundaries(tmp_path: Path) -> None:
+    table = pa.table({"trip.pickup_zone": np.arange(200.0), "fareAmount<b>": np.arange(200.0)})
+    from kldrift.outputs.metrics import metrics_table
+
+    page = html_report.render_report(
+        metrics_table(kldrift.compare(table, table), dataset="d", date=None), settings=Settings()
+    )
+    # a <wbr> after "." and "_" and inside camelCase, the name escaped around them
+    assert ">trip.<wbr>pickup_<wbr>zone</a>" in page
+    assert ">fare<wbr>Amount&lt;b&gt;</a>" in page
+
+
+def test_pdf_needs_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kldrift.errors import OutputError
+    from kldrift.outputs.report.pdf import print_pdf
+
+    page = tmp_path / "report.html"
+    page.write_text("<!DOCTYPE html><title>t</title>")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(OutputError, match=r"--pdf needs headless Chromium and none of chromium, .* is on PATH"):
+        print_pdf(page)
+    with pytest.raises(OutputError, match=r"false: printing .*report.html failed \(exit 1\)"):
+        print_pdf(page, browser=shutil.which("false", path="/bin:/usr/bin"))
+    assert list(tmp_path.iterdir()) == [page]  # no half-written PDF left
+    with pytest.raises(OutputError, match=r"nothing.html: no such page to print"):
+        print_pdf(tmp_path / "nothing.html")

@@ -120,6 +120,7 @@ def report_page(browser: Any, wide_job: Path) -> Iterator[Page]:
 def test_the_1000_feature_page_opens_clean_and_draws_lazily(report_page: Page, tmp_path: Path) -> None:
     p = report_page
     assert p.js("document.querySelectorAll('section.feature').length") == COLUMNS
+    assert p.js("document.body.dataset.drawn") == "view"  # at load: what is in view is drawn (the summary table)
     first = 'section.feature[data-i="0"]'
     p.page.locator("section.feature").first.scroll_into_view_if_needed()
     p.page.wait_for_function(FIRST_DRAWN)

@@ -34,7 +34,7 @@ FEATURES = ["distance_km", "fare", "passengers", "payment_type", "pickup_zone", 
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``kldrift demo-data`` then ``kldrift run`` on each of the 7 days, through the CLI."""
     root = tmp_path_factory.mktemp("demo")
-    assert cli.main(["-q", "demo-data", "--out", str(root)]) == 0
+    assert cli.main(["-q", "demo-data", "--out", str(root), "--first-day", DAYS[0]]) == 0
     config = root / "demo.yaml"
     codes = {day: cli.main(["-q", "run", "--config", str(config), "--date", day]) for day in DAYS}
     out = root / "out" / "demo"
@@ -193,7 +193,7 @@ def test_a_rerun_with_another_config_replaces_never_appends(demo: dict[str, Any]
 
 
 def test_demo_data_is_a_pure_function_of_the_seed(demo: dict[str, Any], tmp_path: Path) -> None:
-    assert cli.main(["-q", "demo-data", "--out", str(tmp_path), "--days", "2"]) == 0
+    assert cli.main(["-q", "demo-data", "--out", str(tmp_path), "--days", "2", "--first-day", DAYS[0]]) == 0
     for rel in ("reference/part-001.parquet", f"current/dt={DAYS[1]}/part-000.parquet", "demo.yaml"):
         assert (tmp_path / rel).read_bytes() == (demo["root"] / rel).read_bytes(), rel
     assert sorted(os.listdir(tmp_path / "current")) == [f"dt={d}" for d in DAYS[:2]]

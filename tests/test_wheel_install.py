@@ -10,6 +10,7 @@ documentation URL, entry points) and that the sdist carries what its tests impor
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -46,6 +47,8 @@ def test_the_wheel_works_in_a_fresh_venv(tmp_path: Path) -> None:
     assert "kldrift = kldrift.airflow.plugin:KLDriftPlugin" in entry_points
     assert "kldrift/outputs/report/static/uPlot.iife.min.js" in names
     assert "kldrift/templates/report_cell.html.j2" in names  # the notebook cell's templates
+    with zipfile.ZipFile(wheel) as zf:  # the reference config (a link in the repository) as a file
+        assert zf.read("kldrift/example.yaml") == (REPO / "configs" / "example.yaml").read_bytes()
     with tarfile.open(sdist) as tf:
         members = {m.name.split("/", 1)[1] for m in tf.getmembers() if "/" in m.name}
     assert {"tests/helpers.py", "tests/airflow_support.py", "tests/conftest.py", "LICENSE"} <= members
@@ -72,8 +75,11 @@ def test_the_wheel_works_in_a_fresh_venv(tmp_path: Path) -> None:
     _run([airflow, "db", "migrate"], env=env, cwd=user)
     plugins = json.loads(_run([airflow, "plugins", "--output", "json"], env=env, cwd=user))
     assert "kldrift" in {p["name"] for p in plugins}
-    _run([airflow, "dags", "test", "kldrift__demo", "2026-11-24"], env=env, cwd=user)
-    run = user / "dags" / "kldrift" / "out" / "demo" / "dt=2026-11-23"
+    assert (user / "dags" / "kldrift" / "example.yaml.sample").is_file()  # every key, from the package
+    # The demo's days end yesterday: a run for today's date scores yesterday, a drifted day.
+    today = dt.datetime.now(dt.UTC).date()
+    _run([airflow, "dags", "test", "kldrift__demo", today.isoformat()], env=env, cwd=user)
+    run = user / "dags" / "kldrift" / "out" / "demo" / f"dt={today - dt.timedelta(days=1)}"
     assert {p.name for p in run.iterdir()} >= {"alerts.jsonl", "metrics.parquet", "manifest.json", "report.html"}
     alerts = [json.loads(line) for line in (run / "alerts.jsonl").read_text().splitlines()]
-    assert any(a["check"] == "drift" for a in alerts)  # the demo drifts from 2026-11-21
+    assert any(a["check"] == "drift" for a in alerts)  # the demo drifts on its last three days

@@ -38,10 +38,18 @@ from typing import Any
 from airflow.sdk import DAG, CronDataIntervalTimetable, dag, get_current_context, get_parsing_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from kldrift.airflow.factory import CONFIG_DIR_ENV, Job, load_jobs, raise_config_errors
+from kldrift.airflow.factory import (
+    CONFIG_DIR_ENV,
+    DAG_ID,
+    Job,
+    broken_configs,
+    config_error,
+    dag_id_for,
+    load_jobs,
+)
 from kldrift.airflow.operators import DriftReportLink, RunLineage, fail_fast
 
-__all__ = ["DEFAULT_FOLDER", "build_dag", "drift_config_errors", "drift_dags"]
+__all__ = ["DEFAULT_FOLDER", "build_broken_dag", "build_dag", "drift_config_errors", "drift_dags"]
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +89,10 @@ def drift_dags(
     ``airflow:`` section (``owner``, ``queue``, ``pool`` of the counting tasks,
     ``execution_timeout``, ``retries``, ``retry_delay``); callbacks take plain
     functions or notifiers such as :class:`~kldrift.airflow.notifier.KLDriftNotifier`.
-    ``default_args`` are passed on last. Broken configs are skipped here (with a
-    warning) and raised by the companion file of :func:`drift_config_errors`.
+    ``default_args`` are passed on last. A broken config becomes a placeholder DAG
+    of its DAG id (:func:`build_broken_dag`: no schedule, its error in its
+    description and docs), so the DAG does not vanish from the UI, and its error is
+    the import error of the companion file of :func:`drift_config_errors`.
     """
     root = _folder(folder, sys._getframe(1).f_globals)
     extra: dict[str, Any] = {
@@ -103,19 +113,74 @@ def drift_dags(
     }
     extra.update(default_args or {})
     # A worker running one task parses the DAG file for that task's DAG only.
-    jobs, errors = load_jobs(root, only=get_parsing_context().dag_id)
-    for error in errors:
-        log.warning("kldrift: skipped a config (reported by the config-errors DAG file): %s", error)
-    return [build_dag(job, extra) for job in jobs]
+    jobs, broken = broken_configs(root, only=get_parsing_context().dag_id)
+    dags = [build_dag(job, extra) for job in jobs]
+    for path, error in broken:
+        log.warning("kldrift: a broken config (reported by the config-errors DAG file): %s", error)
+        if path.suffix == ".yaml" and DAG_ID.match(path.stem):
+            dags.append(build_broken_dag(path, error))
+    return dags
 
 
-def drift_config_errors(folder: str | os.PathLike[str] | None = None) -> None:
-    """Raise the one-line errors of the broken configs in ``folder`` (as :func:`drift_dags` finds it).
+def drift_config_errors(folder: str | os.PathLike[str] | None = None) -> list[DAG]:
+    """Report the broken configs in ``folder`` (as :func:`drift_dags` finds it) as this file's import error.
 
-    Call it from a DAG file of its own: Airflow keys import errors by file, and an
-    error raised by the file that defines the DAGs would stop all of them.
+    One line per config, ``ConfigError: <file>: <key>: <problem>``, not a
+    traceback: the error is raised by the ``validate()`` of a DAG this function
+    registers (never scheduled), and Airflow reports a DAG that fails validation
+    by its message alone. Call it from a DAG file of its own: Airflow keys import
+    errors by file, and an error in the file that defines the DAGs would stop all
+    of them. Returns that DAG, or nothing when every config loads.
     """
-    raise_config_errors(load_jobs(_folder(folder, sys._getframe(1).f_globals))[1])
+    error = config_error(load_jobs(_folder(folder, sys._getframe(1).f_globals))[1])
+    if error is None:
+        return []
+    # Not kldrift__...: never the id of a job's DAG (and never bagged, so it clashes with nothing).
+    with _reporter()(dag_id="kldrift_config_errors", schedule=None, description=str(error)[:200]) as reporter:
+        reporter.kldrift_error = error
+    return [reporter]
+
+
+@functools.cache
+def _reporter() -> type[DAG]:
+    class KLDriftConfigErrors(DAG):  # type: ignore[misc]  # Airflow is untyped for mypy here
+        """Never bagged: its validation raises the configs' error, which Airflow keeps as the file's import error."""
+
+        kldrift_error: Exception | None = None
+
+        def validate(self) -> None:
+            if self.kldrift_error is not None:
+                raise self.kldrift_error
+            super().validate()
+
+    return KLDriftConfigErrors
+
+
+def build_broken_dag(path: str | os.PathLike[str], error: Exception) -> DAG:
+    """The placeholder DAG of a broken config: its DAG id, no schedule, the error in its description and docs,
+    and one task that fails with it (a run started by hand says why at once)."""
+    message = str(error)
+
+    @dag(  # type: ignore[untyped-decorator]  # Airflow is not type-checked here
+        dag_id=dag_id_for(path),
+        schedule=None,
+        catchup=False,
+        tags=["kldrift", "broken-config"],
+        description=f"Broken config: {message}"[:500],
+        doc_md=(
+            f"**This job's config is broken**, so the DAG has no schedule until it is fixed:\n\n"
+            f"```\n{message}\n```\n\nThe same line is under *Import errors* (`kldrift_config_errors.py`)."
+        ),
+    )
+    def broken_config() -> None:
+        @task(retries=0)  # type: ignore[untyped-decorator]
+        def config_error() -> None:
+            """Fail with the config's error."""
+            raise AirflowFailException(message)
+
+        config_error()
+
+    return broken_config()
 
 
 def _default_args(job: Job, extra: Mapping[str, Any]) -> dict[str, Any]:

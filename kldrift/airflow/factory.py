@@ -1,12 +1,13 @@
 """The parse-time half of the DAG factory: job configs found in a folder, checked for Airflow.
 
 ``dags/kldrift_dags.py`` turns every :class:`Job` of :func:`load_jobs` into a
-DAG; ``dags/kldrift_config_errors.py`` raises the errors of the configs that
-failed, so that a broken config becomes *that* file's import error while the
-other DAGs keep loading. Two files, because Airflow keys import errors by the
-DAG file: an error raised by the file that defines the DAGs would mark every
-DAG of that file as stale (not scheduled), and an error keyed by the YAML
-path would be cleared as orphaned at the next bundle refresh.
+DAG (and a broken config into a placeholder DAG that says what is wrong);
+``dags/kldrift_config_errors.py`` reports the errors of the configs that
+failed, so that a broken config becomes *that* file's import error, in one
+line, while the other DAGs keep loading. Two files, because Airflow keys
+import errors by the DAG file: an error raised by the file that defines the
+DAGs would mark every DAG of that file as stale (not scheduled), and an error
+keyed by the YAML path would be cleared as orphaned at the next bundle refresh.
 
 Importing this module imports neither Airflow, pyarrow, scipy nor pandas:
 it runs every time the scheduler parses the DAG folder.
@@ -30,14 +31,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFIG_DIR_ENV",
+    "DAG_ID",
     "DAG_PREFIX",
+    "ConfigErrors",
     "Job",
+    "broken_configs",
+    "config_error",
     "dag_id_for",
     "discover",
     "drift_asset",
     "load_job",
     "load_jobs",
-    "raise_config_errors",
 ]
 
 DAG_PREFIX = "kldrift__"
@@ -140,13 +144,14 @@ def _check_airflow(config: JobConfig, source: str) -> None:
             raise ConfigError(f"{source}: tags: {tag[:20]!r}... is longer than Airflow's {_TAG_MAX_LEN} characters")
 
 
-_DAG_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+DAG_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+"""What Airflow takes as a DAG id (the config file's stem must match, after ``kldrift__``)."""
 
 
 def load_job(path: str | os.PathLike[str]) -> Job:
     """The :class:`Job` of one config file; a one-line :class:`ConfigError` naming the file otherwise."""
     p = Path(path).resolve()
-    if not _DAG_ID.match(p.stem):
+    if not DAG_ID.match(p.stem):
         better = re.sub(r"[^A-Za-z0-9_.-]+", "_", p.stem).strip("_") or "job"
         msg = (
             f"{p}: the file name makes the DAG id {dag_id_for(p)!r}, which Airflow refuses: use letters, digits, "
@@ -158,8 +163,10 @@ def load_job(path: str | os.PathLike[str]) -> Job:
     return Job(str(p), config)
 
 
-def load_jobs(folder: str | os.PathLike[str], *, only: str | None = None) -> tuple[list[Job], list[ConfigError]]:
-    """The jobs of the configs in ``folder``, and one error per config that failed.
+def broken_configs(
+    folder: str | os.PathLike[str], *, only: str | None = None
+) -> tuple[list[Job], list[tuple[Path, ConfigError]]]:
+    """The jobs of the configs in ``folder``, and each config that failed with its one-line error.
 
     ``only`` (a DAG id) loads just that config: a worker running one task
     needs one DAG, not the whole folder.
@@ -167,9 +174,9 @@ def load_jobs(folder: str | os.PathLike[str], *, only: str | None = None) -> tup
     root = Path(folder)
     if not root.is_dir():
         msg = f"{root}: kldrift config folder not found (set {CONFIG_DIR_ENV} to a folder of *.yaml job configs)"
-        return [], [ConfigError(msg)]
+        return [], [(root, ConfigError(msg))]
     jobs: list[Job] = []
-    errors: list[ConfigError] = []
+    broken: list[tuple[Path, ConfigError]] = []
     owners: dict[str, str] = {}
     for path in discover(root):
         if only is not None and dag_id_for(path) != only:
@@ -177,7 +184,7 @@ def load_jobs(folder: str | os.PathLike[str], *, only: str | None = None) -> tup
         try:
             job = load_job(path)
         except ConfigError as exc:
-            errors.append(exc)
+            broken.append((path, exc))
             continue
         out = os.path.normpath(job.config.dataset_dir())
         if out in owners:
@@ -186,18 +193,29 @@ def load_jobs(folder: str | os.PathLike[str], *, only: str | None = None) -> tup
                 f"{job.path}: output: {out} is already written by {owners[out]}; "
                 "give one of them another dataset or output"
             )
-            errors.append(ConfigError(msg))
+            broken.append((path, ConfigError(msg)))
             continue
         owners[out] = job.path
         jobs.append(job)
-    return jobs, errors
+    return jobs, broken
 
 
-def raise_config_errors(errors: Sequence[ConfigError]) -> None:
-    """Raise the errors of broken configs: one ConfigError as is, several as an ExceptionGroup."""
-    # Where load_config raised them says nothing to the reader of an import error: drop those frames.
-    bare = [e.with_traceback(None) for e in errors]
-    if len(bare) == 1:
-        raise bare[0]
-    if bare:
-        raise ExceptionGroup(f"{len(bare)} kldrift configs are broken", bare)
+def load_jobs(folder: str | os.PathLike[str], *, only: str | None = None) -> tuple[list[Job], list[ConfigError]]:
+    """The jobs of the configs in ``folder``, and one error per config that failed (see :func:`broken_configs`)."""
+    jobs, broken = broken_configs(folder, only=only)
+    return jobs, [error for _, error in broken]
+
+
+class ConfigErrors(ConfigError):
+    """Several broken configs at once: one line each (``<file>: <key>: <problem>``)."""
+
+    def __init__(self, errors: Sequence[ConfigError]) -> None:
+        ValueError.__init__(self, "\n".join(str(e) for e in errors))  # one line each, not one in all
+        self.errors = tuple(errors)
+
+
+def config_error(errors: Sequence[ConfigError]) -> ConfigError | None:
+    """The error to report for broken configs: one :class:`ConfigError` as is, several as :class:`ConfigErrors`."""
+    if not errors:
+        return None
+    return errors[0] if len(errors) == 1 else ConfigErrors(errors)

@@ -106,6 +106,21 @@ def _clip(text: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_BREAKS = re.compile(r"(?<=[_./:-])(?=[^_./:-])|(?<=[a-z])(?=[A-Z])")
+
+
+def _wrap(text: Any) -> Any:
+    """``text`` escaped, with a ``<wbr>`` at each word boundary of a column name (after ``_ . / : -``, inside
+    camelCase), so a narrow cell wraps ``pickup_zone`` as ``pickup_`` / ``zone``, never mid-word.
+
+    >>> str(_wrap("trip.pickup_zone<b>"))
+    'trip.<wbr>pickup_<wbr>zone&lt;b&gt;'
+    """
+    from markupsafe import Markup, escape
+
+    return Markup("<wbr>").join(escape(part) for part in _BREAKS.split(str(text)))
+
+
 def _counts(features: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     out = {s.value: 0 for s in Severity}
     for r in features:
@@ -156,7 +171,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=_num, pct=_pct, int=_int, short=_clip, level=_level, v=_sort_value, rank=_rank)
+    env.filters.update(num=_num, pct=_pct, int=_int, short=_clip, wrap=_wrap, level=_level, v=_sort_value, rank=_rank)
     env.globals.update(severity_colors=SEVERITY_COLORS, metrics=_METRICS, uplot_version=UPLOT_VERSION, **_assets())
     return env
 

@@ -116,27 +116,51 @@
     if (q.value || only.checked) apply();  // a browser that restored the form on reload
   }
 
-  // Lazy drawing: draw(el) once per element, when it comes within 400 px of the viewport;
-  // everything synchronously before printing (a print layout is made right after beforeprint).
+  // Lazy drawing: draw(el) once per element. Now, synchronously, every element in or near the viewport;
+  // later ones when they come within MARGIN px of it (an IntersectionObserver); every one before printing.
+  // The first pass is not left to the observer: its first callback comes a frame after the page is
+  // shown, so a headless screenshot (or a first paint) would catch the charts in view still blank.
+  // <body data-drawn> tells tools where drawing stands: "view" once everything in the viewport is drawn,
+  // "all" once every chart is (after printing, KD.drawAll(), or a scroll to the end).
+  var MARGIN = 400;
   function lazy(elements, draw) {
-    var done = new WeakSet();
+    var done = new WeakSet(), left = elements.length;
+    var mark = function () { document.body.setAttribute("data-drawn", left ? "view" : "all"); };
     var once = function (el) {
       if (done.has(el)) return;
       done.add(el);
+      left--;
       try { draw(el); } catch (e) { errors.push(String(e && e.stack || e)); throw e; }
+    };
+    var all = function () {
+      Array.prototype.forEach.call(elements, function (el) { if (!el.hidden) { io.unobserve(el); once(el); } });
+      mark();
     };
     var io = new IntersectionObserver(function (entries) {
       entries.forEach(function (e) { if (e.isIntersecting) { io.unobserve(e.target); once(e.target); } });
-    }, { rootMargin: "400px 0px" });
-    Array.prototype.forEach.call(elements, function (el) { io.observe(el); });
-    window.addEventListener("beforeprint", function () {
-      Array.prototype.forEach.call(elements, function (el) { if (!el.hidden) { io.unobserve(el); once(el); } });
+      mark();
+    }, { rootMargin: MARGIN + "px 0px" });
+    var bottom = window.innerHeight + MARGIN;
+    Array.prototype.forEach.call(elements, function (el) {
+      var r = el.getBoundingClientRect();
+      if (!el.hidden && r.bottom >= -MARGIN && r.top <= bottom && (r.width || r.height)) once(el);
+      else io.observe(el);
     });
-    return once;
+    mark();
+    // Printing: beforeprint where the browser sends it, the print media query where it does not.
+    window.addEventListener("beforeprint", all);
+    if (window.matchMedia) {
+      var printing = window.matchMedia("print");
+      var onPrint = function (ev) { if (ev.matches) all(); };
+      if (printing.addEventListener) printing.addEventListener("change", onPrint); else printing.addListener(onPrint);
+    }
+    return { one: function (el) { io.unobserve(el); once(el); mark(); }, all: all };
   }
 
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortable);
 
+  // KD.drawAll() draws every chart now (what printing does): for tools that screenshot a whole page.
   window.KD = { data: DATA, colors: COLORS, sev: SEV, font: FONT, errors: errors, esc: esc, num: num, pct: pct, int: int,
-                stamp: stamp, fit: fit, tooltip: tooltip, axis: axis, filter: filter, lazy: lazy };
+                stamp: stamp, fit: fit, tooltip: tooltip, axis: axis, filter: filter, lazy: lazy,
+                drawAll: function () { if (KD.drawer) KD.drawer.all(); } };
 })();

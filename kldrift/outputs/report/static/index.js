@@ -27,7 +27,7 @@
     box.classList.remove("pending");
   }
 
-  KD.lazy(document.querySelectorAll("#runs .spark"), draw);
+  KD.drawer = KD.lazy(document.querySelectorAll("#runs .spark"), draw);
 
   var rows = Array.prototype.slice.call(document.querySelectorAll("#runs tbody tr"));
   KD.filter(rows.length,

@@ -1,7 +1,8 @@
 // kldrift run page: each feature's charts, drawn with uPlot when its section nears the viewport.
 // Bins: reference vs current share of rows per bin (horizontal bars, one row per bin) and each
-// bin's KL term. Trend: the alert metric per run on a UTC date axis (missing runs are gaps),
-// points coloured by severity, this run ringed, both thresholds dashed. Hover shows the numbers.
+// bin's KL term. Trend: the alert metric per run on a UTC time axis (missing runs are gaps; the range
+// is the runs' with half a step of padding, ticks on whole minutes, hours, days, weeks or months by the
+// span), points coloured by severity, this run ringed, both thresholds dashed. Hover shows the numbers.
 (function () {
   "use strict";
   var D = KD.data, C = KD.colors, F = D.f;
@@ -104,17 +105,64 @@
     }, [idx, f.k], row);
   }
 
-  // Tick labels: MM-DD (the year on the first tick and where it changes); HH:MM under the day for hourly runs.
-  function dates(splits) {
+  // The trend's time axis, the same for every feature: its range (the runs' with padding: half a step,
+  // at least 4% of the span; three quarters of a day (or an hour) either side of a single run) and its ticks, on whole units
+  // chosen by the span so that they do not crowd, each label once.
+  var M = 60, H = 3600, DAY = 86400;
+  var unit = runs && runs.x.some(function (x) { return x % H !== 0; }) ? M : hourly ? H : DAY;
+  var STEPS = [M, 5 * M, 10 * M, 15 * M, 30 * M, H, 2 * H, 3 * H, 6 * H, 12 * H, DAY, 2 * DAY, 7 * DAY, 14 * DAY];
+  var MONTHS = [1, 2, 3, 6, 12];
+  var xRange = null;
+  if (runs) {
+    var lo = tx[0], hi = tx[tx.length - 1], pad = Math.max(Math.min(step, 31 * DAY) / 2, 0.04 * (hi - lo), unit / 2);
+    var one = unit === DAY ? DAY : H;
+    xRange = hi > lo ? [lo - pad, hi + pad] : [lo - 0.75 * one, hi + 0.75 * one];  // one run: one tick, its own
+  }
+  function monthTicks(a, b, n) {
+    var d = new Date(a * 1000), y = d.getUTCFullYear(), m = Math.ceil(d.getUTCMonth() / n) * n, out = [];
+    for (;; m += n) {
+      var t = Date.UTC(y, m, 1) / 1000;  // the first of month m (0-based, past 11 into the next years)
+      if (t > b) return out;
+      if (t >= a) out.push(t);
+    }
+  }
+  function ticks(a, b, room) {  // at most `room` ticks in [a, b] on whole units
+    var most = Math.max(2, room), k, t, out;
+    for (k = 0; k < STEPS.length; k++) {
+      var s = STEPS[k];
+      if (s < unit) continue;
+      // weeks start on Mondays (the epoch was a Thursday); other steps are multiples from the epoch
+      var shift = s >= 7 * DAY ? 4 * DAY : 0;
+      out = [];
+      for (t = Math.ceil((a - shift) / s) * s + shift; t <= b; t += s) out.push(t);
+      if (out.length <= most) return { at: out, step: s };
+    }
+    for (k = 0; k < MONTHS.length; k++) {
+      out = monthTicks(a, b, MONTHS[k]);
+      if (out.length <= most) return { at: out, step: 30 * DAY };
+    }
+    for (var n = 24; ; n *= 2) { out = monthTicks(a, b, n); if (out.length <= most) return { at: out, step: 30 * DAY }; }
+  }
+  var MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  // Labels: HH:MM, MM-DD or the month; under it, on the first tick and where it changes, the day or the year.
+  function tickLabels(at, s) {
     var prev = null;
-    return splits.map(function (s) {
-      var iso = new Date(s * 1000).toISOString(), day = iso.slice(0, 10), out;
-      if (hourly) out = (day !== prev ? iso.slice(5, 10) + "\n" : "") + iso.slice(11, 16);
-      else out = prev === null || day.slice(0, 4) !== prev.slice(0, 4) ? day : iso.slice(5, 10);
-      prev = day;
+    return at.map(function (t) {
+      var iso = new Date(t * 1000).toISOString(), top, below;
+      if (s < DAY) { top = iso.slice(11, 16); below = iso.slice(0, 10); }
+      else if (s < 28 * DAY) { top = iso.slice(5, 10); below = iso.slice(0, 4); }
+      else { top = MON[+iso.slice(5, 7) - 1]; below = iso.slice(0, 4); }
+      var out = below !== prev ? top + "\n" + below : top;
+      prev = below;
       return out;
     });
   }
+
+  // What the axis shows for a plot `px` wide (for tests and tools: the labels are drawn on a canvas).
+  KD.timeAxis = runs && function (px) {
+    var t = ticks(xRange[0], xRange[1], Math.floor(px / 58));
+    return { range: xRange.slice(), at: t.at, labels: tickLabels(t.at, t.step) };
+  };
 
   function drawTrend(i, box) {
     var f = F[i], th = f.th, warn = th[0], crit = th[1];
@@ -127,7 +175,6 @@
     var dot = function (c, size, ring) {
       return { stroke: c, width: 0, paths: none, points: { show: true, size: size, fill: c, stroke: ring || c, width: ring ? 1.5 : 0 } };
     };
-    var flat = function (v) { return tx.map(function () { return v; }); };
     head(box, KD.esc(D.metric) + " per run (this run ringed)");
     var tip = KD.tooltip(box);
     var series = [{}, { stroke: C.line, width: 1, points: { show: false } }];
@@ -135,18 +182,25 @@
     ["ok", "warn", "critical", "error", "insufficient_data"].forEach(function (s) { series.push(dot(C[s], 5)); data.push(only(s)); });
     series.push(dot(C[sev[last]] || C.line, 9, "#000"));
     data.push(ty.map(function (v, k) { return k === last ? v : null; }));
-    [[warn, C.warn], [crit, C.critical]].forEach(function (t) {
-      if (t[0] == null) return;  // an infinite threshold never alerts: nothing to draw
-      series.push({ stroke: t[1], width: 1, dash: [4, 3], points: { show: false } });
-      data.push(flat(t[0]));
-    });
-    var labels = function (u) {  // the thresholds' names in the right margin, critical above its line, warn below
-      var c = u.ctx, r = devicePixelRatio || 1;
+    // The thresholds: dashed lines across the plot and their names in the right margin (critical above
+    // its line, warn below), drawn on the canvas rather than as series, so they are there for one run too;
+    // an infinite threshold never alerts: nothing to draw.
+    var marks = [["critical", crit, C.critical, -3], ["warn", warn, C.warn, 11]].filter(function (t) { return t[1] != null; });
+    var lines = function (u) {  // under the grid and the points
+      var c = u.ctx, r = devicePixelRatio || 1, b = u.bbox;
+      c.save(); c.lineWidth = r; c.setLineDash([4 * r, 3 * r]);
+      marks.forEach(function (t) {
+        var y = Math.round(u.valToPos(t[1], "y", true)) + 0.5;
+        c.strokeStyle = t[2]; c.beginPath(); c.moveTo(b.left, y); c.lineTo(b.left + b.width, y); c.stroke();
+      });
+      c.restore();
+    };
+    var names = function (u) {
+      var c = u.ctx, r = devicePixelRatio || 1, b = u.bbox;
       c.save(); c.textAlign = "left"; c.font = Math.round(10 * r) + "px system-ui, sans-serif";
-      [["critical", crit, C.critical, -3], ["warn", warn, C.warn, 11]].forEach(function (t) {
-        if (t[1] == null) return;
+      marks.forEach(function (t) {
         c.fillStyle = t[2];
-        c.fillText(t[0] + " " + KD.num(t[1]), u.bbox.left + u.bbox.width + 4 * r, u.valToPos(t[1], "y", true) + t[3] * r);
+        c.fillText(t[0] + " " + KD.num(t[1]), b.left + b.width + 4 * r, u.valToPos(t[1], "y", true) + t[3] * r);
       });
       c.restore();
     };
@@ -160,12 +214,18 @@
           tip(u, k == null || ty[k] == null ? null : "<b>" + KD.stamp(tx[k], hourly) + "</b><br>" + KD.esc(D.metric) + " " +
             KD.num(ty[k]) + (sev[k] ? " \u00b7 " + sev[k] : "") + (k === last ? " (this run)" : ""));
         }],
-        draw: [labels]
+        drawClear: [lines],
+        draw: [names]
       },
-      scales: { x: { time: true, range: function (u, lo, hi) { var pad = lo === hi ? 43200 : 0; return [lo - pad, hi + pad]; } },
+      scales: { x: { time: true, auto: false, range: function () { return xRange.slice(); } },
                 y: { range: [0, (top || 1) * 1.15] } },
-      axes: [KD.axis({ size: hourly ? 44 : 32, label: "run " + (hourly ? "time" : "date") + " (UTC)", labelSize: 14, space: 64,
-          values: function (u, sp) { return dates(sp); } }),
+      axes: [KD.axis({ size: 44, label: "run " + (unit < DAY ? "time" : "date") + " (UTC)", labelSize: 14,
+          splits: function (u, ax, lo, hi) {
+            var t = ticks(lo, hi, Math.floor(u.bbox.width / (devicePixelRatio || 1) / 58));
+            u._kdStep = t.step;
+            return t.at;
+          },
+          values: function (u, sp) { return tickLabels(sp, u._kdStep || DAY); } }),
         KD.axis({ size: 44, values: function (u, sp) { return sp.map(function (v) { return KD.num(v, 2); }); } })],
       series: series
     }, data, box);
@@ -178,7 +238,7 @@
   }
 
   var sections = document.querySelectorAll("section.feature");
-  var drawNow = KD.lazy(sections, draw);
+  var drawer = KD.drawer = KD.lazy(sections, draw);
 
   // The per-bin table: built when its <details> is first opened (and the charts drawn if not yet).
   document.addEventListener("toggle", function (ev) {
@@ -187,7 +247,7 @@
     var sec = d.closest("section.feature");
     if (!sec) return;
     d.dataset.built = "1";
-    drawNow(sec);
+    drawer.one(sec);
     var p = prep(+sec.dataset.i), f = p.f;
     var rows = ["<table><thead><tr><th>Bin</th><th class=num>" + BASE + "</th><th class=num>share</th><th class=num>current</th>" +
       "<th class=num>share</th><th class=num>KL term</th></tr></thead><tbody>"];
