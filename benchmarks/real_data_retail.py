@@ -114,12 +114,12 @@ def load() -> Any:
 
 def write(first: dt.date, days: int) -> None:
     """The reference month and one partition per trading day in ``[first, first + days)``; kept once written."""
-    import pandas as pd
-
     base = DATA / TABLE
     stamp = f"{first} {days}\n"
     if (base / "done").exists() and (base / "done").read_text() == stamp:
-        return
+        return  # the same days were written before (a different first/days writes the set again)
+    import pandas as pd
+
     shutil.rmtree(base, ignore_errors=True)
     frame = load()
     day = frame["InvoiceDate"].dt.normalize()
