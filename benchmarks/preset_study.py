@@ -48,25 +48,53 @@ class Day:
     hist: Any  # kldrift.histogram.Histogram
 
 
-def load_days(first: dt.date, days: int) -> tuple[Any, list[Day], Path]:
-    """The profile (fitted as ``kldrift run`` does) and every day's counts, cached beside the data."""
+@dataclass(frozen=True)
+class Dataset:
+    """A real data set of the study: where its days are, their labels, the halves it is reported in."""
+
+    name: str
+    first: str
+    last: str
+    tune_last: str
+    """Configs are ranked on the days up to this one; the days after it are reported out of sample."""
+
+
+DATASETS = {
+    # flights: tuned on 2013-02-01 .. 06-30 (the issue's split), 07-01 .. 12-31 held out
+    "flights": Dataset("flights", "2013-02-01", "2013-12-31", TUNE_LAST),
+    # retail: never tuned on; its halves are 2010 and 2011 (real_data_retail.py's docstring)
+    "retail": Dataset("retail", "2010-01-01", "2011-12-09", "2010-12-31"),
+}
+
+
+def load_days(ds: Dataset) -> tuple[Any, list[Day], Path]:
+    """The profile (fitted as ``kldrift run`` does) and every labelled day's counts, cached beside the data."""
     from kldrift.config import load_config
     from kldrift.histogram import count
     from kldrift.pipeline import load_or_fit_profile
     from kldrift.sources import open_source
 
-    baseline_study.prepare(first, days)
-    labels = real_data.labels(first, days)
-    path = baseline_study.DATA / "flights-study.yaml"
-    path.write_text(real_data.CONFIG.format(table="flights").replace("output: out/", "output: out/study/"))
+    first = dt.date.fromisoformat(ds.first)
+    days = (dt.date.fromisoformat(ds.last) - first).days + 1
+    if ds.name == "flights":
+        baseline_study.prepare(first, days)
+        labels, data, template = real_data.labels(first, days), baseline_study.DATA, real_data.CONFIG
+    else:
+        import real_data_retail
+
+        real_data_retail.write(first, days)
+        labels, data = real_data_retail.labels(first, days), real_data_retail.DATA
+        template = real_data_retail.CONFIG
+    path = data / f"{ds.name}-study.yaml"
+    path.write_text(template.format(table=ds.name).replace("output: out/", "output: out/study/"))
     config = load_config(path)
     profile = load_or_fit_profile(config)
-    cache = baseline_study.DATA / f"days-{profile.spec.fingerprint}-{first}-{days}.pickle"
+    cache = data / f"days-{profile.spec.fingerprint}-{ds.first}-{days}.pickle"
     if cache.exists():  # (key, label, Histogram) tuples: not this module's classes, so any __main__ reads it
         return profile, [Day(*t) for t in pickle.loads(cache.read_bytes())], path
     out = []
     for key, (label, _, _) in labels.items():
-        source = baseline_study.DATA / "flights" / "current" / f"dt={key}"
+        source = data / ds.name / "current" / f"dt={key}"
         out.append(Day(key, label, count(profile.spec, open_source(str(source)))))
     cache.write_bytes(pickle.dumps([(d.key, d.label, d.hist) for d in out]))
     return profile, out, path
@@ -166,6 +194,8 @@ def rates(records: Sequence[dict[str, Any]], first: str, last: str) -> dict[str,
 
 def grid(name: str) -> Iterator[dict[str, Any]]:
     """Candidate configs: the YAML keys each adds to the plain flights config."""
+    if name == "none":
+        return
     if name == "focus":
         yield from focus()
         return
@@ -224,17 +254,16 @@ def label_of(extra: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--first", default="2013-02-01")
-    parser.add_argument("--last", default="2013-12-31")
-    parser.add_argument("--grid", choices=("small", "full", "focus"), default="small")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="flights")
+    parser.add_argument("--grid", choices=("none", "small", "full", "focus"), default="small")
     parser.add_argument("--show", type=int, default=15)
     parser.add_argument("--preset", action="store_true", help="also replay the presets as they ship")
     args = parser.parse_args()
     from kldrift.config import coerce_config, load_config
 
-    first = dt.date.fromisoformat(args.first)
-    days = (dt.date.fromisoformat(args.last) - first).days + 1
-    profile, counted, path = load_days(first, days)
+    ds = DATASETS[args.dataset]
+    profile, counted, path = load_days(ds)
+    days = len(counted)
     memoize_tests()
     base = load_config(path).model_dump(mode="json", by_alias=True, exclude={"base_dir"})
     results = []
@@ -248,8 +277,9 @@ def main() -> None:
         config = coerce_config({**data, **extra})
         records = replay(config, profile, counted)
         name = extra.get("preset") or label_of(extra)
-        results.append((name, rates(records, args.first, TUNE_LAST), rates(records, "2013-07-01", args.last)))
-    print(f"{len(results)} configs replayed over {days} days in {time.perf_counter() - t0:.0f} s")
+        after = (dt.date.fromisoformat(ds.tune_last) + dt.timedelta(days=1)).isoformat()
+        results.append((name, rates(records, ds.first, ds.tune_last), rates(records, after, ds.last)))
+    print(f"{ds.name}: {len(results)} configs replayed over {days} days in {time.perf_counter() - t0:.0f} s")
 
     def fmt(r: dict[str, tuple[int, int]]) -> str:
         c, d, n = r["calm"], r["disrupted"], r["normal"]

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import write_parquet
 
 from kldrift import cli
 from kldrift.config import load_config
@@ -301,3 +302,28 @@ def test_the_url_can_come_from_an_environment_variable(monkeypatch: pytest.Monke
     d = deliver(Webhook(url_env="KLDRIFT_TEST_HOOK"), {"text": "hi"})
     assert "TOKEN" not in json.dumps(d)
     assert d["attempts"][0]["error"].startswith("alerts.webhook.url_env: KLDRIFT_TEST_HOOK does not hold a usable URL")
+
+
+def test_the_webhook_follows_the_page_rule(tmp_path: Path) -> None:
+    """Two features at warn: with ``alerts.page.warn_features: 3`` nothing is posted; with 2, the post says why."""
+    rng = np.random.default_rng(5)
+    n = 20_000
+    write_parquet(tmp_path / "ref" / "r.parquet", pa.table({k: rng.normal(0, 1, n) for k in "abc"}))
+    shifted = {"a": rng.normal(0.45, 1, n), "b": rng.normal(0.45, 1, n), "c": rng.normal(0, 1, n)}
+    write_parquet(tmp_path / "cur" / f"dt={DRIFT}" / "c.parquet", pa.table(shifted))
+    with Hook(200) as hook:
+        for needs, posts in ((3, 0), (2, 1)):
+            (tmp_path / "job.yaml").write_text(
+                "dataset: d\nreference: ref/\ncurrent: 'cur/dt={ds}/'\noutput: out/\n"
+                "thresholds: {warn: 0.05, critical: 10}\ndataset_drift: {share: 1}\n"
+                f"alerts: {{page: {{warn_features: {needs}}}, webhook: {{url: '{hook.url}', on: warn}}}}\n"
+            )
+            assert cli.main(["-q", "run", "--config", str(tmp_path / "job.yaml"), "--date", DRIFT]) == 0
+            assert len(hook.requests) == posts
+    body = hook.requests[0]["body"]
+    assert (body["worst_severity"], body["paged"], body["page_reason"]) == (
+        "warn",
+        "warn",
+        "2 features at warn or above",
+    )
+    assert body["text"].endswith(". Paged: 2 features at warn or above")

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def should_deliver(report: DriftReport, hook: Webhook) -> bool:
-    """Whether the run has an alert (drift, schema, volume, no data) at ``hook.on`` or above."""
+    """Whether the run pages (``alerts.page``: drift, schema, volume, no data) at ``hook.on`` or above."""
     return report.reaches(hook.on)
 
 
@@ -48,10 +48,14 @@ def payload(report: DriftReport, alerts: list[dict[str, Any]], *, dataset: str, 
     text = f"kldrift: {dataset} {date or ''}: {verdict.worst.upper()}: {verdict.headline}"
     if shown:
         text += f" ({shown})"
+    if report.page.level.alerting and not report.page.every_alert:  # what paged, by alerts.page
+        text += f". Paged: {verdict.page_reason}"
     return {
         "dataset": dataset,
         "date": date,
         "worst_severity": str(verdict.worst),
+        "paged": str(verdict.paged),
+        "page_reason": verdict.page_reason,
         "verdict": verdict.headline,
         "dataset_drift": report.dataset_drift,
         "drift_share": report.drift_share,
