@@ -60,13 +60,21 @@ WINDOWS = {
     "rolling28": "baseline: {window: rolling, intervals: 28}\n",
     "seasonal7x8": "baseline: {window: seasonal, period: 7, intervals: 8, min_intervals: 4}\n",
 }
-CONFIGS = [*WINDOWS, *(f"{w}+{c}" for c in CALIBRATED for w in WINDOWS)]
+PRESETS = ("model-inputs", "pipeline-health")
+"""Configs that are a preset and nothing else: dataset, reference, current, output and the preset line."""
+CONFIGS = [*PRESETS, *WINDOWS, *(f"{w}+{c}" for c in CALIBRATED for w in WINDOWS)]
 LABELS = ("calm", "normal", "disrupted")
 
 
 def config_text(table: str, name: str) -> str:
-    """``real_data.py``'s config with this config's output folder, baseline and thresholds."""
-    text = real_data.CONFIG.format(table=table)
+    """``real_data.py``'s config with this config's output folder, baseline and thresholds; for a preset,
+    the four paths and the preset, nothing else (out of the box)."""
+    if name in PRESETS:
+        return (
+            f"dataset: {table}\nreference: {table}/reference/\ncurrent: {table}/current/dt={{ds}}/\n"
+            f"output: out/{table}/{name}/\npreset: {name}\n"
+        )
+    text = real_data.CONFIG.format(table=table)  # real_data_retail.CONFIG is the same template
     assert PLAIN in text, "real_data.CONFIG changed: update this study"
     assert "output: out/\n" in text, "real_data.CONFIG changed: update this study"
     window, _, cal = name.partition("+")
@@ -105,6 +113,8 @@ def day_record(report: Any, label: str, cancelled: float, delay: float) -> dict[
         "delay": delay,
         "rows": report.n_current,
         "drift": worst_drift,
+        "paged": str(report.page.level),
+        "page_reason": report.page.reason,
         "critical": sorted(n for n, s in sev.items() if s == "critical"),
         "warn": sorted(n for n, s in sev.items() if s == "warn"),
         "volume": str(worst(c.severity for c in volume)) if volume else "ok",
@@ -116,16 +126,18 @@ def day_record(report: Any, label: str, cancelled: float, delay: float) -> dict[
     }
 
 
-def run_config(table: str, name: str, day_labels: dict[str, tuple[str, float, float]]) -> dict[str, Any]:
+def run_config(
+    table: str, name: str, day_labels: dict[str, tuple[str, float, float]], root: Path = DATA
+) -> dict[str, Any]:
     from kldrift.config import load_config
     from kldrift.interval import Interval
     from kldrift.pipeline import run
 
     window, _, cal = name.partition("+")
-    out = DATA / "out" / table / f"{window}{'-cal' if cal else ''}"
+    out = root / "out" / table / f"{window}{'-' + cal if cal else ''}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    path = DATA / f"{table}-{window}{'-cal' if cal else ''}.yaml"
+    path = root / f"{table}-{window}{'-' + cal if cal else ''}.yaml"
     path.write_text(config_text(table, name))
     config = load_config(path)
     records = []
@@ -150,17 +162,32 @@ def run_config(table: str, name: str, day_labels: dict[str, tuple[str, float, fl
     }
 
 
+SPLITS = {"flights": "2013-06-30", "weather": "2013-06-30", "retail": "2010-12-31"}
+"""Presets are tuned on flights up to 2013-06-30 (``benchmarks/preset_study.py``); the days after, and the
+retail set (never tuned on, reported by year), are out of sample."""
+
+
 def summarise(res: dict[str, Any]) -> dict[str, Any]:
     recs = res["records"]
     n = Counter(r["label"] for r in recs)
     warn_up = Counter(r["label"] for r in recs if r["drift"] in ("warn", "critical"))
     crit = Counter(r["label"] for r in recs if r["drift"] == "critical")
     vol = Counter(r["label"] for r in recs if r["volume"] in ("warn", "critical"))
+    halves = {}
+    split = SPLITS[res["table"]]
+    for half, keep in (("tune", lambda d: d <= split), ("test", lambda d: d > split)):
+        days = [r for r in recs if keep(r["date"])]
+        halves[half] = (
+            Counter(r["label"] for r in days if r["paged"] != "ok"),
+            Counter(r["label"] for r in days),
+        )
     return {
         "n": n,
         "warn_up": warn_up,
         "critical": crit,
         "volume": vol,
+        "paged": Counter(r["label"] for r in recs if r["paged"] != "ok"),
+        "halves": halves,
         "fallback": sum(1 for r in recs if r["baseline"].startswith("reference (")),
         "calibrated_days": sum(1 for r in recs if r["calibrated"]),
         "calibrated_feature_days": sum(len(r["calibrated"]) for r in recs),
@@ -176,34 +203,33 @@ def table_lines(results: list[dict[str, Any]], markdown: bool) -> list[str]:
     head = [
         "table",
         "config",
+        "calm paged (tune | test)",
+        "disrupted paged (tune | test)",
+        "normal paged",
         "calm warn+",
-        "normal warn+",
-        "normal crit",
-        "disrupted crit",
         "disrupted warn+",
         "vol calm/norm/disr",
         "alert rows",
         "fallback days",
-        "calibrated feature-days",
         "seconds",
     ]
     rows = []
     for res in results:
         s = summarise(res)
-        n, w, c, v = s["n"], s["warn_up"], s["critical"], s["volume"]
+        n, w, v, p = s["n"], s["warn_up"], s["volume"], s["paged"]
+        (tp, tn), (sp, sn) = s["halves"]["tune"], s["halves"]["test"]
         rows.append(
             [
                 res["table"],
                 res["config"],
+                f"{share(tp['calm'], tn['calm'])} | {share(sp['calm'], sn['calm'])}",
+                f"{share(tp['disrupted'], tn['disrupted'])} | {share(sp['disrupted'], sn['disrupted'])}",
+                share(p["normal"], n["normal"]),
                 share(w["calm"], n["calm"]),
-                share(w["normal"], n["normal"]),
-                share(c["normal"], n["normal"]),
-                share(c["disrupted"], n["disrupted"]),
                 share(w["disrupted"], n["disrupted"]),
                 f"{v['calm']}/{v['normal']}/{v['disrupted']}",
                 str(s["alert_rows"]),
                 str(s["fallback"]),
-                f"{s['calibrated_feature_days']} ({s['calibrated_days']} days)",
                 f"{res['seconds']:.0f}",
             ]
         )
@@ -217,12 +243,57 @@ def table_lines(results: list[dict[str, Any]], markdown: bool) -> list[str]:
     return ["  ".join(x.ljust(wd) for x, wd in zip(r, widths, strict=True)) for r in [head, *rows]]
 
 
+def january(configs: list[str]) -> None:
+    """``model-inputs`` on ordinary January days: the January 1-14 flights as the reference, each day of
+    January 15-31 scored, and which of them page (ordinary days should not)."""
+    import pandas as pd
+
+    from kldrift.config import load_config
+    from kldrift.interval import Interval
+    from kldrift.pipeline import run
+
+    base = DATA / "january"
+    frame = real_data.load("flights")
+    day = pd.to_datetime(dict(year=frame["year"], month=frame["month"], day=frame["day"])).dt.date
+    (base / "flights" / "reference").mkdir(parents=True, exist_ok=True)
+    frame[(day >= dt.date(2013, 1, 1)) & (day <= dt.date(2013, 1, 14))].to_parquet(
+        base / "flights" / "reference" / "part-000.parquet"
+    )
+    dates = [dt.date(2013, 1, 15) + dt.timedelta(days=i) for i in range(17)]
+    for d in dates:
+        (base / "flights" / "current" / f"dt={d}").mkdir(parents=True, exist_ok=True)
+        frame[day == d].to_parquet(base / "flights" / "current" / f"dt={d}" / "part-000.parquet")
+    for name in configs:
+        path = base / f"{name}.yaml"
+        path.write_text(config_text("flights", name))
+        shutil.rmtree(base / "out" / "flights" / name, ignore_errors=True)
+        config = load_config(path)
+        paged = []
+        for d in dates:
+            t = frame[day == d]
+            cancelled, delay = t["dep_time"].isna().mean(), t["dep_delay"].mean()
+            label = (
+                "disrupted"
+                if cancelled >= 0.05 or delay >= 45
+                else "calm"
+                if cancelled < 0.01 and delay < 15
+                else "normal"
+            )
+            report = run(config, Interval.for_date(d.isoformat()), deliver=False).report
+            if report.page.level != "ok":
+                paged.append(f"{d} ({label}: {report.page.reason})")
+        print(
+            f"january, reference Jan 1-14, {name}: {len(paged)} of {len(dates)} days paged: {'; '.join(paged) or '-'}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--first", default="2013-02-01")
     parser.add_argument("--last", default="2013-12-31")
-    parser.add_argument("--table", action="append", choices=("flights", "weather"))
+    parser.add_argument("--table", action="append", choices=("flights", "weather", "retail"))
     parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, of {', '.join(CONFIGS)}")
+    parser.add_argument("--january", action="store_true", help="also: the January check of model-inputs")
     parser.add_argument("--md", type=Path, help="also write the table (markdown) here")
     args = parser.parse_args()
     first, last = dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last)
@@ -232,15 +303,24 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown config(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
     tables = args.table or ["flights"]
-    prepare(first, days)
-    day_labels = real_data.labels(first, days)
-    n = Counter(label for label, _, _ in day_labels.values())
-    print(f"{days} days {first} .. {last}: " + ", ".join(f"{n[lb]} {lb}" for lb in LABELS), flush=True)
+    if args.january:
+        january([n for n in names if n in PRESETS] or ["model-inputs"])
     results = []
     (DATA / "results.jsonl").write_text("")  # this sitting's results, one line per table and config
     for table in tables:
+        if table == "retail":  # its own two years, labelled from its own lines (real_data_retail.py)
+            import real_data_retail
+
+            r_first, r_last = dt.date(2010, 1, 1), real_data_retail.LAST
+            real_data_retail.write(r_first, (r_last - r_first).days + 1)
+            day_labels, root = real_data_retail.labels(r_first, (r_last - r_first).days + 1), real_data_retail.DATA
+        else:
+            prepare(first, days)
+            day_labels, root = real_data.labels(first, days), DATA
+        n = Counter(label for label, _, _ in day_labels.values())
+        print(f"{table}: {len(day_labels)} days: " + ", ".join(f"{n[lb]} {lb}" for lb in LABELS), flush=True)
         for name in names:
-            res = run_config(table, name, day_labels)
+            res = run_config(table, name, day_labels, root)
             results.append(res)
             print("\n".join(table_lines([res], markdown=False)[1:]), flush=True)
             with (DATA / "results.jsonl").open("a") as f:

@@ -6,8 +6,9 @@
 * ``pipeline-health``: *did today's data break or jump compared with recent
   normal days?* Each run is compared with the 28 healthy intervals before it
   (intervals that paged are quarantined, a lasting change is accepted after a
-  week), with thresholds from those intervals' own spread, and the run pages on
-  one critical feature or several at warn. Slow seasonal change is not an incident.
+  week), with thresholds from those intervals' own spread (warn at median + 3
+  robust sd, critical at median + 20: a break, not a wobble), and the run pages on
+  one critical feature or two at warn. Slow seasonal change is not an incident.
 
 A preset expands to the keys below before the config is validated; every key the
 config sets itself overrides the preset's, key by key (a config that sets
@@ -42,7 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "max_lookback": 56,
             "accept_after": 7,
         },
-        "thresholds": {"calibrate": {"method": "conformal"}},
+        "thresholds": {"calibrate": {"method": "mad", "warn_sd": 3, "critical_sd": 20}},
         "alerts": {"page": {"critical_features": 1, "warn_features": 2}},
     },
 }

@@ -220,11 +220,7 @@ def test_fail_on_follows_the_page_rule_and_says_why_it_did_not_page(
 def test_a_preset_expands_key_by_key_under_the_config() -> None:
     job = {"dataset": "d", "reference": "r", "current": "c", "output": "o"}
     cfg: Any = coerce_config({**job, "preset": "pipeline-health", "alerts": {"fail_on": "warn"}})
-    assert (cfg.baseline.window, cfg.baseline.quarantine, cfg.thresholds.calibrate.method) == (
-        "rolling",
-        "warn",
-        "conformal",
-    )
+    assert (cfg.baseline.window, cfg.baseline.quarantine, cfg.thresholds.calibrate.method) == ("rolling", "warn", "mad")
     assert (cfg.alerts.fail_on, cfg.alerts.page.warn_features) == ("warn", 2)  # fail_on kept the page rule
     cfg = coerce_config({**job, "preset": "pipeline-health", "baseline": {"intervals": 14}})
     assert (cfg.baseline.window, cfg.baseline.intervals, cfg.baseline.max_lookback) == ("rolling", 14, 56)
@@ -240,7 +236,9 @@ def test_presets_are_documented_keys() -> None:
         "baseline.quarantine": "warn",
         "baseline.max_lookback": 56,
         "baseline.accept_after": 7,
-        "thresholds.calibrate.method": "conformal",
+        "thresholds.calibrate.method": "mad",
+        "thresholds.calibrate.warn_sd": 3,
+        "thresholds.calibrate.critical_sd": 20,
         "alerts.page.critical_features": 1,
         "alerts.page.warn_features": 2,
     }
@@ -380,3 +378,21 @@ def test_a_step_change_lasting_60_days_pages_for_a_week_then_is_accepted(
     before = {n: (run_dir / n).read_bytes() for n in ("alerts.jsonl", "metrics.parquet")}
     run_json(path, dates[40], capsys)
     assert {n: (run_dir / n).read_bytes() for n in before} == before
+
+
+@pytest.mark.slow
+def test_pipeline_health_pages_on_one_broken_column_not_on_a_wobble(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A month of ordinary days, then a day whose ``x`` arrives all null: one feature, and it pages."""
+    path, dates = step_job(tmp_path, 31, step_from=10_000)  # no step: 31 ordinary days
+    broken = tmp_path / "cur" / f"dt={dates[-1]}" / "p.parquet"
+    table = pq.read_table(broken)
+    write_parquet(broken, table.set_column(0, "x", pa.nulls(table.num_rows, pa.float64())))
+    docs = [run_json(path, d, capsys) for d in dates]
+    assert [d["verdict"]["paged"] for d in docs[:-1]] == ["ok"] * 30  # ordinary days: quiet
+    last = docs[-1]
+    assert last["verdict"]["paged"] == "critical"
+    assert last["verdict"]["page_reason"].startswith("1 feature critical")  # (half the features: dataset drift)
+    x = next(f for f in last["features"] if f["feature"] == "x")
+    assert (x["severity"], x["calibration"]) == ("critical", "mad")
