@@ -31,6 +31,8 @@ class Calibration:
     thresholds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     """``(warn, critical)`` per feature, only where calibration raised one."""
     method: str = ""
+    """How the window's spread was measured (``sd``, ``mad``, ``conformal``; ``/``-joined when columns
+    differ), whenever calibration ran, raised a threshold or not; ``""`` when it did not run."""
 
 
 def calibrate(histograms: Sequence[Histogram], profile: Profile, config: Settings) -> Calibration:
@@ -75,9 +77,9 @@ def calibrate(histograms: Sequence[Histogram], profile: Profile, config: Setting
                 center, scale = float(np.mean(values)), float(np.std(values, ddof=1))
             warn = max(thr.warn, center + thr.calibrate.warn_sd * scale)
             critical = max(thr.critical, center + thr.calibrate.critical_sd * scale)
+        methods.add(method)  # it ran: the run records how, raised or not
         if (warn, critical) != (thr.warn, thr.critical):  # only where the spread raised one
             out[f.name] = (warn, critical)
-            methods.add(method)
     return Calibration(out, "/".join(sorted(methods)))
 
 

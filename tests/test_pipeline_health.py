@@ -394,5 +394,5 @@ def test_pipeline_health_pages_on_one_broken_column_not_on_a_wobble(
     last = docs[-1]
     assert last["verdict"]["paged"] == "critical"
     assert last["verdict"]["page_reason"].startswith("1 feature critical")  # (half the features: dataset drift)
-    x = next(f for f in last["features"] if f["feature"] == "x")
-    assert (x["severity"], x["calibration"]) == ("critical", "mad")
+    assert next(f["severity"] for f in last["features"] if f["feature"] == "x") == "critical"
+    assert last["baseline"]["calibration"] == "mad"  # ran, though the spread raised no threshold here
