@@ -120,7 +120,7 @@ def day_record(report: Any, label: str, cancelled: float, delay: float) -> dict[
         "volume": str(worst(c.severity for c in volume)) if volume else "ok",
         "schema": [f"{s.change}:{s.column}" for s in report.schema if str(s.severity) in ("warn", "critical")],
         "dataset_drift": bool(report.dataset_drift),
-        "baseline": report.baseline.get("description", "reference"),
+        "baseline": report.baseline.description,
         "calibrated": sorted(f.feature for f in drift if f.calibrated),
         "thresholds": {f.feature: [f.threshold_warn, f.threshold_critical] for f in drift if f.calibrated},
     }
