@@ -227,8 +227,8 @@ def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Prog
                     profile.binning_fingerprint,
                     want,
                 )
-            elif reference_changed(profile.files, scan):
-                log.warning("%s: the reference files changed since this profile was fitted; refitting", path)
+            elif (why := reference_changed(profile.files, scan)) is not None:
+                log.warning("%s: the reference files changed since this profile was fitted; refitting (%s)", path, why)
             else:
                 return profile
     profile = fit_profile(open_source(ref), config, on_rows)
