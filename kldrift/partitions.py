@@ -58,10 +58,8 @@ def current_scan(config: JobConfig, interval: Interval) -> Scan:
             scan.absent = tuple(describe(p) for p in path if p not in present)
             return scan
         return open_source(path)
-    except NoDataError as exc:
-        raise NoDataError(f"current data for {interval.ds}: {exc}") from None
-    except SourceError as exc:
-        raise SourceError(f"current data for {interval.ds}: {exc}") from None
+    except SourceError as exc:  # NoDataError too: the same class, whether a retry can help kept
+        raise exc.again(f"current data for {interval.ds}") from exc
 
 
 def current_or_missing(config: JobConfig, interval: Interval) -> tuple[Scan | None, str | None]:
@@ -120,7 +118,7 @@ def planned_scan(config: JobConfig, interval: Interval, units: Sequence[Unit]) -
     try:
         return open_files(files, describe(config.current_source(interval))), None
     except SourceError as exc:
-        raise SourceError(f"current data for {interval.ds}: {exc}") from None
+        raise exc.again(f"current data for {interval.ds}") from exc
 
 
 def planned_files(

@@ -118,9 +118,9 @@ class Scan:
         except PermissionError as exc:
             raise SourceError(f"{info.path}: permission denied") from exc
         except FileNotFoundError as exc:
-            raise SourceError(f"{info.path}: no such file (it was removed while reading)") from exc
+            raise SourceError(f"{info.path}: no such file (it was removed while reading)", transient=True) from exc
         except (pa.ArrowException, OSError) as exc:
-            raise SourceError(f"{info.path}: not a readable Parquet file: {arrow_msg(exc)}") from exc
+            raise SourceError.io(f"{info.path}: not a readable Parquet file: {arrow_msg(exc)}", exc) from exc
 
     def _metadata(self, info: FileInfo) -> Any:
         """The file's Parquet footer: read once per scan, then from memory (no reopening)."""
@@ -145,7 +145,7 @@ class Scan:
                 fh.seek(-(8 + length), os.SEEK_END)
                 footer = fh.read(length)
         except (OSError, pa.ArrowException, ValueError) as exc:
-            raise SourceError(f"{info.path}: cannot read the Parquet footer: {arrow_msg(exc)}") from exc
+            raise SourceError.io(f"{info.path}: cannot read the Parquet footer: {arrow_msg(exc)}", exc) from exc
         return hashlib.sha256(footer + tail).hexdigest()[:16]
 
     def count_rows(self) -> int:
@@ -237,7 +237,7 @@ class Scan:
         except SourceError:
             raise
         except (pa.ArrowException, OSError) as exc:
-            raise SourceError(f"{info.path}: cannot read Parquet data: {arrow_msg(exc)}") from exc
+            raise SourceError.io(f"{info.path}: cannot read Parquet data: {arrow_msg(exc)}", exc) from exc
 
     def _conform(self, part: Batch, cols: list[str], info: FileInfo) -> Batch:
         """The batch with every column of ``cols``: missing ones as nulls, and as nulls the values of a

@@ -89,7 +89,7 @@ def _filesystem(path: str) -> tuple[pafs.FileSystem, str]:
             fs, rel = pafs.FileSystem.from_uri(path)
         except (pa.ArrowException, OSError, ValueError) as exc:
             msg = arrow_msg(exc).replace(path, redact_url(path))
-            raise SourceError(f"{redact_url(path)}: cannot open filesystem: {redact_text(msg)}") from exc
+            raise SourceError.io(f"{redact_url(path)}: cannot open filesystem: {redact_text(msg)}", exc) from exc
         return fs, rel.rstrip("/") if rel != "/" else rel
     return pafs.LocalFileSystem(), os.path.abspath(path)
 
@@ -98,7 +98,7 @@ def _info(fs: pafs.FileSystem, path: str, shown: str) -> pafs.FileInfo:
     try:
         return fs.get_file_info(path)
     except (pa.ArrowException, OSError) as exc:
-        raise SourceError(f"{shown}: {arrow_msg(exc)}") from exc
+        raise SourceError.io(f"{shown}: {arrow_msg(exc)}", exc) from exc
 
 
 def _hidden(rel: str) -> bool:
@@ -163,7 +163,7 @@ def _list_dir(fs: pafs.FileSystem, path: str, shown: str) -> tuple[list[pafs.Fil
     except PermissionError as exc:
         raise SourceError(f"{shown}: permission denied") from exc
     except (pa.ArrowException, OSError) as exc:
-        raise SourceError(f"{shown}: cannot list folder: {arrow_msg(exc)}") from exc
+        raise SourceError.io(f"{shown}: cannot list folder: {arrow_msg(exc)}", exc) from exc
     base = path.rstrip("/") + "/"
     files = [i for i in infos if i.type == pafs.FileType.File and not _hidden(i.path[len(base) :])]
     skipped = sorted(i.path for i in files if _not_data(i.path))
@@ -190,7 +190,7 @@ def _walk_local(path: str, shown: str) -> tuple[list[pafs.FileInfo], list[str]]:
     for exc in errors:
         if isinstance(exc, PermissionError):
             raise SourceError(f"{exc.filename or shown}: permission denied") from exc
-        raise SourceError(f"{shown}: cannot list folder: {exc}") from exc
+        raise SourceError.io(f"{shown}: cannot list folder: {exc}", exc) from exc
     infos = fs.get_file_info(found) if found else []
     return sorted(infos, key=lambda i: i.path), sorted(skipped)
 
@@ -295,7 +295,7 @@ def _files_scan(
         try:
             schema = scan._metadata(info).schema.to_arrow_schema()
         except (pa.ArrowException, OSError) as exc:
-            raise SourceError(f"{info.path}: not a readable Parquet file: {arrow_msg(exc)}") from exc
+            raise SourceError.io(f"{info.path}: not a readable Parquet file: {arrow_msg(exc)}", exc) from exc
         if metadata is None:
             metadata = schema.metadata  # the first file's (pandas keeps the index's name there)
         counts = collections.Counter(schema.names)
@@ -362,7 +362,7 @@ def content_digest(scan: Scan, info: FileInfo) -> str:
             with open(info.path, "rb") as fh:
                 h = hashlib.file_digest(fh, "sha256")
     except (OSError, pa.ArrowException) as exc:
-        raise SourceError(f"{redact_url(info.path)}: cannot read the file: {arrow_msg(exc)}") from exc
+        raise SourceError.io(f"{redact_url(info.path)}: cannot read the file: {arrow_msg(exc)}", exc) from exc
     return h.hexdigest()
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from kldrift.config import JobConfig, load_config
-from kldrift.errors import KLDriftError, OutputError, ProfileError, SourceError
+from kldrift.errors import KLDriftError, OutputError, ProfileError
 from kldrift.interval import Interval
 
 if TYPE_CHECKING:
@@ -59,17 +59,14 @@ def job_interval(config: JobConfig, start: dt.datetime | None, end: dt.datetime 
 
 
 def is_permanent(exc: BaseException) -> bool:
-    """Whether a retry cannot fix ``exc``: a bad config, reference or profile, an empty data interval.
+    """Whether a retry cannot fix ``exc``: a kldrift error its raiser did not mark
+    :attr:`~kldrift.errors.KLDriftError.transient` (a bad config, reference or profile, a corrupt file,
+    a permission, an empty data interval).
 
-    Retried: output errors (a full disk, a webhook down) and sources that failed on I/O
-    (an object store's timeout, a file removed while it was read).
+    Retried: transient errors (an object store's timeout or 503 while listing or reading, a file
+    removed while it was read, a full disk, a webhook down) and anything that is not a kldrift error.
     """
-    if not isinstance(exc, KLDriftError) or isinstance(exc, OutputError):
-        return False
-    if isinstance(exc, SourceError):
-        cause = exc.__cause__
-        return not isinstance(cause, OSError) or isinstance(cause, PermissionError)
-    return True
+    return isinstance(exc, KLDriftError) and not exc.transient
 
 
 def data_ready(config_path: str, interval: Interval, *, now: dt.datetime) -> tuple[bool, str]:
