@@ -9,6 +9,7 @@ over shards writes byte-identical files.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import statistics
@@ -19,7 +20,7 @@ from typing import Any
 
 from kldrift.baseline import Baseline, choose_baseline
 from kldrift.config import JobConfig, Settings, coerce_config
-from kldrift.errors import ProfileError
+from kldrift.errors import OutputError, ProfileError
 from kldrift.findings import RunCheck, volume_check
 from kldrift.fitting import Progress, fit_profile
 from kldrift.histogram import Histogram, count
@@ -29,7 +30,7 @@ from kldrift.profile import Profile
 from kldrift.scan import Scan, Source
 from kldrift.schema import schema_changes
 from kldrift.scoring import DriftReport, score
-from kldrift.sources import open_source, reference_changed
+from kldrift.sources import open_source, reference_changed, touched_records
 
 __all__ = [
     "RunResult",
@@ -230,10 +231,24 @@ def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Prog
             elif (why := reference_changed(profile.files, scan)) is not None:
                 log.warning("%s: the reference files changed since this profile was fitted; refitting (%s)", path, why)
             else:
-                return profile
+                return _refreshed(profile, scan, path)
     profile = fit_profile(open_source(ref), config, on_rows)
     profile.save(path)
     log.info("saved reference profile %s (%d rows, %d features)", path, profile.rows, len(profile.features))
+    return profile
+
+
+def _refreshed(profile: Profile, scan: Scan, path: str) -> Profile:
+    """The profile with its files' new mtimes saved, when some moved over the same content (their digests
+    matched): read once, not again at every run. A profile that cannot be written is used as it is."""
+    files = touched_records(profile.files, scan)
+    if files is None:
+        return profile
+    profile = dataclasses.replace(profile, files=files)
+    try:
+        profile.save(path)
+    except OutputError as exc:
+        log.warning("%s; the reference files' digests will be read again next run", exc)
     return profile
 
 

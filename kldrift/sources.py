@@ -25,7 +25,15 @@ from kldrift.errors import NoDataError, SourceError
 from kldrift.redact import redact_text, redact_url
 from kldrift.scan import FileInfo, Scan, Source, arrow_msg, strip_scheme
 
-__all__ = ["content_digest", "describe", "file_records", "open_files", "open_source", "reference_changed"]
+__all__ = [
+    "content_digest",
+    "describe",
+    "file_records",
+    "open_files",
+    "open_source",
+    "reference_changed",
+    "touched_records",
+]
 
 log = logging.getLogger(__name__)
 
@@ -105,42 +113,13 @@ def _hidden(rel: str) -> bool:
     return any(part.startswith((".", "_")) for part in rel.replace("\\", "/").split("/") if part)
 
 
-_NOT_DATA = frozenset(
-    [
-        ".md",
-        ".txt",
-        ".rst",
-        ".json",
-        ".jsonl",
-        ".csv",
-        ".tsv",
-        ".crc",
-        ".log",
-        ".yaml",
-        ".yml",
-        ".html",
-        ".htm",
-        ".xml",
-        ".ini",
-        ".cfg",
-        ".toml",
-        ".py",
-        ".sh",
-        ".lock",
-        ".tmp",
-        ".pid",
-        ".zip",
-        ".gz",
-        ".tar",
-        ".pdf",
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".svg",
-        ".avro",
-        ".orc",
-    ]
-)
+# fmt: off
+_NOT_DATA = frozenset([
+    ".md", ".txt", ".rst", ".json", ".jsonl", ".csv", ".tsv", ".crc", ".log", ".yaml", ".yml", ".html", ".htm",
+    ".xml", ".ini", ".cfg", ".toml", ".py", ".sh", ".lock", ".tmp", ".pid", ".zip", ".gz", ".tar", ".pdf", ".png",
+    ".jpg", ".jpeg", ".svg", ".avro", ".orc",
+])
+# fmt: on
 """Extensions of files that sit beside data in real folders (notes, checksums, markers) and are not Parquet."""
 
 
@@ -394,3 +373,12 @@ def reference_changed(saved: Sequence[Any], scan: Scan) -> str | None:
         if old["sha256"] != content_digest(scan, info):
             return f"{path}: its content changed (same size and footer, another SHA-256)"
     return None
+
+
+def touched_records(saved: Sequence[Any], scan: Scan) -> tuple[dict[str, Any], ...] | None:
+    """``saved`` with the files' mtimes of now, when some moved but :func:`reference_changed` found the same
+    content; ``None`` when none moved. Saved back, the next run does not read the files for their digests again."""
+    now = {redact_url(f.path): f.mtime for f in scan.files}
+    if all(now.get(str(r["path"])) == r.get("mtime") for r in saved):
+        return None
+    return tuple({**r, "mtime": now.get(str(r["path"]), r.get("mtime"))} for r in saved)

@@ -446,6 +446,8 @@ def test_other_data_behind_a_byte_identical_footer_is_refitted(
     footer, size = scan.footer_digest(scan.files[0]), ref.stat().st_size
     os.utime(ref, (2_000_000_000, 2_000_000_000))  # touched only: the digest says it is the same content
     assert worst() == ("critical", "")
+    saved = json.loads((tmp_path / "out" / "job" / "profile.json").read_text())["files"]
+    assert [f["mtime"] for f in saved] == [2_000_000_000]  # kept: the next run reads no digest again
     write(RNG.normal(5, 1, N))  # now the current data's distribution: a fresh compare says ok
     scan = kldrift.sources.open_source(ref)
     assert (ref.stat().st_size, scan.footer_digest(scan.files[0])) == (size, footer)  # byte-identical footer
