@@ -21,7 +21,15 @@ from typing import Any
 from rich_argparse import RawDescriptionRichHelpFormatter
 
 from kldrift.errors import KLDriftError
-from kldrift.terminal import print_columns, print_history, print_report, profile_json, progress, setup_logging
+from kldrift.terminal import (
+    print_columns,
+    print_history,
+    print_report,
+    printable,
+    profile_json,
+    progress,
+    setup_logging,
+)
 
 __all__ = ["main"]
 
@@ -260,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KLDriftError as exc:
         if args.verbose:
             traceback.print_exc()
-        print(f"kldrift: error: {exc}", file=sys.stderr)
+        print(f"kldrift: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("kldrift: interrupted", file=sys.stderr)
@@ -270,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.verbose:
             traceback.print_exc()
-        msg = " ".join(str(exc).split())
+        msg = printable(" ".join(str(exc).split()))
         print(
             f"kldrift: internal error: {type(exc).__name__}: {msg} (run with -v for the traceback)",
             file=sys.stderr,

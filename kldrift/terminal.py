@@ -2,7 +2,10 @@
 
 Everything here writes to a terminal or prints JSON; :mod:`kldrift.cli` decides
 what to run. Names from the data (columns, categories, messages) are escaped
-before they reach ``rich``: a column named ``[/bold]`` is text, not markup.
+before they reach ``rich``: a column named ``[/bold]`` is text, not markup; and
+their control characters are shown as escapes (:func:`printable`), in tables,
+log lines and errors alike: a column named ``ESC ] 0;title BEL`` cannot retitle
+the window, nor ``ESC [2J`` clear the screen.
 """
 
 from __future__ import annotations
@@ -15,7 +18,48 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["print_columns", "print_history", "print_report", "profile_json", "progress", "report_json", "setup_logging"]
+__all__ = [
+    "print_columns",
+    "print_history",
+    "print_report",
+    "printable",
+    "profile_json",
+    "progress",
+    "report_json",
+    "setup_logging",
+]
+
+_CONTROLS = {
+    c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}")
+    for c in (*range(0x20), *range(0x7F, 0xA0), 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+_CONTROLS.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every control character shown as an escape, as Python writes it in a string literal.
+
+    C0 and C1 controls (ESC, BEL, CSI, newlines), DEL, and the marks that reorder
+    text on screen (bidirectional overrides and isolates): text from the data
+    (column names, categories, paths, messages) cannot move the cursor, clear
+    the screen, retitle the window or hide part of a line.
+
+    >>> printable("fare\x1b]0;pwned\x07 \x1b[2J\nnext \u202etxt.exe")
+    'fare\\x1b]0;pwned\\x07 \\x1b[2J\\nnext \\u202etxt.exe'
+    """
+    return text.translate(_CONTROLS)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines with :func:`printable` messages (a traceback, when there is one, keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        record.message = printable(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
@@ -25,11 +69,11 @@ def setup_logging(verbose: int, quiet: bool) -> None:
         from rich.logging import RichHandler
 
         handler = RichHandler(console=_stderr_console(), show_path=False, show_time=False, rich_tracebacks=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(_PrintableFormatter("%(message)s"))
     else:
         # cron mail and Airflow logs: one plain line per record, never wrapped to a terminal width
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("kldrift: %(levelname)s: %(message)s"))
+        handler.setFormatter(_PrintableFormatter("kldrift: %(levelname)s: %(message)s"))
     root = logging.getLogger("kldrift")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -111,7 +155,7 @@ def print_report(report: Any, fmt: str, *, timings: dict[str, float] | None = No
         t.add_column(col, overflow="fold")
     for f in report.features:
         t.add_row(
-            escape(f.feature),
+            escape(printable(f.feature)),
             f.kind,
             str(f.n_bins),
             _fmt(f.kl),
@@ -120,19 +164,19 @@ def print_report(report: Any, fmt: str, *, timings: dict[str, float] | None = No
             _fmt(f.jensen_shannon),
             _fmt(f.p_adjusted),
             f"[{styles[f.severity]}]{f.severity}[/]",
-            escape(f.message),
+            escape(printable(f.message)),
         )
     console.print(t)
     for c in report.schema:
-        console.print(f"schema: [{styles[c.severity]}]{c.severity}[/] {escape(c.message)}")
+        console.print(f"schema: [{styles[c.severity]}]{c.severity}[/] {escape(printable(c.message))}")
     for c in report.checks:
-        console.print(f"rows: [{styles[c.severity]}]{c.severity}[/] {escape(c.message)}")
+        console.print(f"rows: [{styles[c.severity]}]{c.severity}[/] {escape(printable(c.message))}")
     if report.unscored:
-        shown = ", ".join(f"{escape(c.name)} ({c.role})" for c in report.unscored[:12])
+        shown = ", ".join(f"{escape(printable(c.name))} ({c.role})" for c in report.unscored[:12])
         more = f", +{len(report.unscored) - 12} more" if len(report.unscored) > 12 else ""
         console.print(f"not scored: {shown}{more} (features.include scores one anyway)")
     verdict = report.verdict
-    console.print(f"verdict: [{styles[verdict.worst]}]{verdict.worst.upper()}[/] {escape(verdict.headline)}")
+    console.print(f"verdict: [{styles[verdict.worst]}]{verdict.worst.upper()}[/] {escape(printable(verdict.headline))}")
 
 
 def profile_json(profile: Any) -> list[dict[str, Any]]:
@@ -167,14 +211,14 @@ def print_columns(profile: Any) -> None:
     for row in profile_json(profile):
         nulls = "" if row["null_share"] is None else f"{row['null_share']:.1%}"
         t.add_row(
-            escape(row["column"]),
-            escape(row["type"]),
+            escape(printable(row["column"])),
+            escape(printable(row["type"])),
             row["role"],
             "yes" if row["scored"] else "[dim]no[/]",
             row["kind"] or "",
             "" if row["bins"] is None else str(row["bins"]),
             nulls,
-            escape(row["reason"]),
+            escape(printable(row["reason"])),
         )
     Console(soft_wrap=False, width=max(140, Console().width)).print(t)
 
@@ -182,14 +226,15 @@ def print_columns(profile: Any) -> None:
 def print_history(df: Any, *, title: str) -> None:
     """The alert metric per run date (rows) and feature (columns), marked by severity."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    wide = df.pivot_table(index="date", columns="feature", values="value", aggfunc="first", sort=True)
-    sev = df.pivot_table(index="date", columns="feature", values="severity", aggfunc="first", sort=True)
+    wide = df.pivot_table(index="date", columns="feature", values="value", aggfunc="first", sort=True, dropna=False)
+    sev = df.pivot_table(index="date", columns="feature", values="severity", aggfunc="first", sort=True, dropna=False)
     t = Table(title=title)
     t.add_column("date")
     for col in wide.columns:
-        t.add_column(str(col), justify="right")
+        t.add_column(escape(printable(str(col))), justify="right")
     marks = {"critical": "!!", "warn": "!", "error": "E", "insufficient_data": "?"}
     values, severities = wide.to_numpy(dtype=float), sev.to_numpy(dtype=object)
     for i, date in enumerate(wide.index):
