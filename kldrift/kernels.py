@@ -47,12 +47,14 @@ TOLERANCE = 2.0**-40
 def lower_bounds(bounds: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """``bounds`` lowered by their tolerance: a value within it of a cut point counts as at the cut point."""
     b = np.asarray(bounds, dtype=np.float64)
-    return np.where(np.isfinite(b), b - np.abs(b) * TOLERANCE, b)
+    with np.errstate(over="ignore"):  # -1.8e308 lowered is -inf: below every double, as it should be
+        return np.where(np.isfinite(b), b - np.abs(b) * TOLERANCE, b)
 
 
 def _upper(bounds: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     b = np.asarray(bounds, dtype=np.float64)
-    return np.where(np.isfinite(b), b + np.abs(b) * TOLERANCE, b)
+    with np.errstate(over="ignore"):
+        return np.where(np.isfinite(b), b + np.abs(b) * TOLERANCE, b)
 
 
 def _first_at_least(bounds: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
@@ -64,13 +66,14 @@ def _first_at_least(bounds: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> np.nd
     """
     if dtype.kind != "f" or dtype == np.float64:
         return bounds
+    # beyond the type's largest value, the first one at least as large is inf
     with np.errstate(over="ignore"):
         t = bounds.astype(dtype)
-    for _ in range(2):  # the nearest float is at most one step off in each direction
-        prev = np.nextafter(t, dtype.type(-np.inf))
-        t = np.where(shortest_floats(prev) >= bounds, prev, t)
-    for _ in range(2):
-        t = np.where(shortest_floats(t) < bounds, np.nextafter(t, dtype.type(np.inf)), t)
+        for _ in range(2):  # the nearest float is at most one step off in each direction
+            prev = np.nextafter(t, dtype.type(-np.inf))
+            t = np.where(shortest_floats(prev) >= bounds, prev, t)
+        for _ in range(2):
+            t = np.where(shortest_floats(t) < bounds, np.nextafter(t, dtype.type(np.inf)), t)
     return t
 
 
@@ -90,8 +93,8 @@ def _tells_apart(bounds: np.ndarray[Any, Any]) -> bool:
 def _tells_apart_cached(raw: bytes) -> bool:  # once per spec, not once per batch (~0.2 ms for ten bounds)
     b = np.frombuffer(raw, dtype=np.float64)
     t32 = _first_at_least(b, np.dtype(np.float32))
-    below = np.nextafter(t32, np.float32(-np.inf)).astype(np.float64)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # below -3.4e38 is -inf
+        below = np.nextafter(t32, np.float32(-np.inf)).astype(np.float64)
         return bool(np.any((t32.astype(np.float64) < b) | (below >= b)))
 
 

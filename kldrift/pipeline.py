@@ -25,12 +25,13 @@ from kldrift.findings import RunCheck, volume_check
 from kldrift.fitting import Progress, fit_profile
 from kldrift.histogram import Histogram, count
 from kldrift.interval import Interval
-from kldrift.partitions import Unit, current_or_missing, plan_shards, planned_files, planned_scan
+from kldrift.partitions import Shard, current_or_missing, plan_shards, planned_files, planned_scan
 from kldrift.profile import Profile
 from kldrift.scan import Scan, Source
 from kldrift.schema import schema_changes
 from kldrift.scoring import DriftReport, score
 from kldrift.sources import open_source, reference_changed, touched_records
+from kldrift.summary import RunSummary
 
 __all__ = [
     "RunResult",
@@ -183,24 +184,25 @@ class RunResult:
     deliveries: tuple[dict[str, Any], ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
-        """A small JSON-able summary (what the Airflow task returns through XCom)."""
-        verdict = self.report.verdict
-        return {
-            "dataset": self.dataset,
-            "date": self.interval.ds,
-            "worst": str(self.report.worst),
-            "verdict": verdict.headline,
-            "baseline": self.report.baseline.get("description", "reference"),
-            "severities": self.report.counts_by_severity(),
-            "alerts": [f.feature for f in self.report.alerts],
-            "schema": [f"{c.change}: {c.column}" for c in self.report.schema if c.severity != "ok"],
-            "checks": {c.check: str(c.severity) for c in self.report.checks},
-            "dataset_drift": self.report.dataset_drift,
-            "drift_share": self.report.drift_share,
-            "n_current": self.report.n_current,
-            "paths": dict(self.paths),
-        }
+    def summary(self) -> RunSummary:
+        """A small JSON-able summary (what the Airflow task returns through XCom, as ``to_json()``)."""
+        report = self.report
+        return RunSummary(
+            dataset=self.dataset,
+            date=self.interval.ds,
+            worst=str(report.worst),
+            verdict=report.verdict.headline,
+            baseline=str(report.baseline.get("description", "reference")),
+            severities=report.counts_by_severity(),
+            alerts=tuple(f.feature for f in report.alerts),
+            schema=tuple(f"{c.change}: {c.column}" for c in report.schema if c.severity != "ok"),
+            checks={c.check: str(c.severity) for c in report.checks},
+            dataset_drift=bool(report.dataset_drift),
+            drift_share=float(report.drift_share),
+            n_current=int(report.n_current),
+            paths=dict(self.paths),
+            deliveries=self.deliveries,
+        )
 
 
 def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Progress | None = None) -> Profile:
@@ -252,9 +254,9 @@ def _refreshed(profile: Profile, scan: Scan, path: str) -> Profile:
     return profile
 
 
-def count_shard(config: JobConfig, interval: Interval, units: Sequence[Unit], profile: Profile) -> dict[str, Any]:
+def count_shard(config: JobConfig, interval: Interval, shard: Shard, profile: Profile) -> dict[str, Any]:
     """Partial counts of one planned shard, as small JSON (an Airflow XCom)."""
-    scan, _ = planned_scan(config, interval, units)
+    scan, _ = planned_scan(config, interval, shard)
     if scan is None:
         return Histogram.zero(profile.spec).to_json()
     return count(profile.spec, scan).to_json()

@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import logging
 import os
-import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,18 +43,43 @@ reads are held at once (one counted, one ready, one decoding): ~100 MiB at 32 Mi
 held ~300 MiB of Arrow memory on a 1,000-column table, for no speed (measured)."""
 _PREFETCH = 1
 """Row groups decoded ahead, on a reader thread, while the current one is counted."""
-_SHARD_RE = re.compile(r"^(?P<path>.*)#row_groups=(?P<start>\d+)-(?P<stop>\d+)$")
 
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
-    """One input file, as recorded in the manifest."""
+    """One input file, as recorded in the manifest; with ``row_groups``, a shard's part of it."""
 
     path: str
     size: int
     mtime: float | None
     row_groups: tuple[int, int] | None = None
     """``[start, stop)`` of the file's row groups this scan reads (``None``: all)."""
+
+    @property
+    def label(self) -> str:
+        """A name to show (never parsed back): the path, and ``#row_groups=a-b`` for a part of the file."""
+        return (
+            self.path
+            if self.row_groups is None
+            else f"{self.path}#row_groups={self.row_groups[0]}-{self.row_groups[1]}"
+        )
+
+    def whole(self) -> FileInfo:
+        return FileInfo(self.path, self.size, self.mtime)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "mtime": self.mtime, "row_groups": self.row_groups}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FileInfo:
+        rg = data.get("row_groups")
+        mtime = data.get("mtime")
+        return cls(
+            str(data["path"]),
+            int(data["size"]),
+            None if mtime is None else float(mtime),
+            None if rg is None else (int(rg[0]), int(rg[1])),
+        )
 
 
 @dataclass(slots=True)
@@ -255,19 +279,13 @@ class Scan:
             arrays.append(part.column(c))
         return pa.table(arrays, names=cols) if isinstance(part, pa.Table) else pa.record_batch(arrays, names=cols)
 
-    def subset(self, units: Sequence[str]) -> Scan:
-        """The same source restricted to some of its shard units (files or row-group ranges)."""
-        by_path = {f.path: f for f in self.files}
-        picked = []
+    def subset(self, units: Sequence[FileInfo]) -> Scan:
+        """The same source restricted to some of its shard units (files or row-group ranges, from :meth:`shards`)."""
+        known = {f.path for f in self.files}
         for unit in units:
-            m = _SHARD_RE.match(unit)
-            path = m.group("path") if m else unit
-            if path not in by_path:
-                raise SourceError(f"{path}: not a file of {self.description}")
-            rg = (int(m.group("start")), int(m.group("stop"))) if m else None
-            picked.append(FileInfo(path, by_path[path].size, by_path[path].mtime, rg))
-        out = self._like(tuple(picked))
-        return out
+            if unit.path not in known:
+                raise SourceError(f"{unit.path}: not a file of {self.description}")
+        return self._like(tuple(units))
 
     def _like(self, files: tuple[FileInfo, ...]) -> Scan:
         """A scan of some of this one's files, with its schema, conflicts and footers."""
@@ -333,18 +351,18 @@ class Scan:
         )
         return self._like(files)
 
-    def shards(self, max_shards: int) -> list[list[str]]:
+    def shards(self, max_shards: int) -> list[list[FileInfo]]:
         """Shard units (files, or row-group ranges of big files) in at most ``max_shards`` groups.
 
         Groups are contiguous and of about equal compressed bytes; with fewer
-        files than shards, files are split by row groups, so one big file
-        still fans out.
+        files than shards, files are split by row groups (a unit's ``row_groups``),
+        so one big file still fans out.
         """
         if self.table is not None or not self.files:
             return [[]]
-        units: list[tuple[str, int]] = []
+        units: list[tuple[FileInfo, int]] = []
         if len(self.files) >= max_shards:
-            units = [(f.path, max(f.size, 1)) for f in self.files]
+            units = [(f, max(f.size, 1)) for f in self.files]
         else:
             for f in self.files:
                 md = self._metadata(f)
@@ -353,14 +371,14 @@ class Scan:
                 bounds = [n * j // parts for j in range(parts + 1)]
                 for a, b in itertools.pairwise(bounds):
                     if b > a:
-                        label = f.path if parts == 1 else f"{f.path}#row_groups={a}-{b}"
-                        units.append((label, max(1, f.size * (b - a) // max(n, 1))))
+                        unit = f if parts == 1 else FileInfo(f.path, f.size, f.mtime, (a, b))
+                        units.append((unit, max(1, f.size * (b - a) // max(n, 1))))
         k = max(1, min(max_shards, len(units)))
         total = sum(w for _, w in units)
-        groups: list[list[str]] = [[] for _ in range(k)]
+        groups: list[list[FileInfo]] = [[] for _ in range(k)]
         acc = 0
-        for label, w in units:
-            groups[min(k - 1, (2 * acc + w) * k // (2 * total))].append(label)  # by midpoint
+        for unit, w in units:
+            groups[min(k - 1, (2 * acc + w) * k // (2 * total))].append(unit)  # by midpoint
             acc += w
         return [g for g in groups if g]
 

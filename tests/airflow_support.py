@@ -173,6 +173,10 @@ def _describe_dag(dag: Any) -> dict[str, Any]:
             "retries": t.retries,
             "pool": t.pool,
             "mapped": "Mapped" in type(t).__name__,
+            "operator": f"{t.operator_class.__module__}.{t.operator_class.__qualname__}"
+            if hasattr(t, "operator_class") and isinstance(t.operator_class, type)
+            else f"{type(t).__module__}.{type(t).__qualname__}",
+            "extra_links": sorted(link.name for link in getattr(t, "operator_extra_links", ())),
             "map_index_template": getattr(t, "map_index_template", None),
             "outlets": [{"name": a.name, "uri": a.uri, "group": a.group} for a in t.outlets],
         }
@@ -184,6 +188,7 @@ def _describe_dag(dag: Any) -> dict[str, Any]:
         "timezone": str(getattr(tt, "timezone", "")),
         "start_date": dag.start_date.isoformat() if dag.start_date else None,
         "catchup": dag.catchup,
+        "max_active_runs": dag.max_active_runs,
         "tags": sorted(dag.tags),
         "doc_md": dag.doc_md,
         "fileloc": dag.fileloc,
@@ -237,6 +242,24 @@ def scenario_dagbag(dags: str, good: str, broken: str, many: str) -> dict[str, A
         }
         errors = {e.filename: e.stacktrace for e in session.scalars(select(ParseImportError))}
     out["broken"] = {"dags": sorted(bag.dag_ids), "import_errors": bag.import_errors, "db": models, "db_errors": errors}
+    return out
+
+
+def scenario_connections(values: list[str]) -> list[dict[str, Any]]:
+    """Each ``AIRFLOW_CONN_*`` value parsed by Airflow's own ``Connection`` and by kldrift's parser (which the
+    CLI uses without Airflow), and the webhook URL each gives."""
+    from airflow.sdk import Connection
+
+    from kldrift.connections import connection_fields, parse_connection, webhook_url
+
+    out = []
+    for value in values:
+        if value.lstrip().startswith("{"):
+            conn = Connection.from_json(value, conn_id="probe")
+        else:
+            conn = Connection.from_uri(value, conn_id="probe")
+        theirs, ours = connection_fields(conn), parse_connection(value)
+        out.append({"airflow": theirs, "kldrift": ours, "urls": [webhook_url(theirs), webhook_url(ours)]})
     return out
 
 

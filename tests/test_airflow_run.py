@@ -89,15 +89,16 @@ def test_run_fans_out_over_shards(runs: dict[str, Any], root: Path) -> None:
     assert len(shards) >= 2  # 3 files, max_shards 3
     assert all(t["state"] == "success" for t in run["tasks"].values())
     assert shards["count_shard[0]"]["rendered_map_index"].startswith("part-000.parquet")
-    planned = run["xcom"]["plan_shards[-1]:return_value"]  # file records: path, size, mtime, row groups
+    planned = run["xcom"]["plan_shards[-1]:return_value"]  # Shard.to_json: file records, missing, absent
     assert len(planned) == len(shards)
-    names = {u["path"].rsplit("/", 1)[-1] for s in planned for u in s}
+    assert all(set(s) == {"files", "missing", "absent"} for s in planned)
+    names = {u["path"].rsplit("/", 1)[-1] for s in planned for u in s["files"]}
     assert names == {f"part-00{i}.parquet" for i in range(3)}
-    assert all(set(u) == {"path", "size", "mtime", "row_groups"} for s in planned for u in s)
+    assert all(set(u) == {"path", "size", "mtime", "row_groups"} for s in planned for u in s["files"])
     # the manifest lists exactly the files the shards counted
     manifest = json.loads((root / "out_dag" / "demo" / f"dt={DRIFT_DAY}" / "manifest.json").read_text())
     manifest_files = manifest["inputs"]["current"]["files"]
-    assert sorted(f["path"] for f in manifest_files) == sorted({u["path"] for s in planned for u in s})
+    assert sorted(f["path"] for f in manifest_files) == sorted({u["path"] for s in planned for u in s["files"]})
     for i in range(len(shards)):  # partial counts are small JSON
         part = run["xcom"][f"count_shard[{i}]:return_value"]
         assert set(part) == {"fingerprint", "rows", "counts", "errors"}

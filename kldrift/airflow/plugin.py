@@ -25,6 +25,7 @@ from urllib.parse import quote
 from airflow.plugins_manager import AirflowPlugin
 
 from kldrift.airflow.operators import PLUGIN_PREFIX
+from kldrift.summary import RunSummary
 
 __all__ = ["KLDriftPlugin", "app"]
 
@@ -32,8 +33,8 @@ SERVED = {"report.html", "alerts.jsonl", "metrics.parquet", "manifest.json", "de
 """The files of a run folder the plugin serves (besides the dataset's index.html)."""
 
 
-def _summaries(dag_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
-    """The kldrift run summaries in XCom for a DAG (one run, or its latest first)."""
+def _summaries(dag_id: str, run_id: str | None = None) -> list[RunSummary]:
+    """The kldrift run summaries in XCom for a DAG (one run, or its latest first) that name a page."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -46,14 +47,14 @@ def _summaries(dag_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
     out = []
     with create_session() as session:
         for row in session.scalars(query.order_by(XComModel.timestamp.desc()).limit(500)):
-            value = XComModel.deserialize_value(row)
-            if isinstance(value, dict) and isinstance(value.get("paths"), dict) and value["paths"].get("report"):
-                out.append(value)
+            summary = RunSummary.read(XComModel.deserialize_value(row))
+            if summary is not None and summary.paths.get("report"):
+                out.append(summary)
     return out
 
 
-def _run_folder(summary: dict[str, Any]) -> Path:
-    return Path(str(summary["paths"]["report"])).parent
+def _run_folder(summary: RunSummary) -> Path:
+    return Path(str(summary.paths["report"])).parent
 
 
 def _note(title: str, text: str, status: int) -> Any:
