@@ -263,6 +263,18 @@ def scenario_connections(values: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+def scenario_lineage(summary: dict[str, Any]) -> dict[str, Any]:
+    """The OpenLineage datasets kldrift's facets name for a run's summary (the provider's own classes)."""
+    from kldrift.airflow.lineage import lineage
+    from kldrift.summary import RunSummary
+
+    found = lineage(RunSummary.from_json(summary))
+    return {
+        "inputs": [[d.namespace, d.name, sorted(d.inputFacets or {})] for d in found.inputs],
+        "outputs": [[d.namespace, d.name] for d in found.outputs],
+    }
+
+
 def _webhook_server(port: int) -> list[Any]:
     """A local HTTP endpoint in a thread; the JSON bodies POSTed to it."""
     import http.server
