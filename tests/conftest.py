@@ -25,6 +25,15 @@ settings.register_profile("ci", max_examples=200, derandomize=True, database=Non
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo set the Airflow tests run on (``airflow_support.make_demo_data``), built once per session:
+    they only read it, each writing its own configs and outputs elsewhere."""
+    from airflow_support import make_demo_data
+
+    return make_demo_data(tmp_path_factory.mktemp("demo") / "data")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261124)

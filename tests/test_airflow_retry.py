@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from airflow_support import DAGS, FlakyProxy, airflow_env, make_demo_data, run_scenario, write_config
+from airflow_support import DAGS, FlakyProxy, airflow_env, run_scenario, write_config
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -28,9 +28,9 @@ S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "A
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def s3(demo_data: Path) -> Iterator[tuple[str, Path]]:
     """moto on 127.0.0.1 holding the demo's current partition under ``s3://lake/current/``; the local data."""
-    data = make_demo_data(tmp_path_factory.mktemp("retry") / "data")
+    data = demo_data
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -21,7 +21,6 @@ from airflow_support import (
     QUIET_DAY,
     airflow_env,
     free_port,
-    make_demo_data,
     run_scenario,
     write_config,
 )
@@ -48,8 +47,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(root: Path) -> dict[str, Any]:
-    data = make_demo_data(root / "data")
+def runs(root: Path, demo_data: Path) -> dict[str, Any]:
+    data = demo_data
     configs = root / "configs"
     write_config(configs, "demo", data, root / "out_dag", airflow="{max_shards: 3}")
     port = free_port()
@@ -66,8 +65,8 @@ def runs(root: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def cli_out(root: Path, runs: dict[str, Any]) -> Path:
-    config = write_config(root / "cli", "demo", root / "data", root / "out_cli")
+def cli_out(root: Path, runs: dict[str, Any], demo_data: Path) -> Path:
+    config = write_config(root / "cli", "demo", demo_data, root / "out_cli")
     for day in (DRIFT_DAY, QUIET_DAY):
         assert main(["-q", "run", "--config", str(config), "--date", day]) == 0
     return root / "out_cli"

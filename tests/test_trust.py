@@ -118,9 +118,9 @@ def _roles_table() -> pd.DataFrame:  # the same frame for every test here (read-
     frame = pd.DataFrame(
         {
             "order_id": np.arange(10_000, 10_000 + n),  # strictly increasing: a sequence
-            "user_id": rng.permutation(10**7)[:n],  # unique, named like a key
-            "amount_cents": rng.permutation(10**7)[:n],  # unique but an amount: scored, with a hint
-            "session": [f"s-{v:08x}" for v in rng.permutation(10**7)[:n]],  # unique strings
+            "user_id": rng.choice(10**7, n, replace=False),  # unique, named like a key
+            "amount_cents": rng.choice(10**7, n, replace=False),  # unique but an amount: scored, with a hint
+            "session": [f"s-{v:08x}" for v in rng.choice(10**7, n, replace=False)],  # unique strings
             "fare": rng.gamma(2, 5, n),
             "zone": rng.choice(["a", "b", "c"], n),
             "month": rng.integers(1, 13, n),  # a calendar field
