@@ -70,18 +70,12 @@ class RunSummary:
         know are left out (a newer writer), fields it lacks take their defaults (an older one)."""
         if not isinstance(data, Mapping) or not {"dataset", "date"} <= data.keys():
             raise KLDriftError(f"not a kldrift run summary: {type(data).__name__} without dataset and date")
-        kwargs: dict[str, Any] = {}
-        try:
-            for f in dataclasses.fields(cls):
-                if f.name not in data:
-                    continue
-                value = data[f.name]
-                if isinstance(value, list):
-                    value = tuple(value)
-                kwargs[f.name] = value
-            return cls(**kwargs)
-        except TypeError as exc:
-            raise KLDriftError(f"not a kldrift run summary: {exc}") from None
+        kwargs = {
+            f.name: tuple(data[f.name]) if isinstance(data[f.name], list) else data[f.name]
+            for f in dataclasses.fields(cls)
+            if f.name in data
+        }
+        return cls(**kwargs)
 
     @classmethod
     def read(cls, data: object) -> RunSummary | None:

@@ -17,7 +17,7 @@ import pytest
 from helpers import write_parquet
 
 from kldrift.config import load_config
-from kldrift.errors import KLDriftError
+from kldrift.errors import KLDriftError, SourceError
 from kldrift.partitions import Shard, plan_shards, planned_files, planned_scan
 from kldrift.pipeline import run
 from kldrift.scan import FileInfo
@@ -53,6 +53,18 @@ def test_a_plan_round_trips_through_json_and_counts_what_it_planned(job: Path) -
     assert rows == [2_000, 2_000]  # hand: 4 row groups of 1,000 rows, two each
     scan, missing = planned_files(config, interval, plan)
     assert (missing, [f.label for f in scan.files]) == (None, [path])  # whole, once
+
+
+def test_a_file_removed_after_planning_is_a_transient_error_of_the_shard(job: Path) -> None:
+    config = load_config(job)
+    interval = config.schedule_of().for_date(DAY)
+    (shard,) = plan_shards(config, interval, max_shards=1)
+    (job.parent / "cur" / f"dt={DAY}" / "a.parquet").unlink()  # gone between plan and count
+    with pytest.raises(
+        SourceError, match=rf"^current data for {DAY}: .*a\.parquet: no such file \(it was removed while reading\)$"
+    ) as info:
+        planned_scan(config, interval, shard)
+    assert info.value.transient  # I/O: retried (a partition rewritten in place is back a moment later)
 
 
 def test_a_missing_partition_is_one_shard_that_says_why(job: Path) -> None:
