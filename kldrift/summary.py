@@ -70,7 +70,7 @@ class RunSummary:
         know are left out (a newer writer), fields it lacks take their defaults (an older one)."""
         if not isinstance(data, Mapping) or not {"dataset", "date"} <= data.keys():
             raise KLDriftError(f"not a kldrift run summary: {type(data).__name__} without dataset and date")
-        kwargs = {
+        kwargs: dict[str, Any] = {
             f.name: tuple(data[f.name]) if isinstance(data[f.name], list) else data[f.name]
             for f in dataclasses.fields(cls)
             if f.name in data
