@@ -21,7 +21,7 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 # Arrow tables, so no deadline; generated tables may be slow or large to draw.
 _PROPERTY_TESTS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 settings.register_profile("fast", max_examples=20, **_PROPERTY_TESTS)
-settings.register_profile("ci", max_examples=200, derandomize=True, database=None, print_blob=True, **_PROPERTY_TESTS)
+settings.register_profile("ci", max_examples=100, derandomize=True, database=None, print_blob=True, **_PROPERTY_TESTS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
