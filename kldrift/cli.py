@@ -13,6 +13,7 @@ Everything printed goes through :mod:`kldrift.terminal` (``say``, ``print_json``
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -309,7 +310,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     df = read_history(config, feature=args.feature)
     if args.format == "json":
-        say(df.to_json(orient="records", indent=1))  # pandas: NaN as null, dates as text
+        print_json(json.loads(df.to_json(orient="records")))  # pandas: NaN as null, dates as text
     elif not args.quiet:
         print_history(df, title=f"{config.dataset}: {config.metric} per run")
     return EXIT_OK

@@ -2,9 +2,11 @@
 
 * *number*: integers of any width, floats (16/32/64), decimals → float64 /
   int64 numpy values. A float32 or float16 value becomes the float64 of its
-  shortest decimal (``numpy.float32(0.1)`` → ``0.1``), a decimal its exact
-  quotient, so the same values written with another physical type land in the
-  same bins.
+  shortest decimal (``numpy.float32(0.1)`` → ``0.1``; a whole number stays
+  itself), and so does a float64 that is exactly a float32 value (a float32
+  column written back as float64: ``float(numpy.float32(0.1))``); a decimal
+  becomes its exact quotient. So the same values written with another physical
+  type land in the same bins, whichever side holds the wider type.
 * *temporal*: timestamps (any unit, any time zone), dates → int64 microseconds
   since the Unix epoch, UTC: instants, so mixed units and time zones compare.
 * *duration*: durations (any unit) → microseconds; *time*: times of day → microseconds after midnight.
@@ -26,6 +28,8 @@ import pyarrow.compute as pc
 __all__ = [
     "Domain",
     "domain_of",
+    "float32_values",
+    "read_float32_roundings",
     "shortest_floats",
     "to_numbers",
     "to_text_counts",
@@ -68,12 +72,17 @@ def shortest_floats(x: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.floa
     """float64 values of float32 / float16 ``x``, each the double of its shortest round-trip decimal.
 
     ``numpy.float32(0.1)`` is 0.10000000149…; its shortest decimal, ``0.1``,
-    is what the writer meant and what a float64 column holds. Vectorised: each
-    value is rounded to 6, 7, 8 then 9 significant digits (3, 4, 5 for float16)
-    until the rounded decimal converts back to the same value.
+    is what the writer meant and what a float64 column holds. A whole number
+    stays itself: above 2**24 a float32 holds only whole numbers, and reads as
+    the one it holds, as an integer column or a float64 copy of it would
+    (``float32(123456792)`` is not read as its shortest decimal 123456790).
+    Vectorised: each value is rounded to 6, 7, 8 then 9 significant digits
+    (3, 4, 5 for float16) until the rounded decimal converts back to the same
+    value. Monotone: ``a <= b`` gives ``read(a) <= read(b)`` (each reading
+    stays inside its value's rounding interval), which the counting kernels rely on.
 
-    >>> shortest_floats(np.array([0.1, 0.7, 123456.7], np.float32)).tolist()
-    [0.1, 0.7, 123456.7]
+    >>> shortest_floats(np.array([0.1, 0.7, 123456.7, 123456792], np.float32)).tolist()
+    [0.1, 0.7, 123456.7, 123456792.0]
     """
     y = x.astype(np.float64)
     digits = _DIGITS.get(x.dtype)
@@ -81,7 +90,8 @@ def shortest_floats(x: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.floa
         return y
     with np.errstate(divide="ignore", invalid="ignore"):
         exponent = np.floor(np.log10(np.abs(y)))
-    todo = np.flatnonzero(np.isfinite(exponent))
+        whole = y == np.trunc(y)
+    todo = np.flatnonzero(np.isfinite(exponent) & ~whole)
     for p in digits:
         if not len(todo):
             break
@@ -99,6 +109,56 @@ def shortest_floats(x: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.floa
         y[idx[back]] = cand[back]
         todo = idx[~back]
     return y
+
+
+_FLOAT32_LOW_BITS = np.uint64((1 << 29) - 1)
+"""The 29 low mantissa bits of a double that a float32 does not have: zero in every float32 value."""
+
+
+def float32_values(x: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.intp]] | None:
+    """Positions of the values of a float64 ``x`` that are exactly float32 values (``None`` when none is).
+
+    A float32 column written back as float64 (pandas ``astype(float)``) holds
+    only such values; a float64 column of measured values almost never does,
+    except for whole numbers and short binary fractions (``0.5``), which read
+    as themselves either way. NaN is not one (it is null whatever its type).
+    A cheap bit test first, so a column of measured doubles costs one pass.
+    """
+    maybe = (x.view(np.uint64) & _FLOAT32_LOW_BITS) == 0
+    found = int(np.count_nonzero(maybe))
+    if not found:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if found == len(x):  # all of them, likely: test in place rather than gather
+            exact = x.astype(np.float32) == x  # beyond float32's range: inf != x; NaN != NaN
+            idx = np.arange(len(x)) if exact.all() else np.flatnonzero(exact)
+        else:
+            idx = np.flatnonzero(maybe)
+            v = x[idx]
+            idx = idx[v.astype(np.float32) == v]
+    return idx if len(idx) else None
+
+
+def read_float32_roundings(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """float64 ``x`` with each value that is exactly a float32 value read as that float32 is
+    (:func:`shortest_floats`): ``float(numpy.float32(0.1))`` → ``0.1``.
+
+    So a float32 column and its float64 copy read the same, whichever of them is the
+    reference. Other values are left as they are.
+
+    >>> read_float32_roundings(np.array([float(np.float32(0.1)), 0.1, 2.5, 1e300])).tolist()
+    [0.1, 0.1, 2.5, 1e+300]
+    """
+    idx = float32_values(x)
+    if idx is None:
+        return x
+    v = x[idx]
+    fraction = v != np.trunc(v)  # whole numbers read as themselves
+    if not fraction.any():
+        return x
+    out = x.copy()
+    out[idx[fraction]] = shortest_floats(v[fraction].astype(np.float32))
+    return out
 
 
 def _decimal_values(arr: pa.Array) -> pa.Array | np.ndarray[Any, Any]:
@@ -144,8 +204,10 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, *, native: bool = False) -> np.n
 
     Temporal values become int64 microseconds since the epoch (UTC); durations
     and times of day, microseconds. float32 / float16 values become the doubles
-    of their shortest decimals, or, with ``native``, stay as they are (the
-    counting kernels compare them in their own type, to the same effect).
+    of their shortest decimals, and so do float64 values that are exactly
+    float32 values (:func:`read_float32_roundings`); with ``native``, both stay
+    as they are (the counting kernels compare them in their own type, to the
+    same effect).
     """
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
@@ -175,8 +237,8 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, *, native: bool = False) -> np.n
     values = arr.to_numpy(zero_copy_only=False)
     if values.dtype.kind in "iu" and values.dtype != np.int64:
         values = values.astype(np.int64)
-    elif values.dtype.kind == "f" and values.dtype != np.float64 and not native:
-        values = shortest_floats(values)
+    elif values.dtype.kind == "f" and not native:
+        values = read_float32_roundings(values) if values.dtype == np.float64 else shortest_floats(values)
     return values
 
 
@@ -273,6 +335,9 @@ def _as_text(arr: pa.Array) -> pa.Array:
     if pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return pc.cast(arr, pa.string())
     if pa.types.is_floating(t):
-        # repr-like text, so 1.0 stays "1.0" and the same value always gives the same text
-        return pa.array([None if v is None else repr(float(v)) for v in arr.to_pylist()], pa.string())
+        # repr-like text of the value as kldrift reads it, so 1.0 stays "1.0", and float32(0.1) and
+        # its float64 copy are both "0.1"
+        read = to_numbers(arr).tolist()
+        valid = arr.is_valid().to_pylist()
+        return pa.array([repr(float(r)) if ok else None for ok, r in zip(valid, read, strict=True)], pa.string())
     return pc.cast(arr, pa.string())

@@ -34,13 +34,13 @@ from kldrift.binning import (
 )
 from kldrift.columns import Domain, domain_of, to_numbers
 from kldrift.config import Settings
+from kldrift.filestamps import file_records
 from kldrift.histogram import Histogram, count, workers
 from kldrift.kernels import count_sorted, count_values
 from kldrift.profile import Profile
 from kldrift.redact import redact_url
 from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, is_calendar_name, plan_columns
 from kldrift.scan import Scan
-from kldrift.sources import file_records
 from kldrift.tally import CategoryFit, Counts, NumericFit, TestCounts, TimeFit, merge_close, split_test
 
 __all__ = [

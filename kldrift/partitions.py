@@ -3,8 +3,9 @@
 A job's ``current`` template renders one path per interval (or one per day of
 it, with ``{day}``). A path that is not there is not an error: the run says
 ``no_data`` when none is, and names the missing ones in its volume row when
-some are. The Airflow fan-out plans the files once (:func:`plan_shards`); the
-shards count exactly those, and the manifest lists them.
+some are. The Airflow fan-out plans the files once (:func:`plan_shards`: a list
+of :class:`Shard` values, JSON through XCom); the shards count exactly those,
+and the manifest lists them.
 
 A table's current data (``current: {table: ...}``, ``{iceberg: ...}``) is read at
 one version: the latest at the interval's first run, and on a rerun the version
@@ -14,15 +15,18 @@ same bytes; a plan's units carry the version, so every shard reads the same one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kldrift import runstore
 from kldrift.config import JobConfig
-from kldrift.errors import NoDataError, SourceError
+from kldrift.errors import KLDriftError, NoDataError, SourceError
+from kldrift.files import FileInfo
 from kldrift.interval import Interval
 from kldrift.jobsections import TableSettings
 from kldrift.redact import redact_url
@@ -31,7 +35,7 @@ from kldrift.sources import describe, open_source
 from kldrift.tables import DeltaSource, IcebergSource, TableSource, TableVersion
 
 __all__ = [
-    "Unit",
+    "Shard",
     "absent_paths",
     "current_or_missing",
     "current_scan",
@@ -106,10 +110,8 @@ def current_scan(config: JobConfig, interval: Interval) -> Scan:
             return scan
         table = _table_source(config, interval)
         return open_source(table if table is not None else path)
-    except NoDataError as exc:
-        raise NoDataError(f"current data for {interval.ds}: {exc}") from None
-    except SourceError as exc:
-        raise SourceError(f"current data for {interval.ds}: {exc}") from None
+    except SourceError as exc:  # NoDataError too: the same class, whether a retry can help kept
+        raise exc.again(f"current data for {interval.ds}") from exc
 
 
 def current_or_missing(config: JobConfig, interval: Interval) -> tuple[Scan | None, str | None]:
@@ -120,77 +122,91 @@ def current_or_missing(config: JobConfig, interval: Interval) -> tuple[Scan | No
         return None, str(exc)
 
 
-Unit = dict[str, Any]
-"""One unit of a planned shard: ``{"path", "size", "mtime", "row_groups"}`` (``[start, stop)`` or ``None``
-for the whole file), or ``{"missing": why}`` when the partition is not there."""
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One planned shard of an interval's current data: what one mapped count task reads.
+
+    ``files`` are whole files or row-group ranges of one (:attr:`FileInfo.row_groups`). The plan's
+    facts about the interval as a whole ride on its first shard, so that Airflow can map a task over
+    the plan as a plain list: ``missing`` (why there is no data: the plan's only shard, with no
+    files) and ``absent`` (the paths of a several-path interval that were not there).
+    """
+
+    files: tuple[FileInfo, ...] = ()
+    missing: str | None = None
+    absent: tuple[str, ...] = ()
+    version: int | None = None
+    """A table's version (snapshot) the plan listed, read by every shard (``None``: files, not a table)."""
+
+    @property
+    def label(self) -> str:
+        """A readable name for its count task: the first file (and row groups), and how many follow."""
+        if not self.files:
+            return "no files (partition missing)" if self.missing is not None else "no files"
+        first = self.files[0].label.rstrip("/").rsplit("/", 1)[-1]
+        return first if len(self.files) == 1 else f"{first} +{len(self.files) - 1} files"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": [f.to_json() for f in self.files],
+            "missing": self.missing,
+            "absent": list(self.absent),
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Shard:
+        """The shard of :meth:`to_json` (an XCom value); :class:`KLDriftError` when it is not one."""
+        try:
+            missing = data.get("missing")
+            return cls(
+                tuple(FileInfo.from_json(f) for f in data.get("files") or ()),
+                None if missing is None else str(missing),
+                tuple(str(p) for p in data.get("absent") or ()),
+                None if data.get("version") is None else int(data["version"]),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+            raise KLDriftError(f"malformed shard of a plan: {type(exc).__name__}: {exc}") from None
 
 
-def plan_shards(config: JobConfig, interval: Interval, max_shards: int | None = None) -> list[list[Unit]]:
-    """The current interval's files, grouped into at most ``airflow.max_shards`` shards of unit records.
+def plan_shards(config: JobConfig, interval: Interval, max_shards: int | None = None) -> list[Shard]:
+    """The current interval's files, grouped into at most ``airflow.max_shards`` shards.
 
-    The records are what the shards count and what the run's manifest lists:
-    nothing is listed again after planning. A missing partition is one shard
-    of one ``{"missing": why}`` unit: zero counts, and the run says ``no_data``;
-    each of several paths not there is an ``{"absent": path}`` unit of the first shard.
+    The shards' files are what the count tasks read and what the run's manifest
+    lists: nothing is listed again after planning. A missing partition is one
+    shard without files that says why (zero counts; the run says ``no_data``).
+    A table's shards carry the version the plan listed.
     """
     scan, missing = current_or_missing(config, interval)
     if scan is None:
-        return [[{"missing": missing}]]
-    by_path = {f.path: f for f in scan.files}
-    out: list[list[Unit]] = []
-    for group in scan.shards(max_shards or config.airflow.max_shards):
-        units = []
-        for label in group:
-            path, _, rg = label.partition("#row_groups=")
-            info = by_path[path]
-            row_groups = [int(x) for x in rg.split("-")] if rg else None
-            unit = {"path": path, "size": info.size, "mtime": info.mtime, "row_groups": row_groups}
-            units.append(unit if scan.version is None else {**unit, "version": scan.version.version})
-        out.append(units)
-    out[0].extend({"absent": p} for p in scan.absent)
-    return out
+        return [Shard(missing=missing)]
+    version = scan.version.version if scan.version is not None else None
+    out = [Shard(tuple(group), version=version) for group in scan.shards(max_shards or config.airflow.max_shards)]
+    return [dataclasses.replace(out[0], absent=scan.absent), *out[1:]]
 
 
-def planned_scan(config: JobConfig, interval: Interval, units: Sequence[Unit]) -> tuple[Scan | None, str | None]:
-    """The scan of planned units (files, row-group ranges), or ``None`` and why when the partition was missing."""
-    from kldrift.scan import FileInfo
+def planned_scan(config: JobConfig, interval: Interval, shard: Shard) -> tuple[Scan | None, str | None]:
+    """The scan of a shard's files (or row-group ranges), or ``None`` and why when the partition was missing."""
     from kldrift.sources import open_files
 
-    missing = next((str(u["missing"]) for u in units if "missing" in u), None)
-    files = [
-        FileInfo(
-            str(u["path"]), int(u["size"]), u.get("mtime"), tuple(u["row_groups"]) if u.get("row_groups") else None
-        )
-        for u in units
-        if "path" in u
-    ]
-    if missing is not None or not files:
-        return None, missing
+    if shard.missing is not None or not shard.files:
+        return None, shard.missing
     try:
-        version = next((int(u["version"]) for u in units if u.get("version") is not None), None)
-        table = _table_source(config, interval, version) if version is not None else None
+        table = _table_source(config, interval, shard.version) if shard.version is not None else None
         if table is not None:  # the table at the planned version: its schema, partitions and deletes
-            labels = [f.path + ("#row_groups={}-{}".format(*f.row_groups) if f.row_groups else "") for f in files]
-            return open_source(table).subset(labels), None
-        return open_files(files, describe(config.current_source(interval))), None
+            return open_source(table).subset(shard.files), None
+        return open_files(list(shard.files), describe(config.current_source(interval))), None
     except SourceError as exc:
-        raise SourceError(f"current data for {interval.ds}: {exc}") from None
+        raise exc.again(f"current data for {interval.ds}") from exc
 
 
-def planned_files(
-    config: JobConfig, interval: Interval, shards: Sequence[Sequence[Unit]]
-) -> tuple[Scan | None, str | None]:
+def planned_files(config: JobConfig, interval: Interval, shards: Sequence[Shard]) -> tuple[Scan | None, str | None]:
     """The scan of every file a plan counted (each once, whole): what scoring checks and the manifest lists."""
-    seen: dict[str, Unit] = {}
-    absent: list[str] = []
-    for unit in (u for shard in shards for u in shard):
-        if "missing" in unit:
-            return None, str(unit["missing"])
-        if "absent" in unit:
-            absent.append(str(unit["absent"]))
-        else:
-            seen.setdefault(str(unit["path"]), {**unit, "row_groups": None})
-    scan, missing = planned_scan(config, interval, list(seen.values()))
+    files = {f.path: f.whole() for shard in shards for f in shard.files}
+    missing = next((s.missing for s in shards if s.missing is not None), None)
+    version = next((s.version for s in shards if s.version is not None), None)
+    scan, missing = planned_scan(config, interval, Shard(tuple(files.values()), missing, version=version))
     if scan is not None:
-        scan.absent = tuple(absent)  # as planned: a day that came after planning was not counted either
+        # as planned: a day that came after planning was not counted either
+        scan.absent = tuple(p for shard in shards for p in shard.absent)
     return scan, missing

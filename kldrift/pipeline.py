@@ -9,6 +9,7 @@ over shards writes byte-identical files.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import statistics
@@ -19,18 +20,20 @@ from typing import Any
 
 from kldrift.baseline import Baseline, choose_baseline
 from kldrift.config import JobConfig, Settings, coerce_config
-from kldrift.errors import ProfileError
+from kldrift.errors import OutputError, ProfileError
+from kldrift.filestamps import reference_changed, touched_records
 from kldrift.findings import RunCheck, volume_check
 from kldrift.fitting import Progress, fit_profile
 from kldrift.histogram import Histogram, count
 from kldrift.interval import Interval
-from kldrift.partitions import Unit, current_or_missing, plan_shards, planned_files, planned_scan
+from kldrift.partitions import Shard, current_or_missing, plan_shards, planned_files, planned_scan
 from kldrift.profile import Profile
 from kldrift.results import DriftReport
 from kldrift.scan import Scan, Source
 from kldrift.schema import schema_changes
 from kldrift.scoring import Findings, TestReference, score
-from kldrift.sources import open_source, reference_changed
+from kldrift.sources import open_source
+from kldrift.summary import RunSummary
 
 __all__ = [
     "RunResult",
@@ -171,26 +174,28 @@ class RunResult:
     deliveries: tuple[dict[str, Any], ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
-        """A small JSON-able summary (what the Airflow task returns through XCom)."""
-        verdict = self.report.verdict
-        return {
-            "dataset": self.dataset,
-            "date": self.interval.ds,
-            "worst": str(self.report.worst),
-            "paged": str(verdict.paged),
-            "page_reason": verdict.page_reason,
-            "verdict": verdict.headline,
-            "baseline": self.report.baseline.description,
-            "severities": self.report.counts_by_severity(),
-            "alerts": [f.feature for f in self.report.alerts],
-            "schema": [f"{c.change}: {c.column}" for c in self.report.schema if c.severity.alerting],
-            "checks": {c.check: str(c.severity) for c in self.report.checks},
-            "dataset_drift": self.report.dataset_drift,
-            "drift_share": self.report.drift_share,
-            "n_current": self.report.n_current,
-            "paths": dict(self.paths),
-        }
+    def summary(self) -> RunSummary:
+        """A small JSON-able summary (what the Airflow task returns through XCom, as ``to_json()``)."""
+        report = self.report
+        verdict = report.verdict
+        return RunSummary(
+            dataset=self.dataset,
+            date=self.interval.ds,
+            worst=str(report.worst),
+            paged=str(verdict.paged),
+            page_reason=verdict.page_reason,
+            verdict=verdict.headline,
+            baseline=report.baseline.description,
+            severities=report.counts_by_severity(),
+            alerts=tuple(f.feature for f in report.alerts),
+            schema=tuple(f"{c.change}: {c.column}" for c in report.schema if c.severity.alerting),
+            checks={c.check: str(c.severity) for c in report.checks},
+            dataset_drift=bool(report.dataset_drift),
+            drift_share=float(report.drift_share),
+            n_current=int(report.n_current),
+            paths=dict(self.paths),
+            deliveries=self.deliveries,
+        )
 
 
 def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Progress | None = None) -> Profile:
@@ -218,19 +223,33 @@ def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Prog
                     profile.binning_fingerprint,
                     want,
                 )
-            elif reference_changed(profile.files, scan):
-                log.warning("%s: the reference files changed since this profile was fitted; refitting", path)
+            elif (why := reference_changed(profile.files, scan)) is not None:
+                log.warning("%s: the reference files changed since this profile was fitted; refitting (%s)", path, why)
             else:
-                return profile
+                return _refreshed(profile, scan, path)
     profile = fit_profile(open_source(ref), config, on_rows)
     profile.save(path)
     log.info("saved reference profile %s (%d rows, %d features)", path, profile.rows, len(profile.features))
     return profile
 
 
-def count_shard(config: JobConfig, interval: Interval, units: Sequence[Unit], profile: Profile) -> dict[str, Any]:
+def _refreshed(profile: Profile, scan: Scan, path: str) -> Profile:
+    """The profile with its files' new mtimes saved, when some moved over the same content (their digests
+    matched): read once, not again at every run. A profile that cannot be written is used as it is."""
+    files = touched_records(profile.files, scan)
+    if files is None:
+        return profile
+    profile = dataclasses.replace(profile, files=files)
+    try:
+        profile.save(path)
+    except OutputError as exc:
+        log.warning("%s; the reference files' digests will be read again next run", exc)
+    return profile
+
+
+def count_shard(config: JobConfig, interval: Interval, shard: Shard, profile: Profile) -> dict[str, Any]:
     """Partial counts of one planned shard, as small JSON (an Airflow XCom)."""
-    scan, _ = planned_scan(config, interval, units)
+    scan, _ = planned_scan(config, interval, shard)
     if scan is None:
         return Histogram.zero(profile.spec).to_json()
     return count(profile.spec, scan).to_json()

@@ -11,26 +11,25 @@ from __future__ import annotations
 
 import functools
 import itertools
-import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from kldrift.errors import SourceError
+from kldrift.files import Batch, FileInfo, TableFiles, arrow_msg, strip_scheme
 
 if TYPE_CHECKING:
     from kldrift.tables import TableVersion
 
-__all__ = ["FileInfo", "Scan", "Source", "TableFiles", "arrow_msg", "strip_scheme"]
+__all__ = ["Scan", "Source"]
 
 Source = Any  # str | os.PathLike | Sequence[str | os.PathLike] | pa.Table | pandas.DataFrame
-Batch = Any  # pa.Table | pa.RecordBatch (pyarrow ships no type hints)
 
 _TARGET_BATCH_BYTES = 64 << 20
 """Decoded bytes of one batch (rows x columns x 8) kldrift aims for."""
@@ -41,38 +40,6 @@ reads are held at once (one counted, one ready, one decoding): ~100 MiB at 32 Mi
 held ~300 MiB of Arrow memory on a 1,000-column table, for no speed (measured)."""
 _PREFETCH = 1
 """Row groups decoded ahead, on a reader thread, while the current one is counted."""
-_SHARD_RE = re.compile(r"^(?P<path>.*)#row_groups=(?P<start>\d+)-(?P<stop>\d+)$")
-
-
-@dataclass(frozen=True, slots=True)
-class FileInfo:
-    """One input file, as recorded in the manifest."""
-
-    path: str
-    size: int
-    mtime: float | None
-    row_groups: tuple[int, int] | None = None
-    """``[start, stop)`` of the file's row groups this scan reads (``None``: all)."""
-
-
-class TableFiles(Protocol):
-    """How a table format reads its data files (:mod:`kldrift.tables`): the table's names of a file's
-    columns, and which of its rows are live (deletion vectors, delete files, a partly matching filter)."""
-
-    def names(self, info: FileInfo, file_schema: pa.Schema) -> dict[str, str]:
-        """Table column name → the file's name of it, for the columns the file holds."""
-
-    def needs(self, info: FileInfo) -> list[str]:
-        """Table columns to read beside the ones asked for, to tell the file's live rows."""
-
-    def keep(self, info: FileInfo, batch: Batch, first_row: int) -> Any:
-        """A boolean mask of the live rows of ``batch`` (rows ``first_row``... of the file), or ``None``."""
-
-    def live_rows(self, info: FileInfo, rows: int) -> int | None:
-        """The file's live rows of its ``rows``, or ``None`` when only reading it tells."""
-
-    def records(self) -> list[dict[str, Any]]:
-        """Files beside the data files that change what is read (delete files, deletion vectors)."""
 
 
 @dataclass(slots=True)
@@ -137,9 +104,9 @@ class Scan:
         except PermissionError as exc:
             raise SourceError(f"{info.path}: permission denied") from exc
         except FileNotFoundError as exc:
-            raise SourceError(f"{info.path}: no such file (it was removed while reading)") from exc
+            raise SourceError(f"{info.path}: no such file (it was removed while reading)", transient=True) from exc
         except (pa.ArrowException, OSError) as exc:
-            raise SourceError(f"{info.path}: not a readable Parquet file: {arrow_msg(exc)}") from exc
+            raise SourceError.io(f"{info.path}: not a readable Parquet file: {arrow_msg(exc)}", exc) from exc
 
     def _metadata(self, info: FileInfo) -> Any:
         """The file's Parquet footer: read once per scan, then from memory (no reopening)."""
@@ -246,7 +213,7 @@ class Scan:
         except SourceError:
             raise
         except (pa.ArrowException, OSError) as exc:
-            raise SourceError(f"{info.path}: cannot read Parquet data: {arrow_msg(exc)}") from exc
+            raise SourceError.io(f"{info.path}: cannot read Parquet data: {arrow_msg(exc)}", exc) from exc
 
     def _conform(self, part: Batch, cols: list[str], info: FileInfo, first: int) -> Batch:
         """The batch with every column of ``cols``: missing ones as nulls, and as nulls the values of a
@@ -275,19 +242,13 @@ class Scan:
         keep = reader.keep(info, part, first)
         return part if keep is None else part.filter(keep)
 
-    def subset(self, units: Sequence[str]) -> Scan:
-        """The same source restricted to some of its shard units (files or row-group ranges)."""
-        by_path = {f.path: f for f in self.files}
-        picked = []
+    def subset(self, units: Sequence[FileInfo]) -> Scan:
+        """The same source restricted to some of its shard units (files or row-group ranges, from :meth:`shards`)."""
+        known = {f.path for f in self.files}
         for unit in units:
-            m = _SHARD_RE.match(unit)
-            path = m.group("path") if m else unit
-            if path not in by_path:
-                raise SourceError(f"{path}: not a file of {self.description}")
-            rg = (int(m.group("start")), int(m.group("stop"))) if m else None
-            picked.append(FileInfo(path, by_path[path].size, by_path[path].mtime, rg))
-        out = self._like(tuple(picked))
-        return out
+            if unit.path not in known:
+                raise SourceError(f"{unit.path}: not a file of {self.description}")
+        return self._like(tuple(units))
 
     def _like(self, files: tuple[FileInfo, ...]) -> Scan:
         """A scan of some of this one's files, with its schema, conflicts and footers."""
@@ -354,18 +315,18 @@ class Scan:
         )
         return self._like(files)
 
-    def shards(self, max_shards: int) -> list[list[str]]:
+    def shards(self, max_shards: int) -> list[list[FileInfo]]:
         """Shard units (files, or row-group ranges of big files) in at most ``max_shards`` groups.
 
         Groups are contiguous and of about equal compressed bytes; with fewer
-        files than shards, files are split by row groups, so one big file
-        still fans out.
+        files than shards, files are split by row groups (a unit's ``row_groups``),
+        so one big file still fans out.
         """
         if self.table is not None or not self.files:
             return [[]]
-        units: list[tuple[str, int]] = []
+        units: list[tuple[FileInfo, int]] = []
         if len(self.files) >= max_shards:
-            units = [(f.path, max(f.size, 1)) for f in self.files]
+            units = [(f, max(f.size, 1)) for f in self.files]
         else:
             for f in self.files:
                 md = self._metadata(f)
@@ -374,14 +335,14 @@ class Scan:
                 bounds = [n * j // parts for j in range(parts + 1)]
                 for a, b in itertools.pairwise(bounds):
                     if b > a:
-                        label = f.path if parts == 1 else f"{f.path}#row_groups={a}-{b}"
-                        units.append((label, max(1, f.size * (b - a) // max(n, 1))))
+                        unit = f if parts == 1 else FileInfo(f.path, f.size, f.mtime, (a, b))
+                        units.append((unit, max(1, f.size * (b - a) // max(n, 1))))
         k = max(1, min(max_shards, len(units)))
         total = sum(w for _, w in units)
-        groups: list[list[str]] = [[] for _ in range(k)]
+        groups: list[list[FileInfo]] = [[] for _ in range(k)]
         acc = 0
-        for label, w in units:
-            groups[min(k - 1, (2 * acc + w) * k // (2 * total))].append(label)  # by midpoint
+        for unit, w in units:
+            groups[min(k - 1, (2 * acc + w) * k // (2 * total))].append(unit)  # by midpoint
             acc += w
         return [g for g in groups if g]
 
@@ -390,11 +351,3 @@ def _concat(parts: list[Batch]) -> Batch:
     if len(parts) == 1:
         return parts[0]
     return pa.concat_tables([p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in parts])
-
-
-def arrow_msg(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def strip_scheme(path: str) -> str:
-    return path.split("://", 1)[1] if "://" in path else path

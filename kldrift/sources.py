@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import collections
 import fnmatch
-import hashlib
 import logging
 import os
-from collections.abc import Sequence
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 
 from kldrift.columns import domain_of
 from kldrift.errors import NoDataError, SourceError
+from kldrift.files import FileInfo, arrow_msg, strip_scheme
 from kldrift.redact import redact_text, redact_url
-from kldrift.scan import FileInfo, Scan, Source, arrow_msg, strip_scheme
+from kldrift.scan import Scan, Source
 from kldrift.tables import DeltaSource, IcebergSource, delta
 
-__all__ = ["describe", "file_records", "footer_digest", "open_files", "open_source", "reference_changed"]
+__all__ = ["describe", "open_files", "open_source"]
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +98,7 @@ def _filesystem(path: str) -> tuple[pafs.FileSystem, str]:
             fs, rel = pafs.FileSystem.from_uri(path)
         except (pa.ArrowException, OSError, ValueError) as exc:
             msg = arrow_msg(exc).replace(path, redact_url(path))
-            raise SourceError(f"{redact_url(path)}: cannot open filesystem: {redact_text(msg)}") from exc
+            raise SourceError.io(f"{redact_url(path)}: cannot open filesystem: {redact_text(msg)}", exc) from exc
         return fs, rel.rstrip("/") if rel != "/" else rel
     return pafs.LocalFileSystem(), os.path.abspath(path)
 
@@ -109,7 +107,7 @@ def _info(fs: pafs.FileSystem, path: str, shown: str) -> pafs.FileInfo:
     try:
         return fs.get_file_info(path)
     except (pa.ArrowException, OSError) as exc:
-        raise SourceError(f"{shown}: {arrow_msg(exc)}") from exc
+        raise SourceError.io(f"{shown}: {arrow_msg(exc)}", exc) from exc
 
 
 def _hidden(rel: str) -> bool:
@@ -143,7 +141,7 @@ def _list_dir(fs: pafs.FileSystem, path: str, shown: str) -> tuple[list[pafs.Fil
     except PermissionError as exc:
         raise SourceError(f"{shown}: permission denied") from exc
     except (pa.ArrowException, OSError) as exc:
-        raise SourceError(f"{shown}: cannot list folder: {arrow_msg(exc)}") from exc
+        raise SourceError.io(f"{shown}: cannot list folder: {arrow_msg(exc)}", exc) from exc
     base = path.rstrip("/") + "/"
     files = [i for i in infos if i.type == pafs.FileType.File and not _hidden(i.path[len(base) :])]
     skipped = sorted(i.path for i in files if _not_data(i.path))
@@ -170,7 +168,7 @@ def _walk_local(path: str, shown: str) -> tuple[list[pafs.FileInfo], list[str]]:
     for exc in errors:
         if isinstance(exc, PermissionError):
             raise SourceError(f"{exc.filename or shown}: permission denied") from exc
-        raise SourceError(f"{shown}: cannot list folder: {exc}") from exc
+        raise SourceError.io(f"{shown}: cannot list folder: {exc}", exc) from exc
     infos = fs.get_file_info(found) if found else []
     return sorted(infos, key=lambda i: i.path), sorted(skipped)
 
@@ -298,7 +296,7 @@ def _files_scan(
         try:
             schema = scan._metadata(info).schema.to_arrow_schema()
         except (pa.ArrowException, OSError) as exc:
-            raise SourceError(f"{info.path}: not a readable Parquet file: {arrow_msg(exc)}") from exc
+            raise SourceError.io(f"{info.path}: not a readable Parquet file: {arrow_msg(exc)}", exc) from exc
         if metadata is None:
             metadata = schema.metadata  # the first file's (pandas keeps the index's name there)
         counts = collections.Counter(schema.names)
@@ -332,64 +330,3 @@ def open_files(files: list[FileInfo], description: str) -> Scan:
         raise NoDataError(f"{description}: no files")
     fs, _ = _filesystem(files[0].path)
     return _files_scan(description, tuple(files), fs, None)
-
-
-def footer_digest(scan: Scan, info: FileInfo) -> str:
-    """A digest of the file's raw Parquet footer: schema, row groups, offsets and statistics.
-
-    Different data of the same size and name has another footer; reading it
-    costs one small read at the end of the file.
-    """
-    try:
-        if scan.filesystem is not None and not isinstance(scan.filesystem, pafs.LocalFileSystem):
-            fh: Any = scan.filesystem.open_input_file(strip_scheme(info.path))
-        else:
-            fh = open(info.path, "rb")  # noqa: SIM115 - closed below
-        with fh:
-            fh.seek(-8, os.SEEK_END)
-            tail = fh.read(8)
-            length = int.from_bytes(tail[:4], "little")
-            fh.seek(-(8 + length), os.SEEK_END)
-            footer = fh.read(length)
-    except (OSError, pa.ArrowException, ValueError) as exc:
-        raise SourceError(f"{info.path}: cannot read the Parquet footer: {arrow_msg(exc)}") from exc
-    return hashlib.sha256(footer + tail).hexdigest()[:16]
-
-
-def file_records(scan: Scan) -> tuple[dict[str, Any], ...]:
-    """The reference's files as a profile records them: path (without credentials), size, mtime, footer digest;
-    for a table, then its delete files and deletion vectors (``{"path", "deletes": ...}``)."""
-    records = [
-        {"path": redact_url(f.path), "size": f.size, "mtime": f.mtime, "footer": footer_digest(scan, f)}
-        for f in scan.files
-    ]
-    return tuple(records + _delete_records(scan))
-
-
-def _delete_records(scan: Scan) -> list[dict[str, Any]]:
-    extra = scan.reader.records() if scan.reader is not None else []
-    return [{**r, "path": redact_url(str(r["path"])), "deletes": True} for r in extra]
-
-
-def reference_changed(saved: Sequence[Any], scan: Scan) -> bool:
-    """Whether the reference's files differ from the ones a profile was fitted on.
-
-    The same paths and sizes, and for a file whose mtime moved, the same Parquet footer
-    (a file replaced by other data of the same size has another one; a copy that only
-    touched it has the same).
-    """
-    if sorted(repr(sorted(f.items())) for f in saved if f.get("deletes")) != sorted(
-        repr(sorted(f.items())) for f in _delete_records(scan)
-    ):
-        return True  # rows deleted from (or brought back in) the same files
-    before = {str(f["path"]): f for f in saved if not f.get("deletes")}
-    now = {redact_url(f.path): f for f in scan.files}
-    if before.keys() != now.keys():
-        return True
-    for path, info in now.items():
-        old = before[path]
-        if int(old["size"]) != info.size:
-            return True
-        if old.get("mtime") != info.mtime and old.get("footer") != footer_digest(scan, info):
-            return True
-    return False

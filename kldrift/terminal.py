@@ -5,7 +5,9 @@ what to run. Text reaches the terminal through few doors: :func:`say` (a plain
 line), :func:`print_json`, the tables (rich, through :func:`console`) and the
 log handler of :func:`setup_logging`. Names from the data (columns,
 categories, messages) are escaped before they reach ``rich`` (:func:`_cell`):
-a column named ``[/bold]`` is text, not markup.
+a column named ``[/bold]`` is text, not markup; and at every door their control
+characters are shown as escapes (:func:`printable`): a column named
+``ESC ] 0;title BEL`` cannot retitle the window, nor ``ESC [2J`` clear the screen.
 
 Tables take the terminal's width (``COLUMNS`` when set); written to a file or
 a pipe without ``COLUMNS``, they are as wide as their content, so a row stays
@@ -31,6 +33,7 @@ __all__ = [
     "print_json",
     "print_report",
     "print_settings",
+    "printable",
     "profile_json",
     "progress",
     "say",
@@ -46,9 +49,43 @@ _STYLES = {"critical": "bold red", "warn": "yellow", "error": "magenta", "insuff
 _MARKS = {"critical": "!!", "warn": "!", "error": "E", "insufficient_data": "?"}
 
 
+_CONTROLS = {
+    c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}")
+    for c in (*range(0x20), *range(0x7F, 0xA0), 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+_CONTROLS.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every control character shown as an escape, as Python writes it in a string literal.
+
+    C0 and C1 controls (ESC, BEL, CSI, newlines), DEL, and the marks that reorder
+    text on screen (bidirectional overrides and isolates): text from the data
+    (column names, categories, paths, messages) cannot move the cursor, clear
+    the screen, retitle the window or hide part of a line.
+
+    >>> printable("fare\x1b]0;pwned\x07 \x1b[2J\nnext \u202etxt.exe")
+    'fare\\x1b]0;pwned\\x07 \\x1b[2J\\nnext \\u202etxt.exe'
+    """
+    return text.translate(_CONTROLS)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines with :func:`printable` messages (a traceback, when there is one, keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        record.message = printable(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
+
+
 def say(line: str, *, err: bool = False) -> None:
-    """One plain line to stdout (or stderr): every line of the CLI that is not a table, JSON or a log record."""
-    print(line, file=sys.stderr if err else sys.stdout)
+    """One plain line to stdout (or stderr): every line of the CLI that is not a table, JSON or a log record
+    (control characters shown as escapes: the line may hold names from the data)."""
+    print(printable(line), file=sys.stderr if err else sys.stdout)
 
 
 def print_json(data: Any) -> None:
@@ -68,7 +105,7 @@ def _cell(text: Any) -> str:
     """Text from the data, safe in a rich cell or line (markup escaped)."""
     from rich.markup import escape
 
-    return escape(str(text))
+    return escape(printable(str(text)))
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
@@ -78,11 +115,11 @@ def setup_logging(verbose: int, quiet: bool) -> None:
         from rich.logging import RichHandler
 
         handler = RichHandler(console=_stderr_console(), show_path=False, show_time=False, rich_tracebacks=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(_PrintableFormatter("%(message)s"))
     else:
         # cron mail and Airflow logs: one plain line per record, never wrapped to a terminal width
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("kldrift: %(levelname)s: %(message)s"))
+        handler.setFormatter(_PrintableFormatter("kldrift: %(levelname)s: %(message)s"))
     root = logging.getLogger("kldrift")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -237,8 +274,8 @@ def print_history(df: Any, *, title: str) -> None:
     """
     from rich.table import Table
 
-    wide = df.pivot_table(index="date", columns="feature", values="value", aggfunc="first", sort=True)
-    sev = df.pivot_table(index="date", columns="feature", values="severity", aggfunc="first", sort=True)
+    wide = df.pivot_table(index="date", columns="feature", values="value", aggfunc="first", sort=True, dropna=False)
+    sev = df.pivot_table(index="date", columns="feature", values="severity", aggfunc="first", sort=True, dropna=False)
     con = console()
     rank = {s: i for i, s in enumerate(_MARKS)}
     urgency = {c: min((rank.get(str(s), len(rank)) for s in sev[c]), default=len(rank)) for c in wide.columns}

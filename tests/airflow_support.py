@@ -174,6 +174,10 @@ def _describe_dag(dag: Any) -> dict[str, Any]:
             "retries": t.retries,
             "pool": t.pool,
             "mapped": "Mapped" in type(t).__name__,
+            "operator": f"{t.operator_class.__module__}.{t.operator_class.__qualname__}"
+            if hasattr(t, "operator_class") and isinstance(t.operator_class, type)
+            else f"{type(t).__module__}.{type(t).__qualname__}",
+            "extra_links": sorted(link.name for link in getattr(t, "operator_extra_links", ())),
             "map_index_template": getattr(t, "map_index_template", None),
             "outlets": [{"name": a.name, "uri": a.uri, "group": a.group} for a in t.outlets],
         }
@@ -185,6 +189,7 @@ def _describe_dag(dag: Any) -> dict[str, Any]:
         "timezone": str(getattr(tt, "timezone", "")),
         "start_date": dag.start_date.isoformat() if dag.start_date else None,
         "catchup": dag.catchup,
+        "max_active_runs": dag.max_active_runs,
         "tags": sorted(dag.tags),
         "doc_md": dag.doc_md,
         "fileloc": dag.fileloc,
@@ -257,6 +262,36 @@ def scenario_dagbag(dags: str, good: str, broken: str, many: str) -> dict[str, A
     return out
 
 
+def scenario_connections(values: list[str]) -> list[dict[str, Any]]:
+    """Each ``AIRFLOW_CONN_*`` value parsed by Airflow's own ``Connection`` and by kldrift's parser (which the
+    CLI uses without Airflow), and the webhook URL each gives."""
+    from airflow.sdk import Connection
+
+    from kldrift.connections import connection_fields, parse_connection, webhook_url
+
+    out = []
+    for value in values:
+        if value.lstrip().startswith("{"):
+            conn = Connection.from_json(value, conn_id="probe")
+        else:
+            conn = Connection.from_uri(value, conn_id="probe")
+        theirs, ours = connection_fields(conn), parse_connection(value)
+        out.append({"airflow": theirs, "kldrift": ours, "urls": [webhook_url(theirs), webhook_url(ours)]})
+    return out
+
+
+def scenario_lineage(summary: dict[str, Any]) -> dict[str, Any]:
+    """The OpenLineage datasets kldrift's facets name for a run's summary (the provider's own classes)."""
+    from kldrift.airflow.lineage import lineage
+    from kldrift.summary import RunSummary
+
+    found = lineage(RunSummary.from_json(summary))
+    return {
+        "inputs": [[d.namespace, d.name, sorted(d.inputFacets or {})] for d in found.inputs],
+        "outputs": [[d.namespace, d.name] for d in found.outputs],
+    }
+
+
 def _webhook_server(port: int) -> list[Any]:
     """A local HTTP endpoint in a thread; the JSON bodies POSTed to it."""
     import http.server
@@ -276,6 +311,85 @@ def _webhook_server(port: int) -> list[Any]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return received
+
+
+class FlakyProxy:
+    """An HTTP proxy on 127.0.0.1 in front of an S3-compatible server (moto) that answers ``503 SlowDown``
+    to every attempt of the first ``fail`` bucket listings whose ``prefix`` starts with ``prefix``, as S3
+    does under load.
+
+    The AWS SDK under pyarrow retries a 503 itself; its ``amz-sdk-request: attempt=N`` header tells a new
+    call from a retry, so every attempt of the call is refused and it fails for good (an ``OSError`` in
+    pyarrow), whatever the SDK's retry budget. Every request is recorded (method, path and query, status,
+    attempt header).
+    """
+
+    def __init__(self, upstream: str, *, prefix: str, fail: int = 1) -> None:
+        import http.client
+        import http.server
+        import threading
+        import urllib.parse
+
+        self.log: list[tuple[str, str, int, str]] = []
+        self.fail = fail
+        self.calls = 0
+        lock = threading.Lock()
+        proxy = self
+        target = urllib.parse.urlsplit(upstream)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _relay(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                listing = self.command == "GET" and "list-type" in query
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                attempt = self.headers.get("amz-sdk-request", "")
+                tries = dict(p.strip().partition("=")[::2] for p in attempt.split(";") if "=" in p)
+                with lock:
+                    refuse = listing and query.get("prefix", [""])[0].startswith(prefix)
+                    if refuse and tries.get("attempt", "1") == "1":  # a new call (a retry says attempt=2, ...)
+                        proxy.calls += 1
+                    refuse = refuse and proxy.calls <= proxy.fail
+                if refuse:
+                    error = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+                    proxy.log.append((self.command, self.path, 503, attempt))
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(error)))
+                    self.end_headers()
+                    self.wfile.write(error)
+                    return
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                proxy.log.append((self.command, self.path, resp.status, attempt))
+                self.send_response(resp.status)
+                head = self.command == "HEAD"  # its Content-Length is the object's size: pass it on
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection") and (head or k.lower() != "content-length"):
+                        self.send_header(k, v)
+                if not head:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _relay
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def scenario_dag_test(dags: str, runs: list[list[str]], webhook_port: int | None = None) -> dict[str, Any]:

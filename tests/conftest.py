@@ -10,15 +10,28 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from helpers import write_parquet
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 # Airflow reads its home at import time: point it at a throwaway folder before any test imports it.
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-# CI runs the property tests derandomized (HYPOTHESIS_PROFILE=ci in .ci/run): the same examples on every run,
-# so a red CI is never a dice roll; locally each run explores new ones.
-settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+# How many examples each property test draws is a profile's business, not a test's. Locally (`fast`, the
+# default) a few, and new ones on every run; CI (HYPOTHESIS_PROFILE=ci in .ci/run) many more, derandomized:
+# the same examples on every run, so a red CI is never a dice roll. Every example builds and scores real
+# Arrow tables, so no deadline; generated tables may be slow or large to draw.
+_PROPERTY_TESTS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+settings.register_profile("fast", max_examples=20, **_PROPERTY_TESTS)
+settings.register_profile("ci", max_examples=100, derandomize=True, database=None, print_blob=True, **_PROPERTY_TESTS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo set the Airflow tests run on (``airflow_support.make_demo_data``), built once per session:
+    they only read it, each writing its own configs and outputs elsewhere."""
+    from airflow_support import make_demo_data
+
+    return make_demo_data(tmp_path_factory.mktemp("demo") / "data")
 
 
 @pytest.fixture

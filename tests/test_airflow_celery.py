@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_support import BIN, DRIFT_DAY, airflow_env, free_port, group_alive, make_demo_data, write_config
+from airflow_support import BIN, DRIFT_DAY, airflow_env, free_port, group_alive, write_config
 
 from kldrift import cli
 
@@ -149,12 +149,12 @@ class Api:
 
 
 @pytest.mark.timeout(DEADLINE_S + 240)
-def test_celery_two_workers_share_the_shards(tmp_path: Path) -> None:
+def test_celery_two_workers_share_the_shards(tmp_path: Path, demo_data: Path) -> None:
     pg_bin = _postgres_bin()
     _need("PostgreSQL", pg_bin)
     _need("redis-server", shutil.which("redis-server"))
     assert pg_bin is not None
-    data = make_demo_data(tmp_path / "data")
+    data = demo_data
     configs, out = tmp_path / "configs", tmp_path / "out"
     write_config(configs, "demo", data, out, airflow="{max_shards: 3}")
     logs = tmp_path / "logs"

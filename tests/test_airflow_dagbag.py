@@ -75,6 +75,10 @@ def test_task_graph(parsed: dict[str, Any]) -> None:
     assert demo["count_shard"]["mapped"]
     assert demo["count_shard"]["map_index_template"] == "{{ shard }}"
     assert demo["score_and_write"]["upstream"] == ["count_shard", "plan_shards", "profile"]  # plan: the files counted
+    # Airflow's public API: a classic operator (with the report link) instead of TaskFlow's private class
+    assert demo["score_and_write"]["operator"] == "kldrift.airflow.operators.KLDriftScoreOperator"
+    assert demo["score_and_write"]["extra_links"] == ["Drift report"]
+    assert parsed["good"]["dags"]["kldrift__demo"]["max_active_runs"] == 4  # kldrift.airflow.dags.MAX_ACTIVE_RUNS
     strict = parsed["good"]["dags"]["kldrift__strict"]["tasks"]
     assert sorted(strict) == sorted([*COUNT_TASKS, "check_severity", "deliver_webhook"])
     assert strict["deliver_webhook"]["upstream"] == strict["check_severity"]["upstream"] == ["score_and_write"]
@@ -152,9 +156,65 @@ def test_import_kldrift_airflow_is_light() -> None:
     assert proc.stdout.strip() == "[]"
 
 
-def test_providers_list_shows_kldrift(tmp_path: Path) -> None:
-    proc = run_cli(["airflow", "providers", "list", "-o", "json"], airflow_env(tmp_path / "home"), timeout=120)
+def _airflow_json(args: list[str], env: dict[str, str]) -> Any:
+    proc = run_cli(["airflow", *args, "-o", "json"], env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    providers = {p["package_name"]: p for p in json.loads(proc.stdout[proc.stdout.index("[") :])}
+    return json.loads(proc.stdout[proc.stdout.index("[") :])
+
+
+def test_providers_list_shows_kldrift_and_its_connection_type(tmp_path: Path) -> None:
+    env = airflow_env(tmp_path / "home")
+    providers = {p["package_name"]: p for p in _airflow_json(["providers", "list"], env)}
     assert "kldrift" in providers
     assert "drift" in providers["kldrift"]["description"]
+    hooks = {h["connection_type"]: h for h in _airflow_json(["providers", "hooks"], env)}
+    assert hooks["kldrift_webhook"] == {
+        "connection_type": "kldrift_webhook",
+        "class": "kldrift.airflow.hooks.KLDriftWebhookHook",
+        "conn_id_attribute_name": "kldrift_conn_id",
+        "package_name": "kldrift",
+        "hook_name": "kldrift webhook",
+    }
+    # the form: its own field (the whole URL), and the standard fields relabelled for a webhook
+    widgets = {w["connection_parameter_name"]: w for w in _airflow_json(["providers", "widgets"], env)}
+    assert widgets["extra__kldrift_webhook__webhook_url"]["package_name"] == "kldrift"
+    assert {"field_behaviours": "kldrift_webhook"} in _airflow_json(["providers", "behaviours"], env)
+
+
+def test_a_kldrift_webhook_connection_is_added_and_tested_with_airflow_s_cli(tmp_path: Path) -> None:
+    env = airflow_env(tmp_path / "home", AIRFLOW__CORE__TEST_CONNECTION="Enabled")
+    token = "T0KEN-in-the-connection-7c1d"
+    assert run_cli(["airflow", "db", "migrate"], env, timeout=240).returncode == 0
+    add = ["connections", "add", "team_hook", "--conn-type", "kldrift_webhook", "--conn-host", "hooks.example.com/h"]
+    proc = run_cli(["airflow", *add, "--conn-password", token], env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    listed = {c["conn_id"]: c for c in _airflow_json(["connections", "list"], env)}
+    assert listed["team_hook"]["conn_type"] == "kldrift_webhook"
+    proc = run_cli(["airflow", "connections", "test", "team_hook"], env, timeout=120)  # nothing is posted
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Connection success!" in proc.stdout
+    assert token not in proc.stdout + proc.stderr
+    assert run_cli(["airflow", "connections", "add", "empty", "--conn-type", "kldrift_webhook"], env, timeout=120)
+    proc = run_cli(["airflow", "connections", "test", "empty"], env, timeout=120)
+    assert "connection 'empty' holds no webhook URL: it has neither extra.webhook_url nor a host" in proc.stdout
+
+
+CONNECTIONS = [
+    "kldrift-webhook://:T000%2FB000%2FXXXX@hooks.slack.com%2Fservices",
+    "slackwebhook://:T000%2FB000@hooks.slack.com%2Fservices",
+    "http://:tok@127.0.0.1:8080/http",
+    "https://?webhook_url=https%3A%2F%2Fchat.example%2Fh%3Ftoken%3DT",
+    '{"conn_type": "kldrift_webhook", "extra": {"webhook_url": "https://hooks.example.com/T/B"}}',
+    '{"conn_type": "http", "host": "127.0.0.1", "port": 9, "schema": "http", "password": "hooks/T"}',
+    '{"conn_type": "http", "extra": "{\\"webhook_url\\": \\"https://x.example/T\\"}"}',
+]
+
+
+def test_the_cli_reads_connections_as_airflow_does(tmp_path: Path) -> None:
+    # The CLI parses AIRFLOW_CONN_* itself (it does not import Airflow); Airflow's own Connection must agree.
+    found = run_scenario("connections", {"values": CONNECTIONS}, airflow_env(tmp_path / "home"), timeout=120)
+    for value, result in zip(CONNECTIONS, found, strict=True):
+        theirs, ours = result["airflow"], result["kldrift"]
+        for key in ("conn_type", "host", "port", "password", "extra"):
+            assert (theirs.get(key) or None) == (ours.get(key) or None), (value, key, theirs, ours)
+        assert result["urls"][0] == result["urls"][1], value

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from airflow_support import DRIFT_DAY, DRIFTED, airflow_env, free_port, make_demo_data, run_scenario, write_config
+from airflow_support import DRIFT_DAY, DRIFTED, airflow_env, free_port, run_scenario, write_config
 
 from kldrift import cli
 
@@ -31,9 +31,9 @@ drift_dags("notify", on_failure_callback=KLDriftNotifier(conn_id="kldrift_hook")
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def outcome(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("native")
-    data = make_demo_data(root / "data")
+    data = demo_data
     dags = root / "dags"
     assert cli.main(["-q", "airflow", "init", str(dags)]) == 0
     write_config(dags / "kldrift", "demo", data, root / "out", alerts="{webhook: {conn_id: kldrift_hook, on: warn}}")

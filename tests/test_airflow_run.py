@@ -21,7 +21,6 @@ from airflow_support import (
     QUIET_DAY,
     airflow_env,
     free_port,
-    make_demo_data,
     run_scenario,
     write_config,
 )
@@ -48,8 +47,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(root: Path) -> dict[str, Any]:
-    data = make_demo_data(root / "data")
+def runs(root: Path, demo_data: Path) -> dict[str, Any]:
+    data = demo_data
     configs = root / "configs"
     write_config(configs, "demo", data, root / "out_dag", airflow="{max_shards: 3}")
     port = free_port()
@@ -66,8 +65,8 @@ def runs(root: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def cli_out(root: Path, runs: dict[str, Any]) -> Path:
-    config = write_config(root / "cli", "demo", root / "data", root / "out_cli")
+def cli_out(root: Path, runs: dict[str, Any], demo_data: Path) -> Path:
+    config = write_config(root / "cli", "demo", demo_data, root / "out_cli")
     for day in (DRIFT_DAY, QUIET_DAY):
         assert main(["-q", "run", "--config", str(config), "--date", day]) == 0
     return root / "out_cli"
@@ -89,15 +88,16 @@ def test_run_fans_out_over_shards(runs: dict[str, Any], root: Path) -> None:
     assert len(shards) >= 2  # 3 files, max_shards 3
     assert all(t["state"] == "success" for t in run["tasks"].values())
     assert shards["count_shard[0]"]["rendered_map_index"].startswith("part-000.parquet")
-    planned = run["xcom"]["plan_shards[-1]:return_value"]  # file records: path, size, mtime, row groups
+    planned = run["xcom"]["plan_shards[-1]:return_value"]  # Shard.to_json: file records, missing, absent
     assert len(planned) == len(shards)
-    names = {u["path"].rsplit("/", 1)[-1] for s in planned for u in s}
+    assert all(set(s) == {"files", "missing", "absent", "version"} for s in planned)
+    names = {u["path"].rsplit("/", 1)[-1] for s in planned for u in s["files"]}
     assert names == {f"part-00{i}.parquet" for i in range(3)}
-    assert all(set(u) == {"path", "size", "mtime", "row_groups"} for s in planned for u in s)
+    assert all(set(u) == {"path", "size", "mtime", "row_groups"} for s in planned for u in s["files"])
     # the manifest lists exactly the files the shards counted
     manifest = json.loads((root / "out_dag" / "demo" / f"dt={DRIFT_DAY}" / "manifest.json").read_text())
     manifest_files = manifest["inputs"]["current"]["files"]
-    assert sorted(f["path"] for f in manifest_files) == sorted({u["path"] for s in planned for u in s})
+    assert sorted(f["path"] for f in manifest_files) == sorted({u["path"] for s in planned for u in s["files"]})
     for i in range(len(shards)):  # partial counts are small JSON
         part = run["xcom"][f"count_shard[{i}]:return_value"]
         assert set(part) == {"fingerprint", "rows", "counts", "errors"}

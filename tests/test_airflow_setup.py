@@ -184,14 +184,85 @@ def test_a_webhook_by_conn_id_posts_and_never_records_the_url(
 def test_errors_a_retry_cannot_fix_are_final() -> None:
     assert all(is_permanent(e) for e in (ConfigError("x"), SchemaError("x"), ProfileError("x")))
     assert is_permanent(NoDataError("reference: no such path"))
-    assert not is_permanent(OutputError("disk full"))
-    assert not is_permanent(RuntimeError("?"))
-    causes = [(TimeoutError("s3"), False), (FileNotFoundError("gone"), False), (PermissionError("no"), True)]
-    causes.append((ValueError("not a Parquet file"), True))
-    for cause, final in causes:
-        error = SourceError("x")
-        error.__cause__ = cause  # as `raise SourceError(...) from cause` sets it
-        assert is_permanent(error) is final, cause
+    assert not is_permanent(OutputError("disk full"))  # space is freed, endpoints come back
+    assert not is_permanent(RuntimeError("?"))  # a bug or Airflow's own trouble: retried as Airflow would
+    # whether a retry helps is said where the error is raised, from what failed there
+    for cause, transient in IO_FAILURES.values():
+        error = SourceError.io("x", cause)
+        assert (error.transient, is_permanent(error)) == (transient, not transient), cause
+        assert error.__cause__ is None  # not read from the chain: a re-raise `from None` keeps it
+
+
+# What pyarrow and the OS raise (messages as seen here), and whether a retry may help.
+IO_FAILURES: dict[str, tuple[BaseException, bool]] = {
+    "timeout": (TimeoutError(110, "timed out"), True),
+    "removed-while-read": (FileNotFoundError(2, "No such file or directory"), True),
+    "s3-503": (
+        OSError(
+            "When listing objects under key 'c/' in bucket 'lake': AWS Error SLOW_DOWN during ListObjectsV2 "
+            "operation: Please reduce your request rate."
+        ),
+        True,
+    ),
+    "s3-unreachable": (
+        OSError(
+            "When getting information for key 'cur' in bucket 'lake': AWS Error NETWORK_CONNECTION during "
+            "HeadObject operation: curlCode: 7, Could not connect to server"
+        ),
+        True,
+    ),
+    "s3-denied": (OSError("AWS Error ACCESS_DENIED during ListObjectsV2 operation: Access Denied"), False),
+    "s3-no-bucket": (OSError("AWS Error NO_SUCH_BUCKET during HeadBucket operation: no such bucket"), False),
+    "s3-403": (OSError("AWS Error UNKNOWN (HTTP status 403) during HeadObject operation: No response body."), False),
+    "s3-429": (OSError("AWS Error UNKNOWN (HTTP status 429) during GetObject operation: Too Many Requests"), True),
+    "permission": (PermissionError(13, "Permission denied"), False),
+    "corrupt-footer": (OSError("Couldn't deserialize thrift: No more data to read."), False),
+    "corrupt-page": (OSError("Corrupt snappy compressed data."), False),
+    "not-parquet": (pa.ArrowInvalid("Parquet magic bytes not found in footer."), False),
+}
+
+
+def test_a_file_removed_while_it_is_read_is_transient_and_a_corrupt_one_is_not(tmp_path: Path) -> None:
+    from kldrift.histogram import count
+    from kldrift.pipeline import fit
+    from kldrift.sources import open_source
+
+    path = write_parquet(tmp_path / "a.parquet", pa.table({"x": [1.0, 2.0, 3.0]}))
+    profile = fit(path)
+    scan = open_source(path)  # listed and its footer read: then the file goes
+    path.unlink()
+    with pytest.raises(SourceError, match=r"a\.parquet: no such file \(it was removed while reading\)$") as info:
+        count(profile.spec, scan)
+    assert info.value.transient
+    assert not is_permanent(info.value)
+    path.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")  # pyarrow: OSError("Couldn't deserialize thrift: ...")
+    with pytest.raises(SourceError, match=r"a\.parquet: not a readable Parquet file: Couldn't deserialize") as info:
+        open_source(path)
+    assert is_permanent(info.value)
+
+
+def test_the_current_partition_s_errors_keep_their_class_and_whether_a_retry_helps(tmp_path: Path) -> None:
+    from kldrift.interval import Interval
+    from kldrift.partitions import current_scan
+
+    path = tmp_path / "job.yaml"
+    path.write_text("dataset: w\nreference: r/\ncurrent: 'c/dt={ds}/'\noutput: o/\n")
+    config, day = load_config(path), Interval.for_date("2026-07-15")
+    with pytest.raises(NoDataError, match=r"^current data for 2026-07-15: .*c/dt=2026-07-15: no such file") as info:
+        current_scan(config, day)
+    assert not info.value.transient
+    (tmp_path / "c" / "dt=2026-07-15").mkdir(parents=True)
+    (tmp_path / "c" / "dt=2026-07-15" / "a.parquet").write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+    with pytest.raises(SourceError, match=r"^current data for 2026-07-15: .*a\.parquet: not a readable") as info:
+        current_scan(config, day)
+    assert is_permanent(info.value)
+    assert isinstance(info.value.__cause__, SourceError)  # the first error stays in the chain (-v shows it)
+    again = NoDataError("s3://b/c/: AWS Error NETWORK_CONNECTION", transient=True).again("current data for d")
+    assert (type(again), str(again), again.transient) == (
+        NoDataError,
+        "current data for d: s3://b/c/: AWS Error NETWORK_CONNECTION",
+        True,
+    )
 
 
 def test_waiting_for_data_stops_when_it_is_there_or_at_the_deadline(tmp_path: Path) -> None:

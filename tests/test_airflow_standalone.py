@@ -31,7 +31,6 @@ from airflow_support import (
     airflow_env,
     free_port,
     group_alive,
-    make_demo_data,
     stop_standalone,
     write_config,
 )
@@ -111,8 +110,8 @@ def _tail(log: Path) -> str:
 
 
 @pytest.mark.timeout(DEADLINE_S + 180)
-def test_standalone_runs_the_dag_on_schedule(tmp_path: Path) -> None:
-    data = make_demo_data(tmp_path / "data")
+def test_standalone_runs_the_dag_on_schedule(tmp_path: Path, demo_data: Path) -> None:
+    data = demo_data
     configs, out = tmp_path / "configs", tmp_path / "out"
     # Every minute, always over the drift day's files (the schedule's {ds} is today).
     write_config(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import kldrift
@@ -116,7 +116,6 @@ def _one_line(exc: KLDriftError) -> None:
     assert str(exc)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(table=tables(), include=st.booleans())
 def test_identical_random_data_scores_zero(table: pa.Table, include: bool) -> None:
     config = {"features": {"include": list(table.column_names)}} if include else None
@@ -134,7 +133,6 @@ def test_identical_random_data_scores_zero(table: pa.Table, include: bool) -> No
             assert f.kl == 0.0, f
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(reference=tables(), current=tables())
 def test_any_two_random_tables_compare_or_fail_in_one_line(reference: pa.Table, current: pa.Table) -> None:
     try:

@@ -198,7 +198,7 @@ def test_partition_of_the_date_missing(capsys: pytest.CaptureFixture[str], tmp_p
         result.report.verdict.headline == f"No data: current data for 2026-05-02: {missing}: no such file or directory"
     )
     assert all(f.severity == "insufficient_data" for f in result.report.features)
-    assert result.summary()["worst"] == "critical"
+    assert result.summary().worst == "critical"
 
 
 def test_date_that_is_not_a_date(capsys: pytest.CaptureFixture[str], tmp_path: Path, good: Path) -> None:

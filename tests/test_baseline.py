@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from helpers import write_parquet
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kldrift import cli
@@ -207,7 +207,6 @@ def test_a_fixed_baseline_says_when_it_could_not_calibrate(tmp_path: Path) -> No
     )
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.lists(st.integers(0, 50), min_size=6, max_size=6), min_size=2, max_size=8),
     st.sampled_from(["kl", "kl_reverse", "psi", "jensen_shannon"]),

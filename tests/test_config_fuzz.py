@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kldrift.config import JobConfig, load_config
@@ -59,8 +59,6 @@ raw_text = st.one_of(
     ).map("".join),
 )
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
 
 def _check(path: Path) -> JobConfig | None:
     try:
@@ -74,7 +72,6 @@ def _check(path: Path) -> JobConfig | None:
         return None
 
 
-@FUZZ
 @given(doc=documents)
 def test_random_nested_documents(tmp_path_factory: Any, doc: Any) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "job.yaml"
@@ -91,7 +88,6 @@ def test_random_nested_documents(tmp_path_factory: Any, doc: Any) -> None:
                 assert all(a < b for a, b in zip(col.edges, col.edges[1:], strict=False))
 
 
-@FUZZ
 @given(text=raw_text)
 def test_random_text(tmp_path_factory: Any, text: str) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "job.yaml"
@@ -99,7 +95,6 @@ def test_random_text(tmp_path_factory: Any, text: str) -> None:
     _check(path)
 
 
-@settings(max_examples=100, deadline=None)
 @given(blob=st.binary(max_size=300))
 def test_random_bytes(tmp_path_factory: Any, blob: bytes) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "job.yaml"

@@ -23,9 +23,10 @@ from deltalake import DeltaTable, write_deltalake
 
 import kldrift
 from kldrift.errors import NoDataError, SourceError
+from kldrift.filestamps import file_records, reference_changed
 from kldrift.histogram import count
 from kldrift.pipeline import fit
-from kldrift.sources import file_records, open_source, reference_changed
+from kldrift.sources import open_source
 
 
 def trips(rng: np.random.Generator, n: int, shift: float = 0.0, day: str | None = None) -> pa.Table:

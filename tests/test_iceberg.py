@@ -214,7 +214,7 @@ def test_errors_name_the_table_and_never_a_secret(catalog: tuple[Any, dict[str, 
 
 
 def test_profile_refits_when_rows_are_deleted_from_the_same_files(catalog: tuple[Any, dict[str, str]]) -> None:
-    from kldrift.sources import reference_changed
+    from kldrift.filestamps import reference_changed
 
     cat, props = catalog
     tbl = cat.create_table("db.t", schema=pa.schema([("x", pa.float64())]))

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import kldrift
@@ -33,9 +33,6 @@ from kldrift.histogram import Histogram, count
 from kldrift.kernels import count_edges, count_sorted
 from kldrift.scoring import score
 from kldrift.sources import open_source
-
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-COUNT_SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- divergences ---------------------------------------------------------------------------
 
@@ -57,7 +54,6 @@ def weight_pairs(draw: st.DrawFn) -> tuple[list[float], list[float]]:
 pseudocounts = st.sampled_from([0.0, 0.5, 1.0])
 
 
-@SETTINGS
 @given(
     st.lists(st.floats(allow_nan=True, width=32) | st.sampled_from([0.0, 1.0, -1.0]), max_size=300),
     st.lists(st.floats(-5, 5, width=16), min_size=1, max_size=8, unique=True),
@@ -84,7 +80,6 @@ def test_sorted_quantiles_are_numpy_quantile_to_the_last_bit(values: list[float]
         assert np.array_equal(sorted_quantiles(a, qs), np.quantile(a, qs), equal_nan=True)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.integers(1, 3_000) | st.integers(17_000, 40_000),
     numeric=st.integers(1, 5),
@@ -114,7 +109,6 @@ def test_fitting_does_not_depend_on_how_the_pass_is_grouped(
         assert kldrift.fit(path, config=cfg).to_json() == whole
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.integers(1, 5_000),
     row_group=st.integers(1, 6_000),
@@ -154,7 +148,6 @@ def test_kl_is_non_negative(pq: tuple[list[float], list[float]], alpha: float) -
     assert psi(p, q, pseudocount=alpha) >= -1e-12
 
 
-@SETTINGS
 @given(weight_pairs(), pseudocounts)
 def test_kl_of_a_distribution_with_itself_is_zero(pq: tuple[list[float], list[float]], alpha: float) -> None:
     p, _ = pq
@@ -162,7 +155,6 @@ def test_kl_of_a_distribution_with_itself_is_zero(pq: tuple[list[float], list[fl
     assert js_divergence(p, p, pseudocount=alpha) == 0.0
 
 
-@SETTINGS
 @given(weight_pairs(), st.sampled_from([2.0, 10.0, 1e3, 0.125]))
 def test_scaling_the_counts_leaves_kl_unchanged(pq: tuple[list[float], list[float]], factor: float) -> None:
     p, q = pq
@@ -174,7 +166,6 @@ def test_scaling_the_counts_leaves_kl_unchanged(pq: tuple[list[float], list[floa
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
-@SETTINGS
 @given(weight_pairs(), pseudocounts)
 def test_js_is_symmetric_and_bounded(pq: tuple[list[float], list[float]], alpha: float) -> None:
     p, q = pq
@@ -223,7 +214,6 @@ def split(table: pa.Table, cuts: list[int]) -> list[pa.Table]:
     return [table.slice(lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
 
 
-@COUNT_SETTINGS
 @given(
     tables(min_rows=1),
     tables(),
@@ -249,7 +239,6 @@ def test_counts_of_parts_add_up_to_the_whole(
     assert count(spec, open_source(pa.Table.from_batches(batches, schema=current.schema))) == whole
 
 
-@COUNT_SETTINGS
 @given(tables(min_rows=1), tables())
 def test_scoring_random_data_never_raises(reference: pa.Table, current: pa.Table) -> None:
     report = kldrift.compare(reference, current, config={"min_rows": 0})

@@ -421,6 +421,73 @@ def test_a_reference_replaced_by_other_data_of_the_same_size_is_refitted(
     assert "the reference files changed since this profile was fitted; refitting" in capsys.readouterr().err
 
 
+def test_other_data_behind_a_byte_identical_footer_is_refitted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 20: no statistics, no compression, fixed-width values: the footer (schema, row groups, offsets,
+    # sizes) is the same bytes for any data of as many rows. Only the content tells the files apart.
+    ref = tmp_path / "ref" / "a.parquet"
+
+    def write(values: np.ndarray[Any, Any]) -> None:
+        pq.write_table(pa.table({"x": values}), ref, compression="none", use_dictionary=False, write_statistics=False)
+
+    ref.parent.mkdir()
+    write(RNG.normal(size=N))
+    write_parquet(tmp_path / "cur" / f"dt={DAY}" / "a.parquet", pa.table({"x": RNG.normal(5, 1, N)}))
+    config = _job(tmp_path)
+
+    def worst() -> tuple[str, str]:
+        assert cli.main(["-q", "run", "--config", str(config), "--date", DAY, "--format", "json"]) == 0
+        out, err = capsys.readouterr()
+        return json.loads(out)["verdict"]["worst"], err
+
+    assert worst()[0] == "critical"  # hand: a 5 sd shift
+    scan = kldrift.sources.open_source(ref)
+    from kldrift.filestamps import footer_digest
+
+    footer, size = footer_digest(scan, scan.files[0]), ref.stat().st_size
+    os.utime(ref, (2_000_000_000, 2_000_000_000))  # touched only: the digest says it is the same content
+    assert worst() == ("critical", "")
+    saved = json.loads((tmp_path / "out" / "job" / "profile.json").read_text())["files"]
+    assert [f["mtime"] for f in saved] == [2_000_000_000]  # kept: the next run reads no digest again
+    write(RNG.normal(5, 1, N))  # now the current data's distribution: a fresh compare says ok
+    scan = kldrift.sources.open_source(ref)
+    assert (ref.stat().st_size, footer_digest(scan, scan.files[0])) == (size, footer)  # byte-identical footer
+    severity, err = worst()
+    assert severity == "ok"
+    assert err.strip().endswith(f"refitting ({ref}: its content changed (same size and footer, another SHA-256))")
+
+
+def test_a_profile_without_content_digests_is_refitted_when_a_file_was_modified(tmp_path: Path) -> None:
+    # Profiles saved before kldrift kept a digest cannot tell a copy from new data: refit, and say why.
+    from kldrift.filestamps import file_records, reference_changed
+    from kldrift.sources import open_source
+
+    path = write_parquet(tmp_path / "a.parquet", pa.table({"x": RNG.normal(size=N)}))
+    records = [{k: v for k, v in r.items() if k != "sha256"} for r in file_records(open_source(path))]
+    assert reference_changed(records, open_source(path)) is None  # untouched: nothing read beyond the listing
+    os.utime(path, (2_000_000_000, 2_000_000_000))
+    assert reference_changed(records, open_source(path)) == (
+        f"{path}: modified, and the profile holds no content digest to tell a copy from new data"
+    )
+    write_parquet(tmp_path / "b.parquet", pa.table({"x": [1.0]}))
+    assert (
+        reference_changed(records, open_source(tmp_path)) == f"other files ({tmp_path / 'b.parquet'} added or removed)"
+    )
+
+
+def test_a_reference_file_that_cannot_be_read_for_its_digest_is_a_source_error(tmp_path: Path) -> None:
+    from kldrift.errors import SourceError
+    from kldrift.filestamps import content_digest
+    from kldrift.sources import open_source
+
+    path = write_parquet(tmp_path / "a.parquet", pa.table({"x": [1.0, 2.0]}))
+    scan = open_source(path)
+    path.unlink()
+    with pytest.raises(SourceError, match=rf"^{path}: cannot read the file: .*No such file"):
+        content_digest(scan, scan.files[0])
+
+
 def test_a_hive_key_that_is_also_a_column_is_the_column(tmp_path: Path) -> None:
     write_parquet(tmp_path / "ref" / "region=eu" / "a.parquet", pa.table({"region": ["us", "eu"] * (N // 2)}))
     profile = kldrift.fit(tmp_path / "ref")

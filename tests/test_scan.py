@@ -13,6 +13,7 @@ from helpers import write_parquet
 
 import kldrift
 from kldrift.errors import KLDriftError, SourceError
+from kldrift.files import FileInfo
 from kldrift.scan import Scan
 from kldrift.sources import describe, open_source
 
@@ -127,16 +128,16 @@ def test_subset_and_shards(folder: Path) -> None:
     scan = open_source(folder)
     shards = scan.shards(2)
     assert sum(len(s) for s in shards) == 3
-    assert [p for s in shards for p in s] == [f.path for f in scan.files]  # order kept, nothing lost
+    assert [u for s in shards for u in s] == list(scan.files)  # order kept, nothing lost: whole files
     total = sum(scan.subset(s).count_rows() for s in shards)
     assert total == 12
-    assert scan.shards(10) == [[f.path] for f in scan.files]  # at most one shard per file
+    assert scan.shards(10) == [[f] for f in scan.files]  # at most one shard per file
     assert open_source(TABLE).shards(4) == [[]]
 
 
 def test_subset_of_an_unknown_file(folder: Path) -> None:
     with pytest.raises(SourceError, match=r"/elsewhere\.parquet: not a file of .*data"):
-        open_source(folder).subset(["/elsewhere.parquet"])
+        open_source(folder).subset([FileInfo("/elsewhere.parquet", 10, None)])
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -272,7 +273,6 @@ def test_one_file_of_unequal_row_group_halves_still_gives_two_shards(tmp_path: P
     # 7 row groups split 3 + 4: the smaller first half must not swallow the second (shards by midpoint).
     pq.write_table(pa.table({"x": np.arange(7000.0)}), tmp_path / "one.parquet", row_group_size=1000)
     path = str(tmp_path / "one.parquet")
-    assert open_source(tmp_path / "one.parquet").shards(2) == [
-        [f"{path}#row_groups=0-3"],
-        [f"{path}#row_groups=3-7"],
-    ]
+    shards = open_source(tmp_path / "one.parquet").shards(2)
+    assert [[u.label for u in s] for s in shards] == [[f"{path}#row_groups=0-3"], [f"{path}#row_groups=3-7"]]
+    assert [u.row_groups for s in shards for u in s] == [(0, 3), (3, 7)]

@@ -8,6 +8,7 @@ whatever physical type they were written with (hand: identical counts give p == 
 from __future__ import annotations
 
 import decimal
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -110,15 +111,16 @@ def test_float32_values_land_in_the_bins_of_their_decimals() -> None:
 # --- roles --------------------------------------------------------------------------------------------------
 
 
-def _roles_table() -> pd.DataFrame:
+@functools.cache
+def _roles_table() -> pd.DataFrame:  # the same frame for every test here (read-only): drawn once
     n = 1_000
     rng = np.random.default_rng(7)
     frame = pd.DataFrame(
         {
             "order_id": np.arange(10_000, 10_000 + n),  # strictly increasing: a sequence
-            "user_id": rng.permutation(10**7)[:n],  # unique, named like a key
-            "amount_cents": rng.permutation(10**7)[:n],  # unique but an amount: scored, with a hint
-            "session": [f"s-{v:08x}" for v in rng.permutation(10**7)[:n]],  # unique strings
+            "user_id": rng.choice(10**7, n, replace=False),  # unique, named like a key
+            "amount_cents": rng.choice(10**7, n, replace=False),  # unique but an amount: scored, with a hint
+            "session": [f"s-{v:08x}" for v in rng.choice(10**7, n, replace=False)],  # unique strings
             "fare": rng.gamma(2, 5, n),
             "zone": rng.choice(["a", "b", "c"], n),
             "month": rng.integers(1, 13, n),  # a calendar field
@@ -148,8 +150,9 @@ EXPECTED_ROLES = {
 }
 
 
-@pytest.fixture
-def roles_job(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def roles_job(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp_path = tmp_path_factory.mktemp("roles")
     frame = _roles_table()
     (tmp_path / "ref").mkdir()
     frame.to_parquet(tmp_path / "ref" / "part-0.parquet")

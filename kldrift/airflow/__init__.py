@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kldrift.airflow.dags import drift_config_errors, drift_dags
     from kldrift.airflow.factory import drift_asset
+    from kldrift.airflow.hooks import KLDriftWebhookHook
     from kldrift.airflow.notifier import KLDriftNotifier
     from kldrift.airflow.operators import KLDriftOperator
 
 __all__ = [
     "KLDriftNotifier",
     "KLDriftOperator",
+    "KLDriftWebhookHook",
     "drift_asset",
     "drift_config_errors",
     "drift_dags",
@@ -37,6 +39,7 @@ __all__ = [
 _LAZY = {
     "KLDriftNotifier": "kldrift.airflow.notifier",
     "KLDriftOperator": "kldrift.airflow.operators",
+    "KLDriftWebhookHook": "kldrift.airflow.hooks",
     "drift_asset": "kldrift.airflow.factory",
     "drift_config_errors": "kldrift.airflow.dags",
     "drift_dags": "kldrift.airflow.dags",
@@ -44,7 +47,14 @@ _LAZY = {
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Provider metadata for Airflow's providers manager (``airflow providers list``)."""
+    """Provider metadata for Airflow's providers manager (``airflow providers list``, ``airflow providers hooks``).
+
+    The ``kldrift_webhook`` connection type is declared with its form (``conn-fields``,
+    ``ui-field-behaviour``), as Airflow 3.2+ reads it without importing the hook; the hook class
+    gives the same form to older Airflow versions.
+    """
+    from kldrift.connections import CONN_FIELDS, CONN_TYPE, UI_FIELD_BEHAVIOUR
+
     return {
         "package-name": "kldrift",
         "name": "kldrift",
@@ -52,6 +62,16 @@ def get_provider_info() -> dict[str, Any]:
         "documentation-url": "https://pypi.org/project/kldrift/",
         "integrations": [{"integration-name": "kldrift", "tags": ["software"]}],
         "operators": [{"integration-name": "kldrift", "python-modules": ["kldrift.airflow.operators"]}],
+        "hooks": [{"integration-name": "kldrift", "python-modules": ["kldrift.airflow.hooks"]}],
+        "connection-types": [
+            {
+                "connection-type": CONN_TYPE,
+                "hook-class-name": "kldrift.airflow.hooks.KLDriftWebhookHook",
+                "hook-name": "kldrift webhook",
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
         "notifications": ["kldrift.airflow.notifier.KLDriftNotifier"],
         "extra-links": ["kldrift.airflow.operators.DriftReportLink"],
         "plugins": [{"name": "kldrift", "plugin-class": "kldrift.airflow.plugin.KLDriftPlugin"}],

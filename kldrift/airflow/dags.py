@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import inspect
 import logging
 import os
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from kldrift.airflow.factory import (
     dag_id_for,
     load_jobs,
 )
-from kldrift.airflow.operators import DriftReportLink, RunLineage, fail_fast
+from kldrift.airflow.operators import KLDriftScoreOperator, fail_fast
 
 __all__ = ["DEFAULT_FOLDER", "build_broken_dag", "build_dag", "drift_config_errors", "drift_dags"]
 
@@ -56,14 +56,35 @@ log = logging.getLogger(__name__)
 DEFAULT_FOLDER = "kldrift"
 """Where :func:`drift_dags` looks for configs by default: ``kldrift/`` beside the DAG file."""
 
+MAX_ACTIVE_RUNS = 4
+"""Data intervals of one job scored at once. A catch-up (``catchup: true`` over a year) queues its runs
+instead of starting them all: each run holds up to ``airflow.max_shards`` count tasks, and a backfill
+must not take every worker slot from the other DAGs (Airflow's own default is 16)."""
+
+SENSOR_BACKSTOP = 3600
+"""Seconds the ``wait_for_data`` sensor may run past its deadline (``interval end + airflow.wait``) before
+Airflow stops it: past the deadline it says done by itself, so this only catches a sensor that cannot run."""
+
 Callback = Callable[..., Any]
 
 
-def _folder(folder: str | os.PathLike[str] | None, caller: Mapping[str, Any]) -> Path:
+def _caller_file() -> str | None:
+    """The file of the code that called our caller: the DAG file calling :func:`drift_dags`.
+
+    Airflow has no public way to ask which DAG file is being parsed (its ``DAG`` finds its own
+    ``fileloc`` the same way, from the calling frame); ``inspect.currentframe`` is the documented one.
+    """
+    frame = inspect.currentframe()
+    caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
+    name = caller.f_globals.get("__file__") if caller is not None else None
+    return str(name) if name else None
+
+
+def _folder(folder: str | os.PathLike[str] | None, caller: str | None) -> Path:
     """``$KLDRIFT_CONFIG_DIR`` when set, else ``folder`` relative to the calling DAG file."""
     if os.environ.get(CONFIG_DIR_ENV):
         return Path(os.environ[CONFIG_DIR_ENV])
-    base = Path(str(caller["__file__"])).resolve().parent if caller.get("__file__") else Path.cwd()
+    base = Path(caller).resolve().parent if caller else Path.cwd()
     return base / (folder if folder is not None else DEFAULT_FOLDER)
 
 
@@ -94,7 +115,7 @@ def drift_dags(
     description and docs), so the DAG does not vanish from the UI, and its error is
     the import error of the companion file of :func:`drift_config_errors`.
     """
-    root = _folder(folder, sys._getframe(1).f_globals)
+    root = _folder(folder, _caller_file())
     extra: dict[str, Any] = {
         k: v
         for k, v in {
@@ -132,7 +153,7 @@ def drift_config_errors(folder: str | os.PathLike[str] | None = None) -> list[DA
     errors by file, and an error in the file that defines the DAGs would stop all
     of them. Returns that DAG, or nothing when every config loads.
     """
-    error = config_error(load_jobs(_folder(folder, sys._getframe(1).f_globals))[1])
+    error = config_error(load_jobs(_folder(folder, _caller_file()))[1])
     if error is None:
         return []
     # Not kldrift__...: never the id of a job's DAG (and never bagged, so it clashes with nothing).
@@ -198,29 +219,6 @@ def _default_args(job: Job, extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-@functools.cache
-def _score_operator() -> type:
-    """TaskFlow's operator with the "Drift report" extra link and OpenLineage facets (its own has neither);
-    one class for every DAG of the process."""
-    from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
-
-    class KLDriftScoreOperator(RunLineage, _PythonDecoratedOperator):  # type: ignore[misc]
-        operator_extra_links = (DriftReportLink(),)
-
-        def execute(self, context: Any) -> Any:
-            self._kldrift_summary = super().execute(context)
-            return self._kldrift_summary
-
-    return KLDriftScoreOperator
-
-
-def _score_task(**kwargs: Any) -> Any:
-    """``@task`` with :func:`_score_operator`'s operator."""
-    from airflow.sdk.bases.decorator import task_decorator_factory
-
-    return task_decorator_factory(decorated_operator_class=_score_operator(), **kwargs)
-
-
 def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
     """The DAG of one job config; ``extra`` as the keyword arguments of :func:`drift_dags`."""
     config, path = job.config, job.path
@@ -237,7 +235,7 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
         doc_md=job.doc_md(),
         description=f"KL-divergence drift of {config.dataset} per data interval",
         default_args=_default_args(job, extra),
-        max_active_runs=4,
+        max_active_runs=MAX_ACTIVE_RUNS,
     )
     def kldrift_job() -> None:
         @task(multiple_outputs=False)  # type: ignore[untyped-decorator]
@@ -254,8 +252,8 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
         @task(**quiet)  # type: ignore[untyped-decorator]
         def plan_shards(
             data_interval_start: dt.datetime | None = None, data_interval_end: dt.datetime | None = None
-        ) -> list[list[dict[str, Any]]]:
-            """Group the interval's current files into at most ``airflow.max_shards`` shards of file records."""
+        ) -> list[dict[str, Any]]:
+            """Group the interval's current files into at most ``airflow.max_shards`` shards (``Shard.to_json``)."""
             from kldrift.airflow import tasks
 
             with fail_fast():
@@ -264,44 +262,18 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
 
         @task(map_index_template="{{ shard }}", pool=pool, **quiet)  # type: ignore[untyped-decorator]
         def count_shard(
-            files: list[dict[str, Any]],
+            shard: dict[str, Any],
             profile: dict[str, Any],
             data_interval_start: dt.datetime | None = None,
             data_interval_end: dt.datetime | None = None,
         ) -> dict[str, Any]:
-            """Partial counts of one shard in the profile's bins (small JSON)."""
-            from kldrift.airflow import tasks
-
-            get_current_context()["shard"] = tasks.shard_label(files)
-            with fail_fast():
-                interval = tasks.job_interval(config, data_interval_start, data_interval_end)
-                return tasks.count_shard(path, interval, files, profile)
-
-        @_score_task(outlets=[asset], **quiet)  # type: ignore[untyped-decorator]
-        def score_and_write(
-            profile: dict[str, Any],
-            partials: list[dict[str, Any]],
-            shards: list[list[dict[str, Any]]],
-            data_interval_start: dt.datetime | None = None,
-            data_interval_end: dt.datetime | None = None,
-            outlet_events: Any = None,
-        ) -> dict[str, Any]:
-            """Merge the partial counts, score, write alerts.jsonl / metrics.parquet / manifest.json / the page."""
+            """Partial counts of one shard (``Shard.to_json``) in the profile's bins (small JSON)."""
             from kldrift.airflow import tasks
 
             with fail_fast():
+                get_current_context()["shard"] = tasks.shard_label(shard)
                 interval = tasks.job_interval(config, data_interval_start, data_interval_end)
-                # partials[:] fetches every shard's counts in one request (iterating asks one by one).
-                summary = tasks.score_and_write(path, interval, profile, partials[:], shards)
-            log.info("%s", tasks.summary_line(summary))
-            outlet_events[asset].extra = {
-                "date": summary["date"],
-                "worst": summary["worst"],
-                "paged": summary["paged"],
-                "alerts": summary["alerts"],
-                "path": os.path.dirname(summary["paths"]["alerts"]),
-            }
-            return summary
+                return tasks.count_shard(path, interval, shard, profile)
 
         planned = plan_shards()
         if config.airflow.wait > 0:
@@ -309,7 +281,7 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
             @task.sensor(  # type: ignore[untyped-decorator]
                 poke_interval=config.airflow.poke_interval,
                 # Past the deadline the sensor says done: the timeout is only a backstop.
-                timeout=config.airflow.wait + 2 * config.airflow.poke_interval + 3600,
+                timeout=config.airflow.wait + 2 * config.airflow.poke_interval + SENSOR_BACKSTOP,
                 mode="reschedule",
             )
             def wait_for_data(
@@ -328,8 +300,16 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
 
             wait_for_data() >> planned
         prof = profile()
-        partials = count_shard.partial(profile=prof).expand(files=planned)
-        summary = score_and_write(prof, partials, planned)
+        partials = count_shard.partial(profile=prof).expand(shard=planned)
+        summary = KLDriftScoreOperator(
+            task_id="score_and_write",
+            config_path=path,
+            profile=prof,
+            partials=partials,
+            shards=planned,
+            outlets=[asset],
+            doc_md="Merge the partial counts, score, write alerts.jsonl / metrics.parquet / manifest.json / the page.",
+        ).output
 
         if config.alerts.webhook is not None:
 
@@ -337,11 +317,13 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
             def deliver_webhook(summary: dict[str, Any]) -> dict[str, Any]:
                 """POST the alerts to the config's webhook when the run reaches ``alerts.webhook.on``."""
                 from kldrift.airflow import tasks
+                from kldrift.summary import RunSummary
 
-                if summary.get("webhook") is None:
-                    raise AirflowSkipException(f"paged at {summary['paged']}: below alerts.webhook.on")
+                run = RunSummary.from_json(summary)
+                if run.webhook is None:
+                    raise AirflowSkipException(f"paged at {run.paged}: below alerts.webhook.on")
                 with fail_fast():
-                    return tasks.deliver_webhook(path, summary["webhook"])
+                    return tasks.deliver_webhook(path, run.webhook)
 
             deliver_webhook(summary)
 
@@ -351,8 +333,9 @@ def build_dag(job: Job, extra: Mapping[str, Any] | None = None) -> DAG:
             def check_severity(summary: dict[str, Any]) -> None:
                 """Fail (without retries) when the drift reaches ``alerts.fail_on``, so Airflow alerting fires."""
                 from kldrift.airflow import tasks
+                from kldrift.summary import RunSummary
 
-                reason = tasks.fail_on_message(summary, config.alerts.fail_on)
+                reason = tasks.fail_on_message(RunSummary.from_json(summary), config.alerts.fail_on)
                 if reason is not None:
                     raise AirflowFailException(reason)
 

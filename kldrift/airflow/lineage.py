@@ -7,7 +7,9 @@ and a transport configured, the task that writes a run (``score_and_write``, or 
 * inputs: the current data, with ``dataQualityMetrics`` (its rows; per scored column
   the rows counted) and ``dataQualityAssertions`` (per feature: the alert metric below
   its warn threshold, or not: ``success``, ``expected``, ``actual``, ``severity``), and
-  the reference;
+  the reference; one dataset per path of either, from the manifest's source records
+  (``inputs.*.sources``: paths with commas are whole; tables and frames handed over in
+  memory are no dataset, and are left out);
 * output: the run's folder (alerts.jsonl, metrics.parquet, the page).
 
 The same facets the common.sql check operators emit, so lineage tools show drift
@@ -21,7 +23,10 @@ import json
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kldrift.summary import RunSummary
 
 __all__ = ["dataset_id", "lineage"]
 
@@ -35,10 +40,15 @@ def dataset_id(path: str) -> tuple[str, str]:
     return "file", os.path.abspath(path).rstrip("/")
 
 
-def lineage(summary: Mapping[str, Any]) -> Any:
+def _datasets(records: Any) -> list[tuple[str, str]]:
+    """(namespace, name) of each path a manifest's source records name; data handed over in memory
+    (a ``pyarrow.Table``, a ``DataFrame``: ``{"table": ...}``) is no dataset lineage can name."""
+    return [dataset_id(str(r["path"])) for r in records or () if isinstance(r, Mapping) and r.get("path")]
+
+
+def lineage(summary: RunSummary | None) -> Any:
     """The ``OperatorLineage`` of a run from its summary (``None`` when it wrote no files)."""
-    paths = summary.get("paths") or {}
-    if not paths.get("manifest") or not paths.get("metrics"):
+    if summary is None or not summary.paths.get("manifest") or not summary.paths.get("metrics"):
         return None
     import pyarrow.parquet as pq
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -46,9 +56,9 @@ def lineage(summary: Mapping[str, Any]) -> Any:
     from openlineage.client.facet_v2 import data_quality_assertions_dataset as dqa
     from openlineage.client.facet_v2 import data_quality_metrics_input_dataset as dqm
 
-    with open(paths["manifest"], encoding="utf-8") as fh:
+    with open(summary.paths["manifest"], encoding="utf-8") as fh:
         manifest = json.load(fh)
-    rows = [r for r in pq.read_table(paths["metrics"]).to_pylist() if (r["check"] or "drift") == "drift"]
+    rows = [r for r in pq.read_table(summary.paths["metrics"]).to_pylist() if (r["check"] or "drift") == "drift"]
     assertions = []
     columns = {}
     for r in rows:
@@ -65,26 +75,23 @@ def lineage(summary: Mapping[str, Any]) -> Any:
             )
         )
         columns[r["feature"]] = dqm.ColumnMetrics(count=float(r["n_current"] or 0))
-    table = manifest["inputs"]["current"].get("table") or {}  # a Delta or Iceberg table: its path or name
-    current = str(table.get("table") or manifest["inputs"]["current"]["source"])
-    reference = str(manifest["inputs"]["reference"]["source"])
-    cur_ns, cur_name = dataset_id(current.split(",")[0].strip("[]' "))
-    ref_ns, ref_name = dataset_id(reference.split(",")[0].strip("[]' "))
-    out_ns, out_name = dataset_id(os.path.dirname(paths["metrics"]))
+    inputs_record = manifest["inputs"]
     metrics = dqm.DataQualityMetricsInputDatasetFacet(
-        rowCount=int(summary.get("n_current") or 0),
-        fileCount=len(manifest["inputs"]["current"].get("files") or []),
+        rowCount=summary.n_current,
+        fileCount=len(inputs_record["current"].get("files") or []),
         columnMetrics=columns,
     )
+    facets = {
+        "dataQualityMetrics": metrics,
+        "dataQualityAssertions": dqa.DataQualityAssertionsDatasetFacet(assertions=assertions),
+    }
+    # Every path of the current data carries the run's facets (a weekly job reads seven days' folders).
     inputs = [
-        InputDataset(
-            namespace=cur_ns,
-            name=cur_name,
-            inputFacets={
-                "dataQualityMetrics": metrics,
-                "dataQualityAssertions": dqa.DataQualityAssertionsDatasetFacet(assertions=assertions),
-            },
-        ),
-        InputDataset(namespace=ref_ns, name=ref_name),
+        InputDataset(namespace=ns, name=name, inputFacets=facets)
+        for ns, name in _datasets(inputs_record["current"].get("sources"))
     ]
+    inputs += [
+        InputDataset(namespace=ns, name=name) for ns, name in _datasets(inputs_record["reference"].get("sources"))
+    ]
+    out_ns, out_name = dataset_id(os.path.dirname(summary.paths["metrics"]))
     return OperatorLineage(inputs=inputs, outputs=[OutputDataset(namespace=out_ns, name=out_name)])

@@ -1,13 +1,16 @@
 """``KLDriftOperator``: one task that runs a kldrift job for its data interval, as ``kldrift run`` does.
 
-Also what every kldrift task shares: :func:`fail_fast` (errors a retry cannot
-fix fail the task at once) and :class:`DriftReportLink` (the operator's extra
-link to the run's page in the Airflow UI, served by the kldrift plugin).
+Also the DAG factory's scoring task (:class:`KLDriftScoreOperator`), and what
+every kldrift task shares: :func:`fail_fast` (errors a retry cannot fix fail
+the task at once) and :class:`DriftReportLink` (the extra link to the run's page
+in the Airflow UI, served by the kldrift plugin). Airflow's public API only:
+``airflow.sdk`` and ``airflow.sdk.exceptions``, but for the one import noted below.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -18,11 +21,12 @@ from airflow.sdk.exceptions import AirflowFailException
 from kldrift.airflow.tasks import fail_on_message, is_permanent, job_interval
 from kldrift.config import load_config
 from kldrift.severity import fail_on_level
+from kldrift.summary import RunSummary
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["DriftReportLink", "KLDriftOperator", "RunLineage", "fail_fast", "report_url"]
+__all__ = ["DriftReportLink", "KLDriftOperator", "KLDriftScoreOperator", "RunLineage", "fail_fast", "report_url"]
 
 PLUGIN_PREFIX = "/kldrift"
 
@@ -51,10 +55,11 @@ class DriftReportLink(BaseOperatorLink):  # type: ignore[misc]  # Airflow is unt
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         # Airflow 3 calls this on the worker after the task ran; the api-server only reads the result.
+        # airflow.sdk has no public XCom reader for links: providers import this one (as common.compat does).
         from airflow.sdk.execution_time.xcom import XCom
 
-        summary = XCom.get_value(ti_key=ti_key, key="return_value")
-        if not isinstance(summary, dict) or not summary.get("paths", {}).get("report"):
+        summary = RunSummary.read(XCom.get_value(ti_key=ti_key, key="return_value"))
+        if summary is None or not summary.paths.get("report"):
             return ""
         return report_url(ti_key.dag_id, ti_key.run_id)
 
@@ -63,13 +68,60 @@ class RunLineage:
     """What the operators that write a run share: its summary kept on the operator (``_kldrift_summary``,
     set by ``execute``) and the OpenLineage facets made from it on completion."""
 
-    _kldrift_summary: dict[str, Any] | None = None
+    _kldrift_summary: RunSummary | None = None
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the run's inputs, output and per-feature assertions (see :mod:`kldrift.airflow.lineage`)."""
         from kldrift.airflow.lineage import lineage
 
-        return lineage(self._kldrift_summary or {})
+        return lineage(self._kldrift_summary)
+
+
+class KLDriftScoreOperator(RunLineage, BaseOperator):  # type: ignore[misc]  # Airflow is untyped for mypy here
+    """The DAG factory's ``score_and_write`` task: merge a plan's partial counts, score, write the run's files.
+
+    A classic operator rather than a ``@task``, so that it carries the "Drift report" link and the
+    OpenLineage facets through Airflow's public API (TaskFlow's operator class is private). Its inputs
+    are the other tasks' outputs (XComArgs), passed as template fields: Airflow makes those tasks
+    upstream and resolves their values when this one runs. Returns the run's summary
+    (``RunSummary.to_json``) and sets the extra of the events of its outlet (the job's Asset).
+
+    :param config_path: the job's YAML config.
+    :param profile: the ``profile`` task's output (the profile's path and fingerprint).
+    :param partials: the mapped ``count_shard`` tasks' outputs (partial counts).
+    :param shards: the ``plan_shards`` task's output (the plan's shards, ``Shard.to_json``).
+    """
+
+    template_fields: Sequence[str] = ("profile", "partials", "shards")
+    ui_color = "#e8f0fe"
+    operator_extra_links = (DriftReportLink(),)
+
+    def __init__(self, *, config_path: str, profile: Any, partials: Any, shards: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config_path = config_path
+        self.profile = profile
+        self.partials = partials
+        self.shards = shards
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from kldrift.airflow import tasks
+
+        with fail_fast():
+            config = load_config(self.config_path)
+            interval = job_interval(config, context.get("data_interval_start"), context.get("data_interval_end"))
+            # partials[:] fetches every shard's counts in one request (iterating asks one by one).
+            data = tasks.score_and_write(self.config_path, interval, self.profile, self.partials[:], self.shards)
+        summary = self._kldrift_summary = RunSummary.from_json(data)
+        self.log.info("%s", summary.line())
+        for asset in self.outlets:
+            context["outlet_events"][asset].extra = {
+                "date": summary.date,
+                "worst": summary.worst,
+                "paged": summary.paged,
+                "alerts": list(summary.alerts),
+                "path": os.path.dirname(summary.paths["alerts"]),
+            }
+        return data
 
 
 class KLDriftOperator(RunLineage, BaseOperator):  # type: ignore[misc]  # Airflow is untyped for mypy here
@@ -116,10 +168,17 @@ class KLDriftOperator(RunLineage, BaseOperator):  # type: ignore[misc]  # Airflo
 
     def execute(self, context: Context) -> dict[str, Any]:
         with fail_fast():
-            self._kldrift_summary = self._execute(context)
-            return self._kldrift_summary
+            summary, fail_on = self._execute(context)
+        self._kldrift_summary = summary
+        reason = fail_on_message(summary, fail_on)
+        if reason is not None:
+            # The files are written; keep the summary visible, then fail without retrying
+            # (drift does not go away on a retry).
+            context["ti"].xcom_push(key="return_value", value=summary.to_json())
+            raise AirflowFailException(reason)
+        return summary.to_json()
 
-    def _execute(self, context: Context) -> dict[str, Any]:
+    def _execute(self, context: Context) -> tuple[RunSummary, str]:
         from kldrift.pipeline import run
 
         config = load_config(self.config_path)
@@ -129,22 +188,6 @@ class KLDriftOperator(RunLineage, BaseOperator):  # type: ignore[misc]  # Airflo
             interval = job_interval(config, context.get("data_interval_start"), context.get("data_interval_end"))
         fail_on = fail_on_level(self.fail_on or config.alerts.fail_on, key="fail_on")  # rendered now
         self.log.info("kldrift %s: scoring %s (%s .. %s)", config.dataset, interval.ds, interval.start, interval.end)
-        result = run(config, interval, deliver=self.deliver_webhook)
-        summary = result.summary()
-        summary["deliveries"] = list(result.deliveries)
-        self.log.info(
-            "kldrift %s %s: paged %s; alerts: %s; files: %s",
-            config.dataset,
-            interval.ds,
-            summary["paged"],
-            ", ".join(summary["alerts"]) or "-",
-            result.paths.get("alerts"),
-        )
-        reason = fail_on_message(summary, fail_on)
-        if reason is not None:
-            # The files are written; keep the summary visible, then fail without retrying
-            # (drift does not go away on a retry).
-            context["ti"].xcom_push(key="return_value", value=summary)
-            self._kldrift_summary = summary
-            raise AirflowFailException(reason)
-        return summary
+        summary = run(config, interval, deliver=self.deliver_webhook).summary()
+        self.log.info("%s", summary.line())
+        return summary, fail_on

@@ -35,6 +35,7 @@ from urllib.parse import quote
 from airflow.plugins_manager import AirflowPlugin
 
 from kldrift.airflow.operators import PLUGIN_PREFIX
+from kldrift.summary import RunSummary
 
 __all__ = ["SANDBOX", "KLDriftPlugin", "app"]
 
@@ -51,8 +52,8 @@ GRANT_SECONDS = 12 * 3600
 HEADERS = {"Content-Security-Policy": SANDBOX, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
-def _summaries(dag_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
-    """The kldrift run summaries in XCom for a DAG (one run, or its latest first)."""
+def _summaries(dag_id: str, run_id: str | None = None) -> list[RunSummary]:
+    """The kldrift run summaries in XCom for a DAG (one run, or its latest first) that name a page."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -65,14 +66,14 @@ def _summaries(dag_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
     out = []
     with create_session() as session:
         for row in session.scalars(query.order_by(XComModel.timestamp.desc()).limit(500)):
-            value = XComModel.deserialize_value(row)
-            if isinstance(value, dict) and isinstance(value.get("paths"), dict) and value["paths"].get("report"):
-                out.append(value)
+            summary = RunSummary.read(XComModel.deserialize_value(row))
+            if summary is not None and summary.paths.get("report"):
+                out.append(summary)
     return out
 
 
-def _run_folder(summary: dict[str, Any]) -> Path:
-    return Path(str(summary["paths"]["report"])).parent
+def _run_folder(summary: RunSummary) -> Path:
+    return Path(str(summary.paths["report"])).parent
 
 
 def _note(title: str, text: str, status: int) -> Any:

@@ -1,8 +1,9 @@
 """What each task of a kldrift DAG does: one call into :mod:`kldrift.pipeline` per task.
 
-Tasks pass only small JSON through XCom: the profile's path and fingerprint,
-lists of file paths (the shards), partial counts (``Histogram.to_json``) and
-the run's summary. Every function takes the config's path and loads it again,
+Tasks pass only small JSON through XCom, each of a type that reads it back in
+one place: the profile's path and fingerprint, the plan's shards
+(``Shard.to_json``), partial counts (``Histogram.to_json``) and the run's
+summary (``RunSummary.to_json``). Every function takes the config's path and loads it again,
 so a worker needs the config file and the data, nothing from the scheduler.
 
 Nothing here imports Airflow; the data stack is imported only when a task runs.
@@ -10,6 +11,7 @@ Nothing here imports Airflow; the data stack is imported only when a task runs.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from kldrift.config import JobConfig, load_config
-from kldrift.errors import KLDriftError, OutputError, ProfileError, SourceError
+from kldrift.errors import KLDriftError, OutputError, ProfileError
 from kldrift.interval import Interval
+from kldrift.summary import RunSummary
 
 if TYPE_CHECKING:
     from kldrift.profile import Profile
@@ -59,17 +62,14 @@ def job_interval(config: JobConfig, start: dt.datetime | None, end: dt.datetime 
 
 
 def is_permanent(exc: BaseException) -> bool:
-    """Whether a retry cannot fix ``exc``: a bad config, reference or profile, an empty data interval.
+    """Whether a retry cannot fix ``exc``: a kldrift error its raiser did not mark
+    :attr:`~kldrift.errors.KLDriftError.transient` (a bad config, reference or profile, a corrupt file,
+    a permission, an empty data interval).
 
-    Retried: output errors (a full disk, a webhook down) and sources that failed on I/O
-    (an object store's timeout, a file removed while it was read).
+    Retried: transient errors (an object store's timeout or 503 while listing or reading, a file
+    removed while it was read, a full disk, a webhook down) and anything that is not a kldrift error.
     """
-    if not isinstance(exc, KLDriftError) or isinstance(exc, OutputError):
-        return False
-    if isinstance(exc, SourceError):
-        cause = exc.__cause__
-        return not isinstance(cause, OSError) or isinstance(cause, PermissionError)
-    return True
+    return isinstance(exc, KLDriftError) and not exc.transient
 
 
 def data_ready(config_path: str, interval: Interval, *, now: dt.datetime) -> tuple[bool, str]:
@@ -92,14 +92,9 @@ def data_ready(config_path: str, interval: Interval, *, now: dt.datetime) -> tup
     return False, f"{config.dataset} {interval.ds}: waiting until {deadline.isoformat()} for {shown}"
 
 
-def summary_line(summary: Mapping[str, Any]) -> str:
-    """One log line for a run: its verdict, alerts and where the page is."""
-    alerts = summary.get("alerts") or []
-    shown = ", ".join(alerts[:10]) + (f" and {len(alerts) - 10} more" if len(alerts) > 10 else "")
-    return (
-        f"kldrift {summary.get('dataset')} {summary.get('date')}: {summary.get('worst')}, {summary.get('verdict')}"
-        f"{'; drifted: ' + shown if alerts else ''}; report: {summary.get('paths', {}).get('report', '-')}"
-    )
+def summary_line(summary: object) -> str:
+    """One log line for a run (a summary's JSON): its verdict, alerts and where the page is."""
+    return RunSummary.from_json(summary).line()
 
 
 def _profile_path(config: JobConfig) -> str:
@@ -136,34 +131,29 @@ def _load_profile(info: Mapping[str, Any]) -> Profile:
     return prof
 
 
-def plan_shards(config_path: str, interval: Interval) -> list[list[dict[str, Any]]]:
-    """The interval's current files in at most ``airflow.max_shards`` groups of file records (one mapped task
-    each); the shards and the scoring use these records, so the files listed here are the files counted."""
+def plan_shards(config_path: str, interval: Interval) -> list[dict[str, Any]]:
+    """The interval's current files in at most ``airflow.max_shards`` shards (``Shard.to_json``, one mapped
+    task each); the shards and the scoring read these, so the files listed here are the files counted."""
     from kldrift import pipeline
 
-    return pipeline.plan_shards(load_config(config_path), interval)
+    return [shard.to_json() for shard in pipeline.plan_shards(load_config(config_path), interval)]
 
 
-def shard_label(units: Sequence[Mapping[str, Any]]) -> str:
+def shard_label(shard: Mapping[str, Any]) -> str:
     """A readable name for a mapped count task: its first file (and row groups) and how many follow."""
-    files = [u for u in units if "path" in u]
-    if not files:
-        return "no files (partition missing)" if units else "no files"
-    first = str(files[0]["path"]).rstrip("/").rsplit("/", 1)[-1]
-    if files[0].get("row_groups"):
-        first += "#row_groups={}-{}".format(*files[0]["row_groups"])
-    return first if len(files) == 1 else f"{first} +{len(files) - 1} files"
+    from kldrift.partitions import Shard
+
+    return Shard.from_json(shard).label
 
 
 def count_shard(
-    config_path: str, interval: Interval, units: Sequence[Mapping[str, Any]], profile_info: Mapping[str, Any]
+    config_path: str, interval: Interval, shard: Mapping[str, Any], profile_info: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Partial counts of one shard's files in the profile's bins (``Histogram.to_json``)."""
     from kldrift import pipeline
+    from kldrift.partitions import Shard
 
-    return pipeline.count_shard(
-        load_config(config_path), interval, [dict(u) for u in units], _load_profile(profile_info)
-    )
+    return pipeline.count_shard(load_config(config_path), interval, Shard.from_json(shard), _load_profile(profile_info))
 
 
 def score_and_write(
@@ -171,9 +161,9 @@ def score_and_write(
     interval: Interval,
     profile_info: Mapping[str, Any],
     partials: Iterable[Mapping[str, Any]],
-    shards: Sequence[Sequence[Mapping[str, Any]]],
+    shards: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """Merge the partial counts, score them and write the run's files; the run's summary.
+    """Merge the partial counts, score them and write the run's files; the run's summary (``RunSummary``).
 
     The files are those of ``kldrift run`` for the same interval, byte for byte
     (counts are integers, so their sum does not depend on how files were sharded).
@@ -183,26 +173,24 @@ def score_and_write(
     from kldrift.histogram import Histogram
     from kldrift.outputs.alerts import alert_rows
     from kldrift.outputs.webhook import payload, should_deliver
+    from kldrift.partitions import Shard
     from kldrift.pipeline import finish, planned_files
+    from kldrift.runstore import run_key
 
     config = load_config(config_path)
     prof = _load_profile(profile_info)
     current = Histogram.zero(prof.spec)
     for part in partials:
         current = current + Histogram.from_json(part)
-    from kldrift.runstore import run_key
-
-    scan, missing = planned_files(config, interval, [[dict(u) for u in shard] for shard in shards])
+    scan, missing = planned_files(config, interval, [Shard.from_json(s) for s in shards])
     result = finish(config, interval, prof, current, scan=scan, missing=missing, deliver=False)
-    summary = result.summary()
     hook = config.alerts.webhook
     body = None
     key = run_key(interval)
     if hook is not None and should_deliver(result.report, hook):
         rows = alert_rows(result.report, dataset=config.dataset, date=key)
         body = payload(result.report, rows, dataset=config.dataset, date=key)
-    summary["webhook"] = body
-    return summary
+    return dataclasses.replace(result.summary(), webhook=body).to_json()
 
 
 def deliver_webhook(config_path: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -227,7 +215,7 @@ def deliver_webhook(config_path: str, body: Mapping[str, Any]) -> dict[str, Any]
     return record
 
 
-def fail_on_message(summary: Mapping[str, Any], fail_on: str) -> str | None:
+def fail_on_message(summary: RunSummary, fail_on: str) -> str | None:
     """Why the run must fail under ``fail_on`` (``never``, ``warn``, ``critical``), or ``None``.
 
     The level the run paged at (``alerts.page``) decides, as for ``kldrift run``'s exit code 1.
@@ -235,12 +223,11 @@ def fail_on_message(summary: Mapping[str, Any], fail_on: str) -> str | None:
     from kldrift.severity import Severity, fail_on_level
 
     level = fail_on_level(fail_on, key="fail_on")
-    paged = Severity(summary.get("paged", "ok"))
+    paged = Severity(summary.paged)
     if not paged.reaches(level):
         return None
-    alerts = ", ".join(summary.get("alerts", [])) or "-"
+    alerts = ", ".join(summary.alerts) or "-"
     return (
-        f"kldrift: {summary.get('dataset', '')} {summary.get('date', '')}: {summary.get('verdict') or 'drift'} "
-        f"paged at {paged} (fail_on={level}: {summary.get('page_reason', '')}; drifted: {alerts}); files: "
-        f"{summary.get('paths', {}).get('alerts', '')}"
+        f"kldrift: {summary.dataset} {summary.date}: {summary.verdict or 'drift'} paged at {paged} "
+        f"(fail_on={level}: {summary.page_reason}; drifted: {alerts}); files: {summary.paths.get('alerts', '')}"
     )

@@ -34,7 +34,7 @@ from kldrift.atomic import staged, write_bytes, write_text
 from kldrift.config import JobConfig, Settings
 from kldrift.interval import Interval
 from kldrift.outputs.alerts import alert_rows, render_alerts
-from kldrift.outputs.manifest import versions
+from kldrift.outputs.manifest import source_records, versions
 from kldrift.outputs.metrics import metrics_bytes, metrics_table, with_note
 from kldrift.outputs.webhook import deliver, payload, should_deliver
 from kldrift.redact import redact_url
@@ -136,11 +136,15 @@ def _inputs(config: JobConfig, interval: Interval, profile: Profile, scan: Scan 
     return {
         "reference": {
             "source": redact_url(profile.source),
+            "sources": source_records(config.reference_source()),
             "profile": redact_url(config.profile_path()),
             "files": files(profile.files),
         },
         "current": {
             "source": scan.description if scan is not None else describe(config.current_source(interval)),
+            "sources": source_records(
+                config.current_source(interval), leave_out=frozenset(scan.absent if scan is not None else ())
+            ),
             "files": files({"path": f.path, "size": f.size, "mtime": f.mtime} for f in current),
             "skipped": [redact_url(p) for p in (scan.skipped if scan is not None else ())],
             # the table version read (a Delta version, an Iceberg snapshot): what a rerun reads again

@@ -26,8 +26,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from kldrift.errors import NoDataError, SourceError
+from kldrift.files import Batch, FileInfo, arrow_msg
 from kldrift.redact import redact_text, redact_url
-from kldrift.scan import Batch, FileInfo, Scan, arrow_msg
+from kldrift.scan import Scan
 from kldrift.tables import DeltaSource, TableVersion
 
 __all__ = ["DeltaFiles", "open_delta"]

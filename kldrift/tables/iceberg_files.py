@@ -1,6 +1,6 @@
 """How an Iceberg table's data files are read: columns by field id, delete files applied, a filter's residual.
 
-:class:`IcebergFiles` is the :class:`~kldrift.scan.TableFiles` of an Iceberg scan
+:class:`IcebergFiles` is the :class:`~kldrift.files.TableFiles` of an Iceberg scan
 (:mod:`kldrift.tables.iceberg_table` plans which files and deletes apply). As the
 spec says (https://iceberg.apache.org/spec/#scan-planning):
 
@@ -30,8 +30,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from kldrift.errors import SourceError
+from kldrift.files import Batch, FileInfo, arrow_msg, strip_scheme
 from kldrift.redact import redact_url
-from kldrift.scan import Batch, FileInfo, arrow_msg, strip_scheme
 
 __all__ = ["DeleteFile", "FilePlan", "IcebergFiles"]
 

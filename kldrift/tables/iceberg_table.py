@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from kldrift.errors import NoDataError, SourceError
+from kldrift.files import FileInfo, arrow_msg
 from kldrift.redact import redact_text, redact_url, secret_key
-from kldrift.scan import FileInfo, Scan, arrow_msg
+from kldrift.scan import Scan
 from kldrift.tables import IcebergSource, TableVersion
 from kldrift.tables.iceberg_files import DeleteFile, FilePlan, IcebergFiles
 
