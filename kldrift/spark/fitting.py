@@ -29,7 +29,8 @@ import pyarrow as pa
 
 from kldrift.binning import BinSpec, FeatureSpec, integer_edges, quantile_edges
 from kldrift.config import Settings
-from kldrift.fitting import HOLD_VALUES, PILOT_ROW_GROUPS, Fitter, sample_per_column, select_features
+from kldrift import fitting
+from kldrift.fitting import PILOT_ROW_GROUPS, Fitter, sample_per_column, select_features
 from kldrift.histogram import Histogram
 from kldrift.profile import Profile
 from kldrift.redact import redact_url
@@ -125,7 +126,7 @@ def fit_frames(
         numbers = {n for n in quantiled if fitter.domains[n] == "number"}
         edges = _pilot_edges(frames, settings, quantiled, numbers, pilot)
         fitter = _SparkFitter(plan, settings, total, edges, pandas_index=pandas_index)
-    for group in _groups(fitter.names, fitter.held, HOLD_VALUES):
+    for group in _groups(fitter.names, fitter.held, fitting.HOLD_VALUES):
         _tally(frames, fitter, group)
         fitter.finish_columns(set(group))  # its kept values go before the next group is collected
     fit = fitter.finish()
@@ -172,7 +173,7 @@ def _pilot_edges(
     per_column = sample_per_column(len(names), settings.binning.sample_size)
     stride = max(1, -(-sum(b - a for a, b in ranges) // per_column))
     out = {}
-    for group in _groups(names, dict.fromkeys(names, per_column), HOLD_VALUES):
+    for group in _groups(names, dict.fromkeys(names, per_column), fitting.HOLD_VALUES):
         fn = functools.partial(pilot_partition, layout=frames.layout, names=group, ranges=list(ranges), stride=stride)
         pieces: dict[int, list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]] = {i: [] for i in range(len(group))}
         for r in frames.run(group, fn, PILOT_SCHEMA, with_rows=True).collect():
