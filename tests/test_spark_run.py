@@ -20,6 +20,7 @@ import pytest
 from spark_support import session
 
 import kldrift.spark
+import kldrift.spark.fitting
 from kldrift import fitting
 from kldrift.config import load_config
 from kldrift.errors import KLDriftError, SourceError
@@ -67,6 +68,17 @@ def write_files(folder: Path, t: pa.Table, files: int, row_group: int) -> None:
     bounds = [t.num_rows * i // files for i in range(files + 1)]
     for i, (a, b) in enumerate(itertools.pairwise(bounds)):
         pq.write_table(t.slice(a, b - a), folder / f"part-{i:03d}.parquet", row_group_size=row_group)
+
+
+def write_files_one(path: Path, t: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(t, path, row_group_size=100)
+
+
+def load_settings() -> Any:
+    from kldrift.config import coerce_config
+
+    return coerce_config(None)
 
 
 def write_config(root: Path, name: str, out: str, extra: str = "") -> Path:
@@ -150,3 +162,29 @@ def test_a_file_spark_cannot_read_is_a_source_error(spark: Any, tmp_path: Path) 
     pq.write_table(pa.table({"h": np.array([0.5, 1.5], np.float16)}), path)  # kldrift reads float16; Spark not
     with pytest.raises(SourceError, match=r"half.parquet: Spark cannot read it: .*FLOAT16"):
         frames_of_scan(spark, open_source(str(path)))
+
+
+def test_odd_file_names_are_placed_in_kldrift_order(spark: Any, tmp_path: Path) -> None:
+    # Spark names files by escaped URIs (file:/a%20b): every file must still be found and placed.
+    from kldrift.spark.frames import frames_of_scan
+
+    folder = tmp_path / "dt=2026-11-20 x"
+    t = table(900, 3, 1, 8)
+    for i, name in enumerate(["a b.parquet", "c%20d.parquet", "é+x,y.parquet", "q[1]{2}.parquet"]):
+        write_files_one(folder / name, t.slice(i * 200, 200 + i * 25))
+    scan = open_source(str(folder))
+    frames = frames_of_scan(spark, scan)
+    assert len(frames.parts) == 1  # one schema: one DataFrame
+    # files of 200, 225, 250, 275 rows; in path order "a b", "c%20d", "q[1]{2}", "é+x,y": first rows 0, 200, 425, 700
+    assert sorted(frames.parts[0][1].values()) == [0, 200, 425, 700]
+    profile = kldrift.fit(scan)
+    assert kldrift.spark.fitting.fit_scan(frames, scan, load_settings()).to_json() == profile.to_json()
+
+
+def test_a_file_spark_names_otherwise_is_an_error(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kldrift.spark import frames
+
+    write_files(tmp_path / "d", table(100, 2, 1, 1), files=1, row_group=100)
+    monkeypatch.setattr(frames, "_plain", lambda p: p)  # Spark's URI no longer matches kldrift's path
+    with pytest.raises(SourceError, match=r"part-000.parquet: Spark read a file kldrift did not list in"):
+        frames.frames_of_scan(spark, open_source(str(tmp_path / "d")))

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from kldrift import fitting
 from kldrift.binning import BinSpec, FeatureSpec, integer_edges, quantile_edges
 from kldrift.config import Settings
-from kldrift import fitting
 from kldrift.fitting import PILOT_ROW_GROUPS, Fitter, sample_per_column, select_features
 from kldrift.histogram import Histogram
 from kldrift.profile import Profile
@@ -38,7 +38,7 @@ from kldrift.roles import ColumnPlan, ColumnStats, plan_columns
 from kldrift.scan import Scan
 from kldrift.sources import file_records
 from kldrift.spark.frames import Frames, count_frames, counter_for
-from kldrift.spark.merge import CategoryTotals, category_totals, check_rows, merge, numeric_parts, time_totals
+from kldrift.spark.merge import CategoryTotals, category_totals, check_rows, collect, merge
 from kldrift.spark.partials import (
     PILOT_SCHEMA,
     TALLY_SCHEMA,
@@ -51,14 +51,18 @@ from kldrift.tally import Counts, TestCounts, split_test
 __all__ = ["CategoryTotals", "fit_dataframe", "fit_frames", "fit_scan", "pilot_ranges", "table_pilot_ranges"]
 
 
-def fit_scan(frames: Frames, scan: Scan, settings: Settings) -> Profile:
-    """The profile of a job's reference files, as :func:`kldrift.fitting.fit_profile` fits it, on Spark."""
+def fit_scan(frames: Frames, scan: Scan, settings: Settings, pilot: Frames | None = None) -> Profile:
+    """The profile of a job's reference files, as :func:`kldrift.fitting.fit_profile` fits it, on Spark.
+
+    ``pilot``: the frames of the files that hold the pilot's row groups (``frames`` when not given).
+    """
     plan = select_features(scan, settings)
     return fit_frames(
         frames,
         settings,
         plan,
         pilot=pilot_ranges(scan),
+        pilot_frames=pilot,
         pandas_index=scan.pandas_index(),
         source=redact_url(scan.description),
         files=file_records(scan),
@@ -114,6 +118,7 @@ def fit_frames(
     plan: ColumnPlan,
     *,
     pilot: Sequence[tuple[int, int]],
+    pilot_frames: Frames | None = None,
     pandas_index: Sequence[str],
     source: str,
     files: tuple[dict[str, Any], ...],
@@ -124,7 +129,7 @@ def fit_frames(
     if not fitter.sample_is_complete():
         quantiled = fitter.numeric_quantile_columns()
         numbers = {n for n in quantiled if fitter.domains[n] == "number"}
-        edges = _pilot_edges(frames, settings, quantiled, numbers, pilot)
+        edges = _pilot_edges(pilot_frames or frames, settings, quantiled, numbers, pilot)
         fitter = _SparkFitter(plan, settings, total, edges, pandas_index=pandas_index)
     for group in _groups(fitter.names, fitter.held, fitting.HOLD_VALUES):
         _tally(frames, fitter, group)
@@ -243,14 +248,17 @@ def _tally(frames: Frames, fitter: _SparkFitter, group: list[str]) -> None:
     fn = functools.partial(tally_partition, layout=frames.layout, numeric=numeric, categorical=categorical, times=times)
     from pyspark import StorageLevel
 
-    parts = frames.run(group, fn, TALLY_SCHEMA, with_rows=True).persist(StorageLevel.MEMORY_AND_DISK)
+    parts = frames.run(group, fn, TALLY_SCHEMA, with_rows=True)
+    if categorical:  # two queries read it: compute it once
+        parts = parts.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        check_rows(frames, parts)
-        for name, segments in numeric_parts(parts, list(numeric)).items():
+        got = collect(parts, list(numeric), times)
+        check_rows(frames, got.rows)
+        for name, segments in got.numeric.items():
             fitter.numeric[name] = merge(segments, numeric[name])
+        fitter.times.update(got.times)
         if categorical:
             fitter.totals.update(category_totals(parts, categorical, fitter.settings))
-        if times:
-            fitter.times.update(time_totals(parts, times))
     finally:
-        parts.unpersist()
+        if categorical:
+            parts.unpersist()

@@ -14,10 +14,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
+import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 
@@ -94,11 +97,12 @@ def _col(name: str) -> Any:
 class Frames:
     """A source's rows as Spark DataFrames, with the column types kldrift reads and how rows are ordered.
 
-    ``parts`` are ``(DataFrame, first row, columns it has)``: the first row is ``None`` for a user's
-    DataFrame (rows are placed by their partition: :meth:`layout` counts the partitions' rows once).
+    ``parts`` are ``(DataFrame, first rows, columns it has)``: the first row in kldrift's order of each
+    of its files, by the file's URI as Spark names it (``None`` for a user's DataFrame, whose rows are
+    placed by their partition: :attr:`partition_rows` counts the partitions' rows once).
     """
 
-    parts: tuple[tuple[Any, int | None, frozenset[str]], ...]
+    parts: tuple[tuple[Any, Mapping[str, int] | None, frozenset[str]], ...]
     schema: pa.Schema
     description: str
     rows: int | None = None
@@ -118,7 +122,7 @@ class Frames:
                 if first is None:
                     cols.append(f.monotonically_increasing_id().alias(ROW))
                 else:
-                    cols.append((f.lit(first) + f.col("_metadata.row_index")).alias(ROW))
+                    cols.append((_first_row(first) + f.col("_metadata.row_index")).alias(ROW))
             out.append(df.select(*cols))
         return out
 
@@ -185,27 +189,66 @@ def spark_path(path: str) -> str:
     return path
 
 
-def frames_of_scan(spark: SparkSession, scan: Scan) -> Frames:
-    """The files of a kldrift scan, one DataFrame a file.
+def frames_of_scan(spark: SparkSession, scan: Scan, only: Collection[str] | None = None) -> Frames:
+    """The files of a kldrift scan (or those of them in ``only``) as Spark DataFrames, one a schema.
 
-    Each file is read in its own types (a float32 file beside a float64 one stays float32, as kldrift
-    reads it), and its rows are placed by the file's first row in the scan plus Parquet's row index,
-    whatever partitions Spark makes of it. A scan of whole files only (not a plan's row-group ranges).
+    Files of the same schema are read by one DataFrame; files of another (a float32 file beside
+    float64 ones) by their own, so each is read in its own types, as kldrift reads it. Each row is
+    placed by its file's first row in the scan plus Parquet's row index, whatever partitions Spark
+    makes. A scan of whole files only (not a plan's row-group ranges).
     """
-    parts = []
-    first = 0
+    first: dict[str, int] = {}
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    names: dict[str, frozenset[str]] = {}
+    row = 0
     for info in scan.files:
         if info.row_groups is not None:
             raise KLDriftError(f"{info.path}: kldrift.spark reads whole files, not row-group ranges")
         md = scan._metadata(info)
-        names = frozenset(md.schema.to_arrow_schema().names) - frozenset(scan.duplicates)
+        schema = md.schema.to_arrow_schema()
+        first[info.path] = row
+        row += md.num_rows
+        if only is None or info.path in only:
+            key = tuple((f.name, str(f.type)) for f in schema)
+            groups.setdefault(key, []).append(info.path)
+            names[info.path] = frozenset(schema.names) - frozenset(scan.duplicates)
+    parts = []
+    for paths in groups.values():
         try:
-            df = spark.read.parquet(spark_path(info.path))
+            df = spark.read.parquet(*(spark_path(p) for p in paths))
+            uris = df.inputFiles()
         except Exception as exc:  # Spark raises its own classes (AnalysisException, Py4JJavaError)
-            raise SourceError(f"{info.path}: Spark cannot read it: {_spark_msg(exc)}") from exc
-        parts.append((df, first, names))
-        first += md.num_rows
-    return Frames(tuple(parts), scan.schema, scan.description, rows=first)
+            raise SourceError(f"{paths[0]}: Spark cannot read it: {_spark_msg(exc)}") from exc
+        by_name = {_plain(p): p for p in paths}
+        starts = {}
+        for uri in uris:
+            path = by_name.get(_plain(uri))
+            if path is None:
+                raise SourceError(f"{uri}: Spark read a file kldrift did not list in {scan.description}")
+            starts[_uri_key(uri)] = first[path]
+        parts.append((df, starts, names[paths[0]]))
+    return Frames(tuple(parts), scan.schema, scan.description, rows=row)
+
+
+def _uri_key(uri: str) -> str:
+    # Spark names a local file file:/x in _metadata.file_path and file:///x in inputFiles()
+    return re.sub(r"^file:/+", "file:/", uri)
+
+
+def _plain(path: str) -> str:
+    """A path or URI without its scheme and escapes: what a kldrift path and Spark's URI of it share."""
+    parts = urlsplit(path)
+    if parts.scheme in ("", "file"):
+        return os.path.abspath(unquote(parts.path)) if parts.scheme else os.path.abspath(path)
+    return parts.netloc + unquote(parts.path)
+
+
+def _first_row(starts: Mapping[str, int]) -> Any:
+    f = _pyspark().functions
+    if len(starts) == 1:
+        return f.lit(next(iter(starts.values())))
+    pairs = [f.lit(x) for kv in starts.items() for x in kv]
+    return f.element_at(f.create_map(*pairs), f.regexp_replace(f.col("_metadata.file_path"), "^file:/+", "file:/"))
 
 
 def _spark_msg(exc: BaseException) -> str:

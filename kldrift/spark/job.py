@@ -12,7 +12,8 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from kldrift.config import JobConfig, coerce_config, load_config
+from kldrift.config import JobConfig, Settings, coerce_config, load_config
+from kldrift.fitting import PILOT_ROW_GROUPS
 from kldrift.histogram import Histogram
 from kldrift.interval import Interval
 from kldrift.partitions import current_or_missing
@@ -83,7 +84,7 @@ def run(
     spark = session(spark)
     with job_conf(spark):
         t0 = time.perf_counter()
-        profile = load_or_fit_profile(config, fitter=lambda scan, cfg: fit_scan(frames_of_scan(spark, scan), scan, cfg))
+        profile = load_or_fit_profile(config, fitter=lambda scan, cfg: _fit_files(spark, scan, cfg))
         t1 = time.perf_counter()
         scan, missing = current_or_missing(config, interval)
         t2 = time.perf_counter()
@@ -95,3 +96,9 @@ def run(
             )
     timings = {"profile_s": t1 - t0, "scan_s": t2 - t1, "count_s": time.perf_counter() - t2}
     return finish(config, interval, profile, current, scan=scan, missing=missing, timings=timings, deliver=deliver)
+
+
+def _fit_files(spark: SparkSession, scan: Scan, settings: Settings) -> Profile:
+    """The reference's profile on Spark; its pilot reads only the files that hold the pilot's row groups."""
+    pilot = {f.path for f in scan.spread(PILOT_ROW_GROUPS).files}
+    return fit_scan(frames_of_scan(spark, scan), scan, settings, pilot=frames_of_scan(spark, scan, pilot))

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from kldrift.config import Settings
 from kldrift.errors import KLDriftError
 from kldrift.roles import ColumnStats
@@ -21,7 +23,7 @@ from kldrift.spark.frames import Frames
 from kldrift.spark.partials import NumericPlan, Segment
 from kldrift.tally import NumericFit, TimeFit
 
-__all__ = ["CategoryTotals", "category_totals", "check_rows", "merge", "numeric_parts", "time_totals"]
+__all__ = ["CategoryTotals", "Collected", "category_totals", "check_rows", "collect", "merge"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,28 +54,60 @@ class _MergedTime(TimeFit):
         return ColumnStats(self.n, self.nulls, days=self._periods[0], hours=self._periods[1])
 
 
-def check_rows(frames: Frames, parts: Any) -> None:
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """The small part of a tally pass: numeric segments, timestamp coverage, rows by partition."""
+
+    numeric: dict[str, list[Segment]]
+    times: dict[str, TimeFit]
+    rows: dict[int, int]
+
+
+def collect(parts: Any, numeric: list[str], times: list[str]) -> Collected:
+    """Numeric state, timestamp coverage and rows of every partition, in one query (no category rows)."""
+    segments: dict[str, list[Segment]] = {n: [] for n in numeric}
+    counts = {n: [0, 0] for n in times}
+    periods: dict[str, list[Any]] = {n: [np.zeros(0), np.zeros(0)] for n in times}  # days, hours
+    rows: dict[int, int] = {}
+    for r in parts.where("kind <> 'cat'").select("kind", "col", "period", "even", "odd", "blob").collect():
+        if r.kind == "num":
+            segments[numeric[r.col]].extend(pickle.loads(r.blob))
+        elif r.kind == "time":
+            name = times[r.col]
+            counts[name][0] += int(r.even)
+            counts[name][1] += int(r.odd)
+            periods[name] = [_union(a, b) for a, b in zip(periods[name], pickle.loads(r.blob), strict=True)]
+        else:
+            rows[int(r.period)] = rows.get(int(r.period), 0) + int(r.even)
+    merged: dict[str, TimeFit] = {}
+    for n in times:
+        days, hours = (None if p is None else len(p) for p in periods[n])
+        merged[n] = _MergedTime(counts[n][0], counts[n][1], days, hours)
+    return Collected(segments, merged, rows)
+
+
+_MAX_PERIODS = 1 << 20  # kldrift.tally._MAX_PERIODS: a coverage over it is not counted
+
+
+def _union(a: Any, b: Any) -> Any:
+    """Distinct periods of two parts, ``None`` past kldrift's cap (as its set is once over it)."""
+    if a is None or b is None:
+        return None
+    u = np.union1d(a, b)
+    return None if len(u) > _MAX_PERIODS else u
+
+
+def check_rows(frames: Frames, rows: Mapping[int, int]) -> None:
+    """Refuse a DataFrame whose partitions held other rows than in the layout pass (their order would differ)."""
     if frames.is_files:
         return
-    seen = {
-        int(r.period): int(r.even)
-        for r in parts.where("kind = 'rows'").groupBy("period").sum("even").toDF("period", "even").collect()
-    }
     want = {p: n for p, n in frames.partition_rows.items() if n}
-    if seen != want:
+    if dict(rows) != want:
         raise KLDriftError(
             f"reference {frames.description}: its partitions held other rows on a second pass; "
             "a DataFrame whose rows come from a shuffle or a non-deterministic source must be cached "
             "(df.cache()) or written out before kldrift.spark.fit reads it twice"
         )
-
-
-def numeric_parts(parts: Any, names: list[str]) -> dict[str, list[Segment]]:
-    out: dict[str, list[Segment]] = {n: [] for n in names}
-    if names:
-        for r in parts.where("kind = 'num'").select("col", "blob").toLocalIterator():
-            out[names[r.col]].extend(pickle.loads(r.blob))
-    return out
 
 
 def merge(segments: list[Segment], plan: NumericPlan) -> NumericFit:
@@ -109,77 +143,50 @@ def merge(segments: list[Segment], plan: NumericPlan) -> NumericFit:
 
 
 def category_totals(parts: Any, names: list[str], settings: Settings) -> dict[str, CategoryTotals]:
+    """Each categorical column's totals and the values kldrift may choose, summed inside Spark (one query).
+
+    The values sent are all of a column's when it has at most ``binning.max_categories``, else its
+    ``max_categories`` most frequent by the even rows among those with enough support, ties by value:
+    the ones :meth:`kldrift.fitting.Fitter._categorical` can choose. Spark orders strings by their
+    UTF-8 bytes, which is Python's order of their code points.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     b = settings.binning
-    agg = (
+    value, even, odd = F.col("value"), F.col("even"), F.col("odd")
+    per_col = Window.partitionBy("col")
+    eligible = value.isNotNull() & (2 * even >= F.lit(b.min_category_count))
+    rank = F.row_number().over(Window.partitionBy("col", eligible).orderBy(F.desc("even"), F.asc("value")))
+    ranked = (
         parts.where("kind = 'cat'")
         .groupBy("col", "value")
         .agg(F.sum("even").alias("even"), F.sum("odd").alias("odd"))
-        .persist()
-    )
-    try:
-        head = {
-            r.col: r
-            for r in agg.groupBy("col")
-            .agg(
-                F.count("value").alias("distinct"),
-                F.sum(F.when(F.col("value").isNotNull(), F.col("even") + F.col("odd")).otherwise(0)).alias("total"),
-                F.sum(F.when(F.col("value").isNotNull(), F.col("even")).otherwise(0)).alias("even_total"),
-                F.sum(F.when(F.col("value").isNull(), F.col("even") + F.col("odd")).otherwise(0)).alias("nulls"),
-                F.sum(F.when(F.col("value").isNull(), F.col("odd")).otherwise(0)).alias("odd_nulls"),
-            )
-            .collect()
-        }
-        small = [c for c, r in head.items() if r.distinct <= b.max_categories]
-        eligible = 2 * F.col("even") >= F.lit(b.min_category_count)
-        rank = F.row_number().over(Window.partitionBy("col", eligible).orderBy(F.desc("even"), F.asc("value")))
-        picked = (
-            agg.where(F.col("value").isNotNull())
-            .withColumn("rank", rank)
-            .where(F.col("col").isin(small) | (eligible & (F.col("rank") <= b.max_categories)))
+        .select(
+            "col",
+            "value",
+            "even",
+            "odd",
+            F.count("value").over(per_col).alias("distinct"),
+            F.sum(F.when(value.isNotNull(), even + odd).otherwise(0)).over(per_col).alias("total"),
+            F.sum(F.when(value.isNotNull(), even).otherwise(0)).over(per_col).alias("even_total"),
+            rank.alias("rank"),
+            eligible.alias("eligible"),
         )
-        values: dict[int, dict[str, tuple[int, int]]] = {c: {} for c in head}
-        for r in picked.select("col", "value", "even", "odd").toLocalIterator():
-            values[r.col][r.value] = (int(r.even) + int(r.odd), int(r.even))
-    finally:
-        agg.unpersist()
+    )
+    chosen = F.col("eligible") & (F.col("rank") <= b.max_categories)
+    keep = value.isNull() | (F.col("distinct") <= b.max_categories) | chosen
+    heads: dict[int, tuple[int, int, int]] = {}
+    nulls: dict[int, tuple[int, int]] = {}
+    values: dict[int, dict[str, tuple[int, int]]] = {}
+    for r in ranked.where(keep).collect():
+        heads[r.col] = (int(r.distinct), int(r.total), int(r.even_total))
+        if r.value is None:
+            nulls[r.col] = (int(r.even) + int(r.odd), int(r.odd))
+        else:
+            values.setdefault(r.col, {})[r.value] = (int(r.even) + int(r.odd), int(r.even))
     out = {}
     for i, name in enumerate(names):
-        r = head.get(i)
-        if r is None:  # no partition at all: no rows
-            out[name] = CategoryTotals(0, 0, 0, 0, 0, {})
-            continue
-        out[name] = CategoryTotals(
-            int(r.distinct), int(r.total), int(r.even_total), int(r.nulls), int(r.odd_nulls), values[i]
-        )
-    return out
-
-
-_MAX_PERIODS = 1 << 20  # kldrift.tally._MAX_PERIODS: a coverage over it is not counted
-
-
-def time_totals(parts: Any, names: list[str]) -> dict[str, TimeFit]:
-    from pyspark.sql import functions as F
-
-    rows = {
-        r.col: (int(r.n), int(r.nulls))
-        for r in parts.where("kind = 'time'")
-        .groupBy("col")
-        .agg(F.sum("even").alias("n"), F.sum("odd").alias("nulls"))
-        .collect()
-    }
-    periods: dict[tuple[int, str], int | None] = {}
-    for r in (
-        parts.where("kind in ('day', 'hour')")
-        .groupBy("col", "kind")
-        .agg(F.count_distinct("period").alias("k"), F.max(F.col("period").isNull().cast("int")).alias("over"))
-        .collect()
-    ):
-        periods[(r.col, r.kind)] = None if r.over or r.k > _MAX_PERIODS else int(r.k)
-    out: dict[str, TimeFit] = {}
-    for i, name in enumerate(names):
-        n, nulls = rows.get(i, (0, 0))
-        out[name] = _MergedTime(n, nulls, periods.get((i, "day"), 0), periods.get((i, "hour"), 0))
+        distinct, total, even_total = heads.get(i, (0, 0, 0))  # none: no partition, no rows
+        out[name] = CategoryTotals(distinct, total, even_total, *nulls.get(i, (0, 0)), values.get(i, {}))
     return out

@@ -201,9 +201,9 @@ def tally_partition(
     """One partition's reference tallies: kldrift's pass-one state of each column, at the rows' places.
 
     Rows: ``num`` (one per numeric column: its pickled :class:`Segment` list), ``cat`` (a category's
-    even- and odd-row counts; ``value`` null for the nulls), ``day`` / ``hour`` (a period a timestamp
-    covers; ``period`` null once over kldrift's cap), ``time`` (rows and nulls of a timestamp column)
-    and ``rows`` (the partition's rows, by Spark partition in ``period``, to check the layout held).
+    even- and odd-row counts; ``value`` null for the nulls), ``time`` (a timestamp column's rows and
+    nulls, and the days and hours it covers, pickled; ``None`` once over kldrift's cap) and ``rows``
+    (the partition's rows, by Spark partition in ``period``, to check the layout held).
     """
     names = [*numeric, *categorical, *times]
     t = _Tallies({n: [] for n in numeric}, {n: CategoryFit() for n in categorical}, {n: TimeFit() for n in times})
@@ -270,13 +270,8 @@ def _tally_rows(
         row("cat", i, None, even=fit.halves[0].nulls, odd=fit.halves[1].nulls)
     for i, name in enumerate(times):
         fit_t = t.times[name]
-        row("time", i, even=fit_t.n, odd=fit_t.nulls)
-        for kind, seen in (("day", fit_t.days), ("hour", fit_t.hours)):
-            if seen is None:
-                row(kind, i, period=None)
-            else:
-                for p in seen:
-                    row(kind, i, period=float(p))
+        periods = [None if seen is None else np.array(sorted(seen), np.float64) for seen in (fit_t.days, fit_t.hours)]
+        row("time", i, even=fit_t.n, odd=fit_t.nulls, blob=pickle.dumps(periods, protocol=pickle.HIGHEST_PROTOCOL))
     for p, k in seen_parts.items():
         row("rows", -1, period=float(p), even=k)
     types = [pa.string(), pa.int32(), pa.string(), pa.float64(), pa.int64(), pa.int64(), pa.binary()]
