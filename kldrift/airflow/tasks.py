@@ -32,6 +32,7 @@ __all__ = [
     "job_interval",
     "plan_shards",
     "profile",
+    "run_on_spark",
     "score_and_write",
     "shard_label",
     "summary_line",
@@ -246,3 +247,17 @@ def fail_on_message(summary: Mapping[str, Any], fail_on: str) -> str | None:
         f"reached fail_on={fail_on} (worst {worst}; drifted: {alerts}); files: "
         f"{summary.get('paths', {}).get('alerts', '')}"
     )
+
+
+def run_on_spark(
+    config_path: str, spark: Any, start: dt.datetime | None, end: dt.datetime | None, *, deliver: bool = True
+) -> dict[str, Any]:
+    """The job for an Airflow data interval with its reading and counting on Spark (``@task.pyspark``'s
+    ``spark``); the run's summary, its files those of ``kldrift run`` (see :func:`kldrift.spark.run`)."""
+    from kldrift.spark import run
+
+    config = load_config(config_path)
+    result = run(config, job_interval(config, start, end), spark=spark, deliver=deliver)
+    summary = result.summary()
+    summary["deliveries"] = list(result.deliveries)
+    return summary
