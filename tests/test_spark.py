@@ -103,7 +103,9 @@ def test_compare_equals_kldrift_compare(spark: Any) -> None:
     got = kldrift.spark.compare(ref, cur, config=CONFIG)
     expected = kldrift.compare(ref.toArrow(), cur.toArrow(), config=CONFIG)
     assert repr(got) == repr(expected)  # repr: the reports hold NaN, which == would call different
-    assert got["x"].severity == "critical"  # KL of a 1 sd shift: about 0.5 (= 1/2 for normals), over the 0.25 of critical
+    assert (
+        got["x"].severity == "critical"
+    )  # KL of a 1 sd shift: about 0.5 (= 1/2 for normals), over the 0.25 of critical
     # a profile as the reference gives the same report
     assert repr(kldrift.spark.compare(kldrift.spark.fit(ref, config=CONFIG), cur, config=CONFIG)) == repr(expected)
 
