@@ -155,8 +155,7 @@ class Frames:
     ) -> DataFrame:
         """The union of ``fn``'s results over every part (``mapInArrow``), not yet computed."""
         frames = self.select(columns, with_rows=with_rows)
-        if not frames:
-            raise KLDriftError(f"{self.description}: no data to run on")
+        assert frames, "a Frames has a part: a DataFrame, or a scan's files (a scan has at least one)"
         out = _map(frames[0], fn, ddl)
         for df in frames[1:]:
             out = out.unionAll(_map(df, fn, ddl))
