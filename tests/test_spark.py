@@ -6,6 +6,7 @@ profile's JSON, the histogram, the report's repr (NaN-safe) must be equal, not c
 
 from __future__ import annotations
 
+import decimal
 import sys
 from typing import Any
 
@@ -35,7 +36,7 @@ def _profiles_equal(a: kldrift.Profile, b: kldrift.Profile) -> None:
 
 def mixed(n: int, seed: int, shift: float = 0.0) -> pa.Table:
     """Every kind of column kldrift fits: continuous, heavy value, discrete, nulls and NaN, keys,
-    categories (many, few, with nulls), booleans, a constant, timestamps observed for coverage."""
+    categories (many, few, with nulls), booleans, a constant, decimals, dates, timestamps observed."""
     rng = np.random.default_rng(seed)
     z = rng.normal(shift, 1, n)
     z[rng.random(n) < 0.05] = np.nan
@@ -56,6 +57,8 @@ def mixed(n: int, seed: int, shift: float = 0.0) -> pa.Table:
             "few": few,
             "flag": rng.random(n) < 0.3,
             "at": pa.array(20_717 * 86_400_000_000 + rng.integers(0, 9 * 86_400_000_000, n), pa.timestamp("us", "UTC")),
+            "price": pa.array([decimal.Decimal(int(k)) / 100 for k in rng.integers(0, 10**6, n)], pa.decimal128(9, 2)),
+            "day": pa.array(rng.integers(19_000, 19_400, n).astype(np.int32), pa.date32()),
         }
     )
 
