@@ -14,7 +14,7 @@ import logging
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,10 +198,17 @@ class RunResult:
         )
 
 
-def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Progress | None = None) -> Profile:
+def load_or_fit_profile(
+    config: JobConfig,
+    *,
+    refit: bool = False,
+    on_rows: Progress | None = None,
+    fitter: Callable[[Scan, JobConfig], Profile] | None = None,
+) -> Profile:
     """The job's reference profile: the saved one when it matches the config, else fitted and saved.
 
-    ``reference:`` may itself be a saved profile (``*.json``), used as is.
+    ``reference:`` may itself be a saved profile (``*.json``), used as is. ``fitter`` fits the
+    reference's scan instead of :func:`~kldrift.fitting.fit_profile` (``kldrift.spark`` fits on Spark).
     """
     ref = config.reference_source()
     if isinstance(ref, str) and _is_profile_path(ref):
@@ -227,7 +234,8 @@ def load_or_fit_profile(config: JobConfig, *, refit: bool = False, on_rows: Prog
                 log.warning("%s: the reference files changed since this profile was fitted; refitting (%s)", path, why)
             else:
                 return _refreshed(profile, scan, path)
-    profile = fit_profile(open_source(ref), config, on_rows)
+    scan = open_source(ref)
+    profile = fit_profile(scan, config, on_rows) if fitter is None else fitter(scan, config)
     profile.save(path)
     log.info("saved reference profile %s (%d rows, %d features)", path, profile.rows, len(profile.features))
     return profile

@@ -35,6 +35,7 @@ __all__ = [
     "job_interval",
     "plan_shards",
     "profile",
+    "run_on_spark",
     "score_and_write",
     "shard_label",
     "summary_line",
@@ -231,3 +232,15 @@ def fail_on_message(summary: RunSummary, fail_on: str) -> str | None:
         f"kldrift: {summary.dataset} {summary.date}: {summary.verdict or 'drift'} paged at {paged} "
         f"(fail_on={level}: {summary.page_reason}; drifted: {alerts}); files: {summary.paths.get('alerts', '')}"
     )
+
+
+def run_on_spark(
+    config_path: str, spark: Any, start: dt.datetime | None, end: dt.datetime | None, *, deliver: bool = True
+) -> dict[str, Any]:
+    """The job for an Airflow data interval with its reading and counting on Spark (``@task.pyspark``'s
+    ``spark``); the run's summary, its files those of ``kldrift run`` (see :func:`kldrift.spark.run`)."""
+    from kldrift.spark import run
+
+    config = load_config(config_path)
+    result = run(config, job_interval(config, start, end), spark=spark, deliver=deliver)
+    return result.summary().to_json()  # the deliveries included
