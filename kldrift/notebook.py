@@ -96,7 +96,7 @@ def report_html(report: Any) -> str:
     pairs = sorted(zip(report.features, report.bins, strict=True), key=lambda p: urgency(p[0]))
     rows = [(f, bars_of(b)) for f, b in pairs[:TOP_FEATURES]]
     alerts = [(f, bars) for f, bars in rows if Severity(f.severity).alerting]
-    scored = [(f, bars) for f, bars in rows if f.severity == "ok" and math.isfinite(f.value)]
+    scored = [(f, bars) for f, bars in rows if Severity(f.severity) is Severity.OK and math.isfinite(f.value)]
     charts = alerts[:CHARTS] or scored[:2]
     counts = {s.value: 0 for s in Severity}
     for f in report.features:
@@ -124,7 +124,7 @@ def feature_html(feature: Any, bins: Any | None) -> str:
 def _facts(report: Any) -> str:
     b = report.baseline  # a mapping, or a value with the same names as attributes
     baseline = (b.get("description") if isinstance(b, Mapping) else getattr(b, "description", "")) or "the reference"
-    scored = sum(str(f.severity) in ("ok", "warn", "critical") for f in report.features)
+    scored = sum(Severity(f.severity).scored for f in report.features)
     return (
         f"{scored:,} of {len(report.features):,} features scored · {report.n_current:,} current rows against "
         f"{report.n_reference:,} ({baseline}) · alert metric {report.metric}, significant at "
@@ -135,7 +135,11 @@ def _facts(report: Any) -> str:
 def _findings(report: Any) -> list[tuple[str, str, str]]:
     """Schema changes and run checks worth a line: every schema change, the run checks that are not ``ok``."""
     out = [(str(s.severity), f"schema ({s.change})", s.message) for s in report.schema]
-    out += [(str(c.severity), c.check.replace("_", " "), c.message) for c in report.checks if c.severity != "ok"]
+    out += [
+        (str(c.severity), c.check.replace("_", " "), c.message)
+        for c in report.checks
+        if Severity(c.severity) is not Severity.OK
+    ]
     return sorted(out, key=lambda x: Severity(x[0]).rank)
 
 

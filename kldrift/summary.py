@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kldrift.errors import KLDriftError
+from kldrift.severity import Severity
 
 __all__ = ["RunSummary"]
 
@@ -92,7 +93,7 @@ class RunSummary:
 
     def _paged_note(self) -> str:
         """`` (not paged)`` / `` (paged warn)`` when the page rule decided otherwise than the worst row."""
-        rows = self.worst if self.worst in ("warn", "critical") else "ok"
+        rows = Severity(self.worst) if Severity(self.worst).alerting else Severity.OK
         if self.paged == rows:
             return ""
         return " (not paged)" if self.paged == "ok" else f" (paged {self.paged})"

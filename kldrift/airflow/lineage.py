@@ -25,6 +25,8 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kldrift.severity import Severity
+
 if TYPE_CHECKING:
     from kldrift.summary import RunSummary
 
@@ -63,11 +65,11 @@ def lineage(summary: RunSummary | None) -> Any:
     columns = {}
     for r in rows:
         value = r["value"]
-        scored = r["severity"] in ("ok", "warn", "critical")
+        scored = Severity(r["severity"]).scored
         assertions.append(
             dqa.Assertion(
                 assertion=f"{r['metric']}_below_warn_threshold",
-                success=r["severity"] == "ok",
+                success=Severity(r["severity"]) is Severity.OK,
                 column=r["feature"],
                 severity=r["severity"],
                 expected=f"< {r['threshold_warn']:g}",
