@@ -49,7 +49,6 @@ _CODES = {
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 FORMATS = ("table", "json")
-LEVELS = ("never", "warn", "critical")
 
 
 def _epilog(*codes: int, done: str = "") -> str:
@@ -117,7 +116,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--format", choices=FORMATS, default="table", help=FORMAT)
     c.add_argument(
-        "--fail-on", choices=LEVELS, default="never", help="exit 1 when an alert reaches this severity (default never)"
+        "--fail-on",
+        type=_fail_on,
+        default="never",
+        metavar="{never,warn,critical}",
+        help="exit 1 when the run pages at this severity or above (alerts.page; default never)",
     )
     c.add_argument(
         "--out",
@@ -133,7 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--start", help="interval start (ISO 8601), with --end")
     r.add_argument("--end", help="interval end (ISO 8601, exclusive), with --start")
     r.add_argument(
-        "--fail-on", choices=LEVELS, help="exit 1 when an alert reaches this severity (overrides alerts.fail_on)"
+        "--fail-on",
+        type=_fail_on,
+        metavar="{never,warn,critical}",
+        help="exit 1 when the run pages at this severity or above (alerts.page; overrides alerts.fail_on)",
     )
     r.add_argument("--no-webhook", action="store_true", help="write the files but do not call the webhook")
     r.add_argument("--format", choices=FORMATS, default="table", help=FORMAT)
@@ -196,6 +202,17 @@ def _day(text: str) -> Any:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date like 2026-11-17, got {text!r}") from None
+
+
+def _fail_on(text: str) -> str:
+    """``--fail-on``'s value, checked as every ``fail_on`` is (:func:`kldrift.severity.fail_on_level`)."""
+    from kldrift.errors import ConfigError
+    from kldrift.severity import fail_on_level
+
+    try:
+        return fail_on_level(text, key="--fail-on")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).partition(": ")[2]) from None
 
 
 def _verdict_exit(report: Any, fail_on: str | None, *, source: str) -> int:

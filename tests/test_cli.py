@@ -97,7 +97,10 @@ def test_help_lists_the_exit_codes_each_command_can_return(
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
         (["run", "--date", QUIET], "the following arguments are required: --config"),
         (["compare", "a.parquet"], "the following arguments are required: current"),
-        (["run", "--config", "x.yaml", "--fail-on", "sometimes"], "argument --fail-on: invalid choice: 'sometimes'"),
+        (
+            ["run", "--config", "x.yaml", "--fail-on", "sometimes"],
+            "argument --fail-on: expected never, warn or critical, got 'sometimes'",
+        ),
     ],
     ids=["unknown-command", "run-no-config", "compare-one-path", "bad-choice"],
 )
