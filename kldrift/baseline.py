@@ -82,6 +82,9 @@ class Baseline:
     calibration: Calibration = field(default_factory=Calibration)
     read: tuple[str, ...] = ()
     """Keys of the intervals whose data was read (the rest came from saved metrics)."""
+    known_schema: frozenset[tuple[str, str]] = frozenset()
+    """Schema changes against the reference, ``(column, change)``, that every scored interval of the window
+    showed too: the recent normal, not a change (see :func:`kldrift.pipeline.assess`)."""
 
     @property
     def is_reference(self) -> bool:
@@ -101,6 +104,8 @@ class Earlier:
     """What its run paged at; ``None``: never scored (counted from its data now)."""
     since: str | None = None
     """The level its run was compared with (``baseline_since``)."""
+    schema: frozenset[tuple[str, str]] | None = None
+    """Its run's schema changes against the reference, ``(column, change)``; ``None``: never scored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +221,7 @@ def _saved(config: JobConfig, key: str, profile: Profile) -> tuple[Earlier, Hist
     path = os.path.join(runstore.run_dir(config.dataset_dir(), key), runstore.METRICS)
     if not os.path.isfile(path):
         return None
-    want = ["check", "feature", "severity", "current_counts", "spec_fingerprint", "rows_current"]
+    want = ["check", "feature", "kind", "severity", "current_counts", "spec_fingerprint", "rows_current"]
     try:
         names = set(pq.read_schema(path).names)
         table = pq.read_table(path, columns=[c for c in [*want, "paged", "baseline_since"] if c in names])
@@ -229,7 +234,10 @@ def _saved(config: JobConfig, key: str, profile: Profile) -> tuple[Earlier, Hist
     first = rows[0]
     # Files written before the page rule: the run's worst row is what it paged at.
     paged = Severity(first["paged"]) if first.get("paged") else worst(r["severity"] for r in rows if r["severity"])
-    seen = Earlier(bool(first["rows_current"]), paged if paged.alerting else Severity.OK, first.get("baseline_since"))
+    schema = frozenset((r["feature"], r["kind"]) for r in rows if r["check"] == "schema")
+    seen = Earlier(
+        bool(first["rows_current"]), paged if paged.alerting else Severity.OK, first.get("baseline_since"), schema
+    )
     drift = [r for r in rows if (r["check"] or "drift") == "drift"]
     spec = profile.spec
     if not drift or any(r["spec_fingerprint"] != spec.fingerprint for r in drift):
@@ -280,7 +288,7 @@ class SavedHistory:
                     self.read.append(key)
             self.counts[key] = hist if hist is not None and hist.rows else None
             known = saved[0] if saved is not None else Earlier(True)
-            self.seen[key] = Earlier(self.counts[key] is not None, known.paged, known.since)
+            self.seen[key] = Earlier(self.counts[key] is not None, known.paged, known.since, known.schema)
         return self.seen[key]
 
     def histograms(self, keys: Sequence[str]) -> list[Histogram]:
@@ -364,4 +372,6 @@ def choose_baseline(
         since=window.since,
         method=calibration.method,
     )
-    return Baseline(counts, info, calibration, tuple(history.read))
+    schemas = [e.schema for k in info.used if (e := history.earlier(by_key[k])).schema is not None]
+    known = frozenset.intersection(*schemas) if schemas else frozenset()
+    return Baseline(counts, info, calibration, tuple(history.read), known)

@@ -22,7 +22,7 @@ from kldrift.baseline import Baseline, choose_baseline
 from kldrift.config import JobConfig, Settings, coerce_config
 from kldrift.errors import OutputError, ProfileError
 from kldrift.filestamps import reference_changed, touched_records
-from kldrift.findings import RunCheck, volume_check
+from kldrift.findings import RunCheck, SchemaChange, volume_check
 from kldrift.fitting import Progress, fit_profile
 from kldrift.histogram import Histogram, count
 from kldrift.interval import Interval
@@ -32,6 +32,7 @@ from kldrift.results import DriftReport
 from kldrift.scan import Scan, Source
 from kldrift.schema import schema_changes
 from kldrift.scoring import Findings, TestReference, score
+from kldrift.severity import Severity
 from kldrift.sources import open_source
 from kldrift.summary import RunSummary
 
@@ -108,6 +109,8 @@ def assess(
             conflicts=scan.conflicts,
             duplicates=scan.duplicates,
         )
+    if baseline is not None and baseline.known_schema:  # against a window: the recent normal is no change
+        changes = [_as_in_baseline(c) if (c.column, c.change) in baseline.known_schema else c for c in changes]
     hints = {c.name: c.reason for c in profile.columns if c.scored and c.reason}
     all_checks = list(checks)
     if current.rows == 0 and not any(c.check == "no_data" for c in all_checks):
@@ -125,6 +128,12 @@ def assess(
         calibration=baseline.calibration if baseline is not None else None,
         findings=Findings(changes, all_checks, profile.unscored()),
         baseline=baseline.info if baseline is not None else None,
+    )
+
+
+def _as_in_baseline(change: SchemaChange) -> SchemaChange:
+    return dataclasses.replace(
+        change, severity=Severity.OK, message=f"{change.message} (as in every interval of the baseline: not new)"
     )
 
 

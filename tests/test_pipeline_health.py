@@ -396,3 +396,27 @@ def test_pipeline_health_pages_on_one_broken_column_not_on_a_wobble(
     assert last["verdict"]["page_reason"].startswith("1 feature critical")  # (half the features: dataset drift)
     assert next(f["severity"] for f in last["features"] if f["feature"] == "x") == "critical"
     assert last["baseline"]["calibration"] == "mad"  # ran, though the spread raised no threshold here
+
+
+@pytest.mark.slow
+def test_a_schema_change_every_interval_of_the_window_shows_is_no_news(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every day carries a column the reference lacks (a pandas index, say): against a window of such days it is
+    the recent normal, not a page; a column dropped today still is."""
+    path, dates = step_job(tmp_path, 12, step_from=10_000)
+    for i, d in enumerate(dates):
+        f = tmp_path / "cur" / f"dt={d}" / "p.parquet"
+        table = pq.read_table(f).append_column("__index_level_0__", pa.array(range(400), pa.int64()))
+        write_parquet(f, table.drop_columns(["c"]) if i == len(dates) - 1 else table)
+    path.write_text(path.read_text() + "baseline: {min_intervals: 3}\n")
+    docs = [run_json(path, d, capsys) for d in dates]
+    added = [[s for s in doc["schema"] if s["change"] == "added"][0] for doc in docs]
+    assert [a["severity"] for a in added[:3]] == ["warn"] * 3  # the window too short: against the reference
+    assert [d["verdict"]["paged"] for d in docs[:3]] == ["warn"] * 3
+    assert {a["severity"] for a in added[3:]} == {"ok"}  # every interval of the window showed it
+    assert added[5]["message"].endswith("(as in every interval of the baseline: not new)")
+    assert [d["verdict"]["paged"] for d in docs[3:-1]] == ["ok"] * 8
+    dropped = [s for s in docs[-1]["schema"] if s["change"] == "dropped"]
+    assert [(s["column"], s["severity"]) for s in dropped] == [("c", "critical")]
+    assert docs[-1]["verdict"]["paged"] == "critical"
