@@ -411,7 +411,7 @@ def test_a_schema_change_every_interval_of_the_window_shows_is_no_news(
         write_parquet(f, table.drop_columns(["c"]) if i == len(dates) - 1 else table)
     path.write_text(path.read_text() + "baseline: {min_intervals: 3}\n")
     docs = [run_json(path, d, capsys) for d in dates]
-    added = [[s for s in doc["schema"] if s["change"] == "added"][0] for doc in docs]
+    added = [next(s for s in doc["schema"] if s["change"] == "added") for doc in docs]
     assert [a["severity"] for a in added[:3]] == ["warn"] * 3  # the window too short: against the reference
     assert [d["verdict"]["paged"] for d in docs[:3]] == ["warn"] * 3
     assert {a["severity"] for a in added[3:]} == {"ok"}  # every interval of the window showed it
