@@ -343,9 +343,9 @@ def _options(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str, str]]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from kldrift import cli
+    from kldrift import cliparser
 
-    parser: argparse.ArgumentParser = cli._parser()
+    parser: argparse.ArgumentParser = cliparser.build_parser()
     return parser
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 from helpers import one_error, write_parquet
 
-from kldrift import cli
+from kldrift import cli, cliparser
 
 KLDRIFT = str(Path(sys.executable).with_name("kldrift"))
 DAYS = ("2026-03-01", "2026-03-02")
@@ -121,7 +121,7 @@ def test_into_a_pipe_each_row_stays_one_line(job: Path) -> None:
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:
-    parser = cli._parser()
+    parser = cliparser.build_parser()
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return {"kldrift": parser, **sub.choices}
 

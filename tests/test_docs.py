@@ -23,7 +23,7 @@ from types import ModuleType
 import pytest
 from pydantic import BaseModel
 
-from kldrift import cli
+from kldrift import cli, cliparser
 from kldrift.config import JobConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,7 +210,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def test_the_cli_reference_lists_every_command_and_option() -> None:
     text = hooks.cli_reference()
-    parser = cli._parser()
+    parser = cliparser.build_parser()
     for name, sub in {"": parser, **_subparsers(parser)}.items():
         if name:
             assert f"### `kldrift {name}`" in text
