@@ -22,6 +22,7 @@ import functools
 import json
 import math
 import os
+import types
 import typing
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -341,6 +342,8 @@ def _item_type(cls: type, name: str) -> type:
 def _value(hint: Any, value: Any) -> Any:
     if value is None:
         return math.nan if hint is float else None
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: read as X
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
     if isinstance(hint, type) and hasattr(hint, "from_json"):  # a value that reads its own JSON back
         return hint.from_json(value)
     if isinstance(hint, type) and hasattr(hint, "model_validate"):  # a pydantic model
