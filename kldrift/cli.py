@@ -149,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     h = add("history", "Print each feature's alert metric per run date (the trend).", *done, done="printed")
     h.add_argument("--config", required=True, metavar="FILE", help=CONFIG)
     h.add_argument("--feature", metavar="NAME", help="only this feature")
+    seg = "a segment's rows instead of the whole table's: origin=EWR (repeat for more columns), other"
+    h.add_argument("--segment", action="append", metavar="COLUMN=VALUE", help=seg)
     h.add_argument("--format", choices=FORMATS, default="table", help=FORMAT)
 
     d = add("demo-data", "Write a demo data set (reference + daily partitions) and its config.", *done, done="written")
@@ -304,14 +306,14 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from kldrift.config import load_config
-    from kldrift.history import read_history
+    from kldrift.history import history_table
 
     config = load_config(args.config)
-    df = read_history(config, feature=args.feature)
+    df, title = history_table(config, feature=args.feature, segment=args.segment)
     if args.format == "json":
         say(df.to_json(orient="records", indent=1))  # pandas: NaN as null, dates as text
     elif not args.quiet:
-        print_history(df, title=f"{config.dataset}: {config.metric} per run")
+        print_history(df, title=title)
     return EXIT_OK
 
 

@@ -239,9 +239,8 @@ def measure_features(
         else:
             m = _measure(f, ref, cur, alpha, test.counts.get(f.name), test.pool.get(f.name, ()))
         measured.append(m)
-        labels = tuple(f.labels())
-        ref_counts, cur_counts = tuple(int(v) for v in ref), tuple(int(v) for v in cur)
-        bins.append(FeatureBins(f.name, labels, ref_counts, cur_counts, m.contributions, segment=segment))
+        counts = tuple(int(v) for v in ref), tuple(int(v) for v in cur)
+        bins.append(FeatureBins(f.name, tuple(f.labels()), *counts, m.contributions, segment=segment))
     return measured, tuple(bins)
 
 
@@ -261,8 +260,7 @@ def rate_features(
     ``min_rows`` replaces ``settings.min_rows`` (a segment's ``segments.min_rows``); ``segment`` is recorded
     in every row (``None``: the whole table).
     """
-    alpha = settings.smoothing.pseudocount
-    metric = settings.metric
+    alpha, metric, sig = settings.smoothing.pseudocount, settings.metric, settings.significance.alpha
     cal = calibration or Calibration()
     least = settings.min_rows if min_rows is None else min_rows
     rows = []
@@ -273,15 +271,7 @@ def rate_features(
         value = m.metric(metric)
         severity, message = _severity(m, value, padj, (warn, critical), settings, least)
         message = _describe(
-            severity,
-            message,
-            m,
-            metric,
-            value,
-            padj,
-            (warn, critical),
-            alpha=settings.significance.alpha,
-            calibrated=calibrated,
+            severity, message, m, metric, value, padj, (warn, critical), alpha=sig, calibrated=calibrated
         )
         hint = (hints or {}).get(f.name)
         if hint:
