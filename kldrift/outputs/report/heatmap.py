@@ -106,7 +106,7 @@ def segments_view(rows: Sequence[dict[str, Any]], order: Sequence[str], *, first
             }
         )
     known = [n for n in order if n in cells] + sorted(n for n in cells if n not in order)
-    heat_rows = [{"feature": n, "cells": cells[n]} for n in known]
+    heat_rows: list[dict[str, Any]] = [{"feature": n, "cells": cells[n]} for n in known]
     heat_rows.sort(key=lambda r: min((_rank(c) for c in r["cells"] if c), default=9))
     return {
         "segments": segments,
