@@ -23,15 +23,23 @@ from kldrift.kernels import first_at_least, lower_bounds, upper_bounds
 
 __all__ = ["Index", "bin_categories", "bin_edges", "bin_index", "bin_values"]
 
-Index = np.ndarray[Any, np.dtype[np.intp]]
+Index = np.ndarray[Any, Any]
+"""Each row's bin: an integer array (``int8`` for up to 126 bins, else ``intp``)."""
+_FEW = 16
+"""Bounds or values up to which a compare per bound beats a binary search per row."""
 
 
 def bin_edges(x: np.ndarray[Any, Any], edges: np.ndarray[Any, Any]) -> Index:
     """Each value's bin among ``(-inf, e1), [e1, e2), …, [ek, +inf), null``: :func:`~kldrift.kernels.count_edges`'s."""
     k = len(edges)
-    out = np.zeros(len(x), np.intp)
-    for t in first_at_least(lower_bounds(edges), x.dtype):
-        out += x >= t
+    thr = first_at_least(lower_bounds(edges), x.dtype)
+    out: Index
+    if k <= _FEW:  # the bounds a value reaches, counted one compare at a time (as the kernel counts)
+        out = np.zeros(len(x), np.int8)
+        for t in thr:
+            out += x >= t
+    else:  # NaN sorts last: its bin is set below
+        out = np.searchsorted(thr, x, side="right")
     if x.dtype.kind == "f":
         out[np.isnan(x)] = k + 1
     return out
@@ -44,6 +52,11 @@ def bin_values(x: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> Index:
     out = np.full(len(x), m, np.intp)
     if not m:
         pass
+    elif x.dtype.kind in "iu" and _small_integers(values):  # a table from value to bin, the rest "other"
+        lo, span = int(values[0]), int(values[-1] - values[0])
+        lut = np.full(span + 3, m, np.intp)  # [below, lo .. lo + span, above]
+        lut[values.astype(np.int64) - lo + 1] = np.arange(m)
+        out = lut[np.clip(x, lo - 1, lo + span + 1) - (lo - 1)]
     elif x.dtype.kind in "iu":
         pos = np.minimum(np.searchsorted(values, x), m - 1)
         hit = values[pos] == x
@@ -63,6 +76,16 @@ def bin_values(x: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> Index:
     if x.dtype.kind == "f":
         out[np.isnan(x)] = m + 1
     return out
+
+
+def _small_integers(values: np.ndarray[Any, Any]) -> bool:
+    """Whether ``values`` (ascending) are whole numbers within 65,536 of each other (and of int64's range)."""
+    return (
+        bool(np.all(values == np.round(values)))
+        and abs(values[0]) < 2.0**62
+        and abs(values[-1]) < 2.0**62
+        and values[-1] - values[0] <= 1 << 16
+    )
 
 
 def bin_categories(arr: pa.Array | pa.ChunkedArray, categories: pa.Array) -> Index:

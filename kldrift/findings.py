@@ -124,12 +124,14 @@ def combine_pages(whole: Page, segments: Sequence[tuple[str, Severity, str]], *,
     it were a run of its own) and why; ``alerting``, whether any segment row alerted at all.
     """
     paging = sorted((s for s in segments if s[1].alerting), key=lambda s: s[1].rank)
-    if not paging:
-        if whole.reason or not alerting:
+    if not paging:  # why nothing paged: the whole table's reason, then the segments'
+        if not alerting:
             return whole
         quiet = [f"{label}: {reason}" for label, _, reason in segments if reason]
-        more = f"; and {len(quiet) - 3} more segments" if len(quiet) > 3 else ""
-        return Page(Severity.OK, "; ".join(quiet[:3]) + more, whole.every_alert)
+        more = [f"and {len(quiet) - 3} more segments"] if len(quiet) > 3 else []
+        return Page(
+            Severity.OK, "; ".join([*([whole.reason] if whole.reason else []), *quiet[:3], *more]), whole.every_alert
+        )
     level = worst([whole.level, *(s[1] for s in paging)])
     reasons = [whole.reason] if whole.level.alerting else []
     reasons += [f"{label}: {reason}" for label, _, reason in paging[:5]]

@@ -54,6 +54,7 @@ __all__ = [
     "TestReference",
     "build_report",
     "measure_features",
+    "measure_one",
     "rate_features",
     "score",
     "score_features",
@@ -119,7 +120,7 @@ def _pooled(counts: np.ndarray[Any, Any], pool: Sequence[int]) -> np.ndarray[Any
     return np.append(counts[keep], counts[list(pool)].sum())
 
 
-def _measure(
+def measure_one(
     spec: FeatureSpec,
     ref: Counts,
     cur: Counts,
@@ -127,6 +128,7 @@ def _measure(
     test_ref: Counts | None = None,
     pool: Sequence[int] = (),
 ) -> Measured:
+    """One feature's numbers from its two count vectors (``test_ref``: the counts its G-test compares with)."""
     n_ref, n_cur = int(ref.sum()), int(cur.sum())
     keep = (ref + cur) > 0
     k = int(keep.sum())
@@ -237,7 +239,7 @@ def measure_features(
                 int(ref.sum()), int(cur.sum()), 0, message=errors[f.name], contributions=(_NAN,) * f.n_bins, error=True
             )
         else:
-            m = _measure(f, ref, cur, alpha, test.counts.get(f.name), test.pool.get(f.name, ()))
+            m = measure_one(f, ref, cur, alpha, test.counts.get(f.name), test.pool.get(f.name, ()))
         measured.append(m)
         counts = tuple(int(v) for v in ref), tuple(int(v) for v in cur)
         bins.append(FeatureBins(f.name, tuple(f.labels()), *counts, m.contributions, segment=segment))

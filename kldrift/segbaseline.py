@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from kldrift import runstore
-from kldrift.baseline import Baseline, Earlier, choose_baseline
+from kldrift.baseline import Baseline, Earlier, candidates, choose_baseline
 from kldrift.config import JobConfig
 from kldrift.histogram import Histogram
 from kldrift.interval import Interval
@@ -179,11 +179,14 @@ class _View:
         return out
 
 
-def choose_baselines(config: JobConfig, interval: Interval, profile: Profile) -> tuple[Baseline, list[Baseline]]:
-    """The whole table's baseline and each segment's (windows, calibration and quarantine on its own rows)."""
+def choose_baselines(config: JobConfig, interval: Interval, profile: Profile) -> tuple[Baseline, list[Baseline] | None]:
+    """The whole table's baseline and each segment's (windows, calibration and quarantine on its own rows);
+    ``None`` for the segments when there is no window (each segment is compared with its reference counts)."""
     assert profile.segments is not None
     history = SegmentHistory(config, profile)
     whole = choose_baseline(config, interval, profile, history=history.view(None))
+    if not candidates(config, interval):  # the reference for every segment: nothing to read or calibrate
+        return whole, None
     parts = [
         choose_baseline(config, interval, profile.segment(i), history=history.view(i))
         for i in range(profile.segments.spec.n)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kldrift.binindex import bin_index
 from kldrift.binning import BinSpec, FeatureSpec
@@ -167,6 +168,10 @@ class SegmentedHistogram:
 Plan = tuple[str, Callable[[Any], Any], FeatureSpec]
 
 
+def _encodable(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t)
+
+
 class SegmentCounter:
     """Accumulates batches into a :class:`SegmentedHistogram`: every feature per segment, in one pass.
 
@@ -239,6 +244,8 @@ class SegmentCounter:
     def _one(self, plan: Plan, batch: pa.RecordBatch, codes: np.ndarray[Any, Any]) -> tuple[str, Matrix]:
         name, fn, feature = plan
         column = batch.column(name)
+        if feature.kind == "categorical" and _encodable(column.type):
+            column = pc.dictionary_encode(column)  # hashed once: the kernel and the bins read its indices
         nb = feature.n_bins
         whole = fn(column)
         counts = np.bincount(codes * nb + bin_index(feature, column), minlength=self.n * nb).reshape(self.n, nb)

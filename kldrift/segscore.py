@@ -19,10 +19,12 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from kldrift.baseline import Baseline
+from kldrift.batchscore import measure_segments
 from kldrift.binning import BinSpec
 from kldrift.config import Settings
 from kldrift.divergence import adjust_pvalues
 from kldrift.findings import RunCheck, page
+from kldrift.histogram import Histogram
 from kldrift.profile import Profile
 from kldrift.results import DriftReport, FeatureBins, FeatureDrift, SegmentResults, SegmentSummary
 from kldrift.scoring import Findings, Measured, TestReference, build_report, measure_features, rate_features
@@ -64,12 +66,20 @@ def _volume(seg: Segment, rows: int, expected: float, source: str, settings: Set
     return [RunCheck("volume", severity, message, rows, expected, ratio, seg)]
 
 
-def _expected(base: Baseline | None, own: Profile, total: int, whole: int) -> tuple[float, str]:
+def _expected(base: Baseline | None, own: Histogram, total: int, whole: int) -> tuple[float, str]:
     """Rows a segment is expected to hold: its mean over its baseline window, else its share of the reference."""
     if base is not None and not base.is_reference and base.info.used:
         n = len(base.info.used)
         return base.counts.rows / n, f"its mean over the baseline's {n} intervals"
-    return (own.histogram.rows / whole * total if whole else 0.0), "its share of the reference"
+    return (own.rows / whole * total if whole else 0.0), "its share of the reference"
+
+
+def _test_reference(profile: Profile, i: int) -> TestReference:
+    """Segment ``i``'s odd reference rows, for the features whose G-test compares with them."""
+    seg = profile.segments
+    assert seg is not None
+    counts = {k: v[i] for k, v in seg.test_counts.items() if k in profile.test_pool}
+    return TestReference(counts, {k: profile.test_pool[k] for k in counts})
 
 
 def segment_checks(current: SegmentedHistogram) -> list[RunCheck]:
@@ -120,19 +130,24 @@ def score_segmented(
     sub = BinSpec(tuple(f for f in spec.features if f.name not in seg_profile.spec.columns), spec.fingerprint)
     least = max(settings.min_rows, seg_settings.min_rows)
     segments = seg_profile.spec.segments
-    parts: list[tuple[Segment, list[Measured], Baseline | None, Profile, bool]] = []
-    bins: list[FeatureBins] = []
+    parts: list[tuple[Segment, list[Measured], Baseline | None, Histogram, bool]] = []
+    todo: list[tuple[int, Histogram, Histogram, TestReference | None]] = []
     for i, seg in enumerate(segments):
-        own = profile.segment(i)
+        own = seg_profile.counts.part(i)
         base = segment_baselines[i] if segment_baselines is not None else None
-        ref = base.counts if base is not None else own.histogram
+        ref = base.counts if base is not None else own
         cur = current.part(i)
-        if current.problem or (not cur.rows and not ref.rows):
-            parts.append((seg, [], base, own, False))
-            continue
-        seg_test = None if base is not None and not base.is_reference else TestReference(own.test_counts, own.test_pool)
-        m, b = measure_features(sub, ref, cur, settings, test_reference=seg_test, segment=seg)
-        parts.append((seg, m, base, own, ref.rows >= max(least, 1) and cur.rows >= max(least, 1)))
+        parts.append((seg, [], base, own, ref.rows >= max(least, 1) and cur.rows >= max(least, 1)))
+        if not current.problem and (cur.rows or ref.rows):
+            windowed_i = base is not None and not base.is_reference
+            todo.append((i, ref, cur, None if windowed_i else _test_reference(profile, i)))
+    alpha = settings.smoothing.pseudocount
+    done = measure_segments(
+        sub, [t[1] for t in todo], [t[2] for t in todo], alpha, [t[3] for t in todo], [segments[t[0]] for t in todo]
+    )
+    bins: list[FeatureBins] = []
+    for (i, *_), (m, b) in zip(todo, done, strict=True):
+        parts[i] = (parts[i][0], m, parts[i][2], parts[i][3], parts[i][4])
         bins.extend(b)
     # One correction over every test that can alert: the whole table's and the scorable segments'.
     family = [m.p_value for m in measured]
@@ -160,7 +175,7 @@ def score_segmented(
         at += len(m)
         seg_cal = base.calibration if base is not None else None
         mine = rate_features(sub, m, adj, settings, calibration=seg_cal, min_rows=least, segment=seg) if m else ()
-        ref_rows = base.counts.rows if base is not None else own.histogram.rows
+        ref_rows = base.counts.rows if base is not None else own.rows
         own_checks = []
         if not current.problem and whole_cur.rows:
             expected, source = _expected(base, own, whole_cur.rows, profile.rows)

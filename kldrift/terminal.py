@@ -157,6 +157,15 @@ def print_report(report: Any, fmt: str, *, timings: dict[str, float] | None = No
         names = ", ".join(f"{_cell(c.name)} ({c.role})" for c in report.unscored[:12])
         more = f", +{len(report.unscored) - 12} more" if len(report.unscored) > 12 else ""
         con.print(f"not scored: {names}{more} (features.include scores one anyway)")
+    seg = report.segments
+    if seg is not None:  # the alerting segments, a line each; every figure is in the report and the JSON
+        hot = [s for s in seg.summaries if s.worst.alerting]
+        con.print(f"segments: {len(seg.summaries)} by {', '.join(map(_cell, seg.columns))}, {len(hot)} alerting")
+        for s in hot[:12]:
+            drifted = ", ".join(
+                f"{_cell(f.feature)} ({f.metric} {f.value:.3g})" for f in seg.of(s.segment) if f.severity.alerting
+            )
+            con.print(f"  [{_STYLES[s.worst]}]{s.worst}[/] {_cell(s.segment.label)}: {drifted or _cell(s.page_reason)}")
     verdict = report.verdict
     con.print(f"verdict: [{_STYLES[verdict.worst]}]{verdict.worst.upper()}[/] {_cell(verdict.headline)}")
 
