@@ -19,7 +19,6 @@ from scipy import stats
 
 from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.config import coerce_config
-from kldrift.histogram import Histogram
 from kldrift.profile import Profile
 from kldrift.scoring import Findings
 from kldrift.segcount import SegmentedHistogram
