@@ -198,9 +198,12 @@ class ReportDisplay:
         described = str(info.get("description") or "reference")
         baseline = "reference" if described.startswith("reference") else f"{info.get('window')} window"
         n = len(self.features)
+        seg = getattr(self, "segments", None)
+        hot = sum(Severity(s.worst).alerting for s in seg.summaries) if seg is not None else 0
+        segs = f" · {hot} of {len(seg.summaries)} segments alerting" if seg is not None else ""
         return (
             f"<{type(self).__name__} {n:,} feature{'' if n == 1 else 's'}{': ' + by if by else ''} · "
-            f"worst {self.worst} · {self.metric} vs {baseline}>"
+            f"worst {self.worst}{segs} · {self.metric} vs {baseline}>"
         )
 
     def _repr_html_(self) -> str:
