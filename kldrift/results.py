@@ -231,11 +231,14 @@ class SegmentResults:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SegmentResults:
+        """The value of :meth:`to_json` (written without bins: each feature's bins unknown, not empty of rows)."""
+        features = tuple(_revive(FeatureDrift, r) for r in data["features"])
+        blank = (FeatureBins(f.feature, (), (), (), (), f.segment) for f in features)
         return cls(
             tuple(data["columns"]),
             tuple(_revive(SegmentSummary, r) for r in data["summaries"]),
-            tuple(_revive(FeatureDrift, r) for r in data["features"]),
-            tuple(_revive(FeatureBins, r) for r in data.get("bins", ())),
+            features,
+            tuple(_revive(FeatureBins, r) for r in data["bins"]) if "bins" in data else tuple(blank),
             tuple(_revive(RunCheck, r) for r in data["checks"]),
             int(data.get("tests", 0)),
             int(data.get("min_rows", 0)),

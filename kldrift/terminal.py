@@ -210,6 +210,9 @@ def print_settings(config: Any) -> None:
         f"  pages: {page.critical_features}+ critical features, {page.warn_features}+ at warn, or "
         f"{', '.join(page.checks) or 'no run-level row'}; fail_on {config.alerts.fail_on}",
     ]
+    if config.segments is not None:
+        s = config.segments
+        lines.append(f"  segments: by {', '.join(s.columns)}, at most {s.max}, min_rows {s.min_rows}; each pages alone")
     keys = config.effective()["preset_keys"]
     if keys:
         lines.append(f"  from the preset: {', '.join(keys)}")
@@ -236,6 +239,15 @@ def print_columns(profile: Any) -> None:
             _cell(row["reason"]),
         )
     console().print(t)
+    seg = profile.segments
+    if seg is not None:  # the segments chosen on the reference, largest first, with their share of its rows
+        rows = seg.counts.rows
+        shown = [
+            f"{_cell(s.label)} {n / max(profile.rows, 1):.1%}" for s, n in zip(seg.spec.segments, rows, strict=True)
+        ]
+        if len(shown) > 13:
+            shown = [*shown[:12], f"+{len(shown) - 13} more", shown[-1]]
+        console().print(f"segments by {', '.join(map(_cell, seg.spec.columns))}: {', '.join(shown)}")
 
 
 def print_history(df: Any, *, title: str) -> None:

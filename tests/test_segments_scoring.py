@@ -230,6 +230,12 @@ def test_to_dict_round_trip_and_frames(east_shifts: DriftReport) -> None:
     assert back.segments.features == r.segments.features
     assert back.verdict == r.verdict
     assert r.to_pandas()["segment"].isna().all()  # the whole table's rows
+    small = r.to_dict(bins=False)
+    assert "bins" not in small["segments"]  # `kldrift compare --format json`: no per-bin counts
+    lean = DriftReport.from_dict(small)
+    assert lean.segments is not None
+    assert lean.segments.bins[0].labels == ()
+    assert lean.verdict == r.verdict
 
 
 def test_scored_without_segments_is_unchanged(east_shifts: DriftReport) -> None:
