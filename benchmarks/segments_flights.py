@@ -14,7 +14,10 @@ departure time) or its mean departure delay reached 45 minutes, *calm* below 1 %
 * ``whole``    nothing (the whole table, as today);
 * ``origin``   ``segments: {columns: [origin], max: 50, min_rows: 200}``;
 * ``carrier``  ``segments: {columns: [carrier], max: 50, min_rows: 50}`` (a carrier flies 20 to 170
-  flights a day from New York: 200 rows would leave most of them untested).
+  flights a day from New York: 200 rows would leave most of them untested);
+* ``whole+window``, ``origin+window``, ``carrier+window``: the first three with the 28 days before each day as the baseline
+  and thresholds calibrated on their spread (per segment for ``origin``), the config that kept calm days
+  quiet in ``baseline_study.py``.
 
 Per config it prints the share of days whose drift rows alert (whole table; any segment), per day label,
 and the airport-days that were disrupted on a day the whole table was not: whether the airport's segment
@@ -39,10 +42,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import real_data
 
 DATA = real_data.ROOT / "data" / "segments_flights"
+ORIGIN = "segments: {columns: [origin], max: 50, min_rows: 200}\n"
+WINDOW = (
+    "baseline: {window: rolling, intervals: 28}\n"
+    "thresholds: {warn: 0.1, critical: 0.25, calibrate: {warn_sd: 3, critical_sd: 5}}\n"
+)
 CONFIGS = {
     "whole": "",
-    "origin": "segments: {columns: [origin], max: 50, min_rows: 200}\n",
+    "origin": ORIGIN,
     "carrier": "segments: {columns: [carrier], max: 50, min_rows: 50}\n",
+    "whole+window": WINDOW,
+    "origin+window": ORIGIN + WINDOW,
+    "carrier+window": "segments: {columns: [carrier], max: 50, min_rows: 50}\n" + WINDOW,
 }
 
 
@@ -97,9 +108,10 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         path = DATA / f"{name}.yaml"
-        path.write_text(
-            real_data.CONFIG.format(table="flights").replace("output: out/", f"output: out/{name}/") + CONFIGS[name]
-        )
+        base = real_data.CONFIG.format(table="flights").replace("output: out/", f"output: out/{name}/")
+        if "thresholds:" in CONFIGS[name]:  # the config's own thresholds replace the plain ones
+            base = "".join(line + "\n" for line in base.splitlines() if not line.startswith("thresholds:"))
+        path.write_text(base + CONFIGS[name])
         config = load_config(path)
         records: list[dict[str, Any]] = []
         t0 = time.perf_counter()

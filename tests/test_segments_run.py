@@ -205,3 +205,42 @@ def test_segments_calibrate_on_their_own_intervals(tmp_path: Path) -> None:
     assert seg_rows
     assert all(r["calibrated"] for r in seg_rows)
     assert len({r["threshold_warn"] for r in seg_rows}) == len(seg_rows)  # each segment x feature its own
+
+
+def test_the_page_stays_small_at_50_segments_x_50_features() -> None:
+    """The issue's bound: under 5 MB at 50 segments x 50 features, every segment drifting in every feature
+    (the most rows, cells and charts a page can hold: the charts stop at MAX_CHARTS)."""
+    from kldrift.binning import BinSpec, FeatureSpec
+    from kldrift.config import coerce_config
+    from kldrift.outputs.metrics import metrics_table
+    from kldrift.outputs.report.heatmap import MAX_CHARTS
+    from kldrift.outputs.report.page import render_report
+    from kldrift.profile import Profile
+    from kldrift.scoring import Findings
+    from kldrift.segcount import SegmentedHistogram
+    from kldrift.segments import SegmentSpec
+    from kldrift.segprofile import SegmentProfile
+    from kldrift.segscore import score_segmented
+
+    rng = np.random.default_rng(5)
+    edges = tuple(float(e) for e in np.linspace(-2, 2, 9))
+    spec = BinSpec(tuple(FeatureSpec(f"feature_{i:02d}", "numeric", "number", edges=edges) for i in range(50)))
+    seg = SegmentSpec(("region",), tuple((f"region_{j:02d}",) for j in range(50)))
+
+    def counts(p: np.ndarray[Any, Any]) -> SegmentedHistogram:
+        m = {f.name: np.zeros((seg.n, f.n_bins), np.int64) for f in spec.features}
+        for f in spec.features:
+            m[f.name][:50, :10] = rng.multinomial(1_000, p, size=50)
+        return SegmentedHistogram(spec.fingerprint, seg.fingerprint, (1_000,) * 50 + (0,), m)
+
+    ref = counts(np.full(10, 0.1))
+    profile = Profile(spec, ref.whole(), "", segments=SegmentProfile(seg, ref))
+    shifted = np.array([0.02] * 5 + [0.18] * 5)  # every feature in every segment: KL ~0.4, critical
+    settings = coerce_config({"segments": {"columns": ["region"], "max": 50}})
+    report = score_segmented(profile, counts(shifted), settings, findings=Findings())
+    assert report.segments is not None
+    assert len(report.segments.alerts) == 2_500
+    page = render_report(metrics_table(report, dataset="d", date="2026-03-01"), settings=settings)
+    assert len(page.encode()) < 5_000_000
+    assert page.count('class="feature seg-feature"') == MAX_CHARTS
+    assert page.count('<td class="h4 m-critical">') == 2_500
