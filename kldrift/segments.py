@@ -228,12 +228,10 @@ class Coder:
             parts.append(lut[idx])
             if new is not None and seen is not None:
                 fresh = [j for j, k in enumerate(keys) if k not in seen]
-                if fresh:
-                    rows = np.bincount(idx, minlength=len(keys))
+                rows = np.bincount(idx, minlength=len(keys)) if fresh else np.zeros(0, np.int64)
+                for j in (j for j in fresh if rows[j]):  # a dictionary may hold values no row has
                     mine = new.setdefault(self.spec.columns[i], {})
-                    for j in fresh:
-                        if rows[j]:
-                            mine[keys[j]] = mine.get(keys[j], 0) + int(rows[j])
+                    mine[keys[j]] = mine.get(keys[j], 0) + int(rows[j])
         if not parts:
             return np.zeros(0, np.intp)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)

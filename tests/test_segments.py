@@ -181,6 +181,10 @@ def test_codes_of_one_column_plain_dictionary_and_chunked() -> None:
         }
     )
     assert coder.codes(chunked).tolist() == [0, 2, 1, 2, 0]
+    unused: dict[str, dict[str | None, int]] = {}
+    dictionary = pa.DictionaryArray.from_arrays(pa.array([0, 0], pa.int32()), pa.array(["n", "zz"]))
+    assert coder.codes(pa.table({"r": dictionary}), unused).tolist() == [0, 0]
+    assert unused == {}  # a dictionary's value no row holds is not new data
 
 
 def test_codes_of_two_columns_dense_and_sparse() -> None:
