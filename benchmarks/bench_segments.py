@@ -71,14 +71,15 @@ def config(folder: Path, out: Path, segments: int | None) -> Path:
     return path
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
+def timed(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system: steadier than wall on a shared machine) and peak RSS (MiB)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if status != 0:
         raise SystemExit(f"failed ({status}): {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 
 def main() -> None:
@@ -99,22 +100,27 @@ def main() -> None:
     out = data / "out"
     cfgs = {"plain": config(data, out, None), "segments": config(data, out, args.segments)}
     for name, cfg in cfgs.items():
-        wall, rss = timed([KLDRIFT, "-q", "profile", "--config", str(cfg)])
-        print(f"profile {name:8s} {wall:7.2f} s  {rss:6.0f} MiB (once)", flush=True)
-    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in cfgs}
+        wall, cpu, rss = timed([KLDRIFT, "-q", "profile", "--config", str(cfg)])
+        print(f"profile {name:8s} {wall:7.2f} s  cpu {cpu:6.2f} s  {rss:6.0f} MiB (once)", flush=True)
+    runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cfgs}
     for i in range(args.repeat):
         for name, cfg in cfgs.items():
             cmd = [KLDRIFT, "-q", "run", "--config", str(cfg), "--date", "2026-01-01", "--no-webhook"]
-            wall, rss = timed(cmd)
-            runs[name].append((wall, rss))
-            print(f"round {i + 1}: run {name:8s} {wall:7.2f} s  {rss:6.0f} MiB", flush=True)
-    med = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
-    peak = {k: max(r for _, r in v) for k, v in runs.items()}
+            wall, cpu, rss = timed(cmd)
+            runs[name].append((wall, cpu, rss))
+            print(f"round {i + 1}: run {name:8s} {wall:7.2f} s  cpu {cpu:6.2f} s  {rss:6.0f} MiB", flush=True)
+    wall_med = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
+    cpu_med = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
+    peak = {k: max(r[2] for r in v) for k, v in runs.items()}
+    ratios = [s[0] / p[0] for p, s in zip(runs["plain"], runs["segments"], strict=True)]
     page = out / "seg" / "dt=2026-01-01" / "report.html"
     print(
-        f"\nmedian run: plain {med['plain']:.2f} s, segments {med['segments']:.2f} s: "
-        f"{med['segments'] / med['plain']:.2f}x; peak RSS {peak['plain']:.0f} / {peak['segments']:.0f} MiB; "
-        f"report.html {page.stat().st_size / 1e6:.2f} MB ({args.segments} segments x 50 features)"
+        f"\nmedian run: plain {wall_med['plain']:.2f} s, segments {wall_med['segments']:.2f} s: "
+        f"{wall_med['segments'] / wall_med['plain']:.2f}x wall (per round: median "
+        f"{statistics.median(ratios):.2f}x), {cpu_med['segments'] / cpu_med['plain']:.2f}x cpu "
+        f"({cpu_med['plain']:.2f} / {cpu_med['segments']:.2f} s); peak RSS {peak['plain']:.0f} / "
+        f"{peak['segments']:.0f} MiB; report.html {page.stat().st_size / 1e6:.2f} MB "
+        f"({args.segments} segments x 50 features)"
     )
 
 

@@ -378,7 +378,8 @@ def _segments_note(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def with_note(table: pa.Table) -> pa.Table:
     """``table`` with :func:`run_note` in its footer, under :data:`RUN_NOTE`: the index reads that, not the rows."""
-    note = json.dumps(run_note(table.to_pylist()), separators=(",", ":"), allow_nan=False)
+    lists = [f.name for f in table.schema if pa.types.is_list(f.type)]  # per-bin counts: not in a note
+    note = json.dumps(run_note(table.drop_columns(lists).to_pylist()), separators=(",", ":"), allow_nan=False)
     return table.replace_schema_metadata({RUN_NOTE: note})
 
 
