@@ -54,7 +54,7 @@ def bin_values(x: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> Index:
         pass
     elif x.dtype.kind in "iu" and _small_integers(values):  # a table from value to bin, the rest "other"
         lo, span = int(values[0]), int(values[-1] - values[0])
-        lut = np.full(span + 3, m, np.intp)  # [below, lo .. lo + span, above]
+        lut = np.full(span + 3, m, np.int8 if m < 126 else np.intp)  # [below, lo .. lo + span, above]
         lut[values.astype(np.int64) - lo + 1] = np.arange(m)
         out = lut[np.clip(x, lo - 1, lo + span + 1) - (lo - 1)]
     elif x.dtype.kind in "iu":

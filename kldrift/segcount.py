@@ -230,27 +230,30 @@ class SegmentCounter:
         if self.parity:
             codes = codes * 2 + ((row0 + np.arange(n)) & 1)
         plans = [(name, fn, self.features[name]) for name, fn in self.inner.plans if columns is None or name in columns]
-        done = (
-            pool.map(lambda p: self._one(p, batch, codes), plans)
-            if pool
-            else map(lambda p: self._one(p, batch, codes), plans)
-        )
+        bases = {nb: codes * nb for nb in {p[2].n_bins for p in plans}}  # each row's first cell, per bin count
+
+        def one(plan: Plan) -> tuple[str, Matrix]:
+            return self._one(plan, batch, bases[plan[2].n_bins])
+
+        done = pool.map(one, plans) if pool else map(one, plans)
         for name, counts in done:
             self.totals[name] += counts
         if new_rows:
             self.rows += np.bincount(codes, minlength=self.n)
             self.inner.rows += n
 
-    def _one(self, plan: Plan, batch: pa.RecordBatch, codes: np.ndarray[Any, Any]) -> tuple[str, Matrix]:
+    def _one(self, plan: Plan, batch: pa.RecordBatch, base: np.ndarray[Any, Any]) -> tuple[str, Matrix]:
+        """One feature of a batch per segment; ``base`` is each row's segment times the feature's bin count."""
         name, fn, feature = plan
         column = batch.column(name)
         if feature.kind == "categorical" and _encodable(column.type):
             column = pc.dictionary_encode(column)  # hashed once: the kernel and the bins read its indices
         nb = feature.n_bins
         whole = fn(column)
-        counts = np.bincount(codes * nb + bin_index(feature, column), minlength=self.n * nb).reshape(self.n, nb)
+        counts = np.bincount(base + bin_index(feature, column), minlength=self.n * nb).reshape(self.n, nb)
         if not np.array_equal(counts.sum(axis=0), whole):  # the kernel reads some value otherwise: count as it does
             counts = np.zeros((self.n, nb), np.int64)
+            codes = base // nb
             order = np.argsort(codes, kind="stable")
             taken = column.take(pa.array(order))
             bounds = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=self.n))))

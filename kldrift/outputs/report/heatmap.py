@@ -3,8 +3,8 @@ per segment.
 
 The heatmap is drawn on the server (a table: a cell per feature and segment, coloured by the alert
 metric against the feature's critical threshold, marked by severity) and each cell links to its
-segment's section: the segment's rows, what it paged at and why, its checks, its features most
-urgent first, and the bins chart of each of its drifted features (at most :data:`MAX_CHARTS` on the
+segment's section: the segment's rows, what it paged at and why, its checks, its features that are
+not ok and the :data:`TOP_OK` highest of the rest (every feature is a heatmap cell), and the bins chart of each of its drifted features (at most :data:`MAX_CHARTS` on the
 page, most urgent first: the rest keep their numbers). At 50 segments x 50 features the page is about
 1.5 MB.
 """
@@ -19,8 +19,10 @@ from kldrift.outputs.report.data import finite
 from kldrift.segments import Segment
 from kldrift.severity import Severity
 
-__all__ = ["MAX_CHARTS", "segments_view"]
+__all__ = ["MAX_CHARTS", "TOP_OK", "segments_view"]
 
+TOP_OK = 8
+"""Features at ok a segment's table lists (the highest metric first); the rest are counted, and in the heatmap."""
 MAX_CHARTS = 200
 """Bins charts of drifted segment features drawn on one page (the most urgent): the page stays small."""
 _MARKS = {"critical": "!!", "warn": "!", "error": "E", "insufficient_data": "?", "ok": ""}
@@ -68,13 +70,14 @@ def segments_view(rows: Sequence[dict[str, Any]], order: Sequence[str], *, first
     for j, (s, features, checks) in enumerate(parts):
         seg = segment_of(s) or Segment(("?",), (None,))
         sid = f"s-{j}"
-        shown = []
+        shown: list[dict[str, Any]] = []
         for f in sorted(features, key=urgency):
             i = charted.get((j, f["feature"]))
             if i is not None:
                 charts.append(f)
             n = len(f.get("bin_labels") or [])
-            shown.append({**f, "i": i, "bins_height": 58 + 16 * max(n, 4)})
+            if f["severity"] != "ok" or sum(r["severity"] == "ok" for r in shown) < TOP_OK:
+                shown.append({**f, "i": i, "bins_height": 58 + 16 * max(n, 4)})
             slot = cells.setdefault(f["feature"], [None] * len(parts))
             mark = _MARKS.get(str(f["severity"]), "")
             value = f.get("value")
@@ -102,6 +105,7 @@ def segments_view(rows: Sequence[dict[str, Any]], order: Sequence[str], *, first
                 "baseline": s.get("baseline") or "",
                 "alerts": sum(Severity(f["severity"]).alerting for f in features),
                 "features": shown,
+                "more": len(features) - len(shown),
                 "checks": checks,
             }
         )
