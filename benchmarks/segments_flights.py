@@ -15,9 +15,9 @@ departure time) or its mean departure delay reached 45 minutes, *calm* below 1 %
 * ``origin``   ``segments: {columns: [origin], max: 50, min_rows: 200}``;
 * ``carrier``  ``segments: {columns: [carrier], max: 50, min_rows: 50}`` (a carrier flies 20 to 170
   flights a day from New York: 200 rows would leave most of them untested);
-* ``whole+window``, ``origin+window``, ``carrier+window``: the first three with the 28 days before each day as the baseline
-  and thresholds calibrated on their spread (per segment for ``origin``), the config that kept calm days
-  quiet in ``baseline_study.py``.
+* ``whole+window``, ``origin+window``, ``carrier+window``: the first three with the 28 days before
+  each day as the baseline and thresholds calibrated on their spread (per segment with segments), the
+  config that kept calm days quiet in ``baseline_study.py``.
 
 Per config it prints the share of days whose drift rows alert (whole table; any segment), per day label,
 and the airport-days that were disrupted on a day the whole table was not: whether the airport's segment
