@@ -224,7 +224,7 @@ def _saved(config: JobConfig, key: str, profile: Profile) -> tuple[Earlier, Hist
     want = ["check", "feature", "kind", "severity", "current_counts", "spec_fingerprint", "rows_current"]
     try:
         names = set(pq.read_schema(path).names)
-        table = pq.read_table(path, columns=[c for c in [*want, "paged", "baseline_since"] if c in names])
+        table = pq.read_table(path, columns=[c for c in [*want, "paged", "baseline_since", "segment"] if c in names])
     except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
         log.warning("%s: saved counts not read (%s); reading the interval's data", path, exc)
         return None
@@ -234,11 +234,11 @@ def _saved(config: JobConfig, key: str, profile: Profile) -> tuple[Earlier, Hist
     first = rows[0]
     # Files written before the page rule: the run's worst row is what it paged at.
     paged = Severity(first["paged"]) if first.get("paged") else worst(r["severity"] for r in rows if r["severity"])
-    schema = frozenset((r["feature"], r["kind"]) for r in rows if r["check"] == "schema")
+    schema = frozenset((r["feature"], r["kind"]) for r in rows if r["check"] == "schema" and not r.get("segment"))
     seen = Earlier(
         bool(first["rows_current"]), paged if paged.alerting else Severity.OK, first.get("baseline_since"), schema
     )
-    drift = [r for r in rows if (r["check"] or "drift") == "drift"]
+    drift = [r for r in rows if (r["check"] or "drift") == "drift" and not r.get("segment")]  # the whole table's
     spec = profile.spec
     if not drift or any(r["spec_fingerprint"] != spec.fingerprint for r in drift):
         return seen, None  # counted in other bins (a refitted profile): read the data again

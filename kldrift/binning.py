@@ -19,6 +19,7 @@ Fitting itself — the pass over the reference — is :mod:`kldrift.fitting`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -105,6 +106,9 @@ class FeatureSpec:
 
     def labels(self) -> list[str]:
         """Readable bin names: ``"[1.5, 3.2)"``, ``"null"``, ``"other"``, category names."""
+        return list(_labels(self))  # cached: a run with segments asks once per segment
+
+    def _labels(self) -> list[str]:
         if self.kind == "categorical":
             return [*self.categories, OTHER_LABEL, NULL_LABEL]
         if self.values is not None:
@@ -168,6 +172,11 @@ class FeatureSpec:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProfileError(f"feature {name!r}: malformed bin spec: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _labels(feature: FeatureSpec) -> tuple[str, ...]:
+    return tuple(feature._labels())
 
 
 @dataclass(frozen=True, slots=True)

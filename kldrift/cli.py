@@ -153,14 +153,14 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from kldrift.config import load_config
-    from kldrift.history import read_history
+    from kldrift.history import history_table
 
     config = load_config(args.config)
-    df = read_history(config, feature=args.feature)
+    df, title = history_table(config, feature=args.feature, segment=args.segment)
     if args.format == "json":
         print_json(json.loads(df.to_json(orient="records")))  # pandas: NaN as null, dates as text
     elif not args.quiet:
-        print_history(df, title=f"{config.dataset}: {config.metric} per run")
+        print_history(df, title=title)
     return EXIT_OK
 
 

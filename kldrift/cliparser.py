@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     h = add("history", "Print each feature's alert metric per run date (the trend).", *done, done="printed")
     h.add_argument("--config", required=True, metavar="FILE", help=CONFIG)
     h.add_argument("--feature", metavar="NAME", help="only this feature")
+    seg = "a segment's rows instead of the whole table's: origin=EWR (repeat for more columns), other"
+    h.add_argument("--segment", action="append", metavar="COLUMN=VALUE", help=seg)
     h.add_argument("--format", choices=FORMATS, default="table", help=FORMAT)
 
     d = add("demo-data", "Write a demo data set (reference + daily partitions) and its config.", *done, done="written")

@@ -33,6 +33,7 @@ __all__ = [
     "shortest_floats",
     "to_numbers",
     "to_text_counts",
+    "to_text_keys",
 ]
 
 Domain = Literal["number", "temporal", "duration", "time", "category", "null"]
@@ -341,3 +342,25 @@ def _as_text(arr: pa.Array) -> pa.Array:
         valid = arr.is_valid().to_pylist()
         return pa.array([repr(float(r)) if ok else None for ok, r in zip(valid, read, strict=True)], pa.string())
     return pc.cast(arr, pa.string())
+
+
+def to_text_keys(arr: pa.Array) -> pa.Array:
+    """Each value of ``arr`` (not a dictionary array) as the text :func:`to_text_counts` counts it under,
+    value by value and in place (nulls stay null): what a row's category or segment value is.
+
+    >>> to_text_keys(pa.array([True, None, False])).to_pylist()
+    ['true', None, 'false']
+    """
+    if pa.types.is_string_view(arr.type):
+        arr = arr.cast(pa.string())
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), pa.string())
+    text = _as_text(arr)
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:  # bytes that are not UTF-8, shown as escapes (as to_text_counts does)
+        raw = text.cast(pa.binary()).to_pylist()
+        text = pa.array([None if b is None else b.decode("utf-8", "backslashreplace") for b in raw], pa.string())
+    if len(text) and (pc.max(pc.utf8_length(text)).as_py() or 0) > LONG_TEXT:
+        text = pa.array([t if t is None or len(t) <= LONG_TEXT else _key(t) for t in text.to_pylist()], pa.string())
+    return text

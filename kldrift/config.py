@@ -36,6 +36,7 @@ from kldrift.sections import (
     Metric,
     Model,
     SchemaSeverities,
+    Segments,
     Significance,
     Smoothing,
     Thresholds,
@@ -78,6 +79,8 @@ class Settings(Model):
     """What an alert does besides its row in ``alerts.jsonl``: fail the run, call a webhook."""
     schema_changes: SchemaSeverities = Field(SchemaSeverities(), alias="schema")
     volume: Volume = Volume()
+    segments: Segments | None = None
+    """Drift per slice as well (``{columns: [origin], max: 50, min_rows: 200}``); ``null``: the whole table only."""
 
     @model_validator(mode="before")
     @classmethod
@@ -126,6 +129,8 @@ class Settings(Model):
             },
             "features": self.features.model_dump(mode="json"),
         }
+        if self.segments is not None:  # segments are fitted with the bins (only then: older profiles stay valid)
+            payload["segments"] = self.segments.model_dump(mode="json", exclude={"min_rows"})
         return digest(payload)
 
     def fingerprint(self) -> str:

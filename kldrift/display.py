@@ -22,6 +22,7 @@ import functools
 import json
 import math
 import os
+import types
 import typing
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -197,9 +198,12 @@ class ReportDisplay:
         described = str(info.get("description") or "reference")
         baseline = "reference" if described.startswith("reference") else f"{info.get('window')} window"
         n = len(self.features)
+        seg = getattr(self, "segments", None)
+        hot = sum(Severity(s.worst).alerting for s in seg.summaries) if seg is not None else 0
+        segs = f" · {hot} of {len(seg.summaries)} segments alerting" if seg is not None else ""
         return (
             f"<{type(self).__name__} {n:,} feature{'' if n == 1 else 's'}{': ' + by if by else ''} · "
-            f"worst {self.worst} · {self.metric} vs {baseline}>"
+            f"worst {self.worst}{segs} · {self.metric} vs {baseline}>"
         )
 
     def _repr_html_(self) -> str:
@@ -244,6 +248,8 @@ class ReportDisplay:
         own: Any = self  # a dataclass: the class that inherits this mixin
         out.update({f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(own) if f.name not in _NESTED})
         out["baseline"] = out["baseline"] or {"window": "fixed", "description": "reference"}
+        if not bins and out.get("segments"):
+            out["segments"].pop("bins", None)
         out["features"] = [_fields(f) for f in self.features]
         if bins:
             out["bins"] = [_fields(b) for b in self.bins]
@@ -341,6 +347,8 @@ def _item_type(cls: type, name: str) -> type:
 def _value(hint: Any, value: Any) -> Any:
     if value is None:
         return math.nan if hint is float else None
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: read as X
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
     if isinstance(hint, type) and hasattr(hint, "from_json"):  # a value that reads its own JSON back
         return hint.from_json(value)
     if isinstance(hint, type) and hasattr(hint, "model_validate"):  # a pydantic model

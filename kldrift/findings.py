@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from kldrift.config import Settings
 from kldrift.jobsections import PageRule
+from kldrift.segments import Segment
 from kldrift.severity import Severity, worst
 
-__all__ = ["Page", "RunCheck", "SchemaChange", "Verdict", "page", "summarize", "volume_check"]
+__all__ = ["Page", "RunCheck", "SchemaChange", "Verdict", "combine_pages", "page", "summarize", "volume_check"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ class RunCheck:
     expected: float | None = None
     """Rows per interval the run was measured against (``volume``)."""
     ratio: float | None = None
+    segment: Segment | None = None
+    """The segment the row is about (``None``: the whole table); a ``new_value`` row's is the new value."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "severity", Severity(self.severity))
@@ -114,6 +117,29 @@ def page(
     return Page(Severity.OK, "; ".join(needs), every)
 
 
+def combine_pages(whole: Page, segments: Sequence[tuple[str, Severity, str]], *, alerting: bool) -> Page:
+    """The page of a run with segments: the most urgent of the whole table's and each segment's.
+
+    ``segments`` holds each segment's label, the level its own rows page at under ``alerts.page`` (as if
+    it were a run of its own) and why; ``alerting``, whether any segment row alerted at all.
+    """
+    paging = sorted((s for s in segments if s[1].alerting), key=lambda s: s[1].rank)
+    if not paging:  # why nothing paged: the whole table's reason, then the segments'
+        if not alerting:
+            return whole
+        quiet = [f"{label}: {reason}" for label, _, reason in segments if reason]
+        more = [f"and {len(quiet) - 3} more segments"] if len(quiet) > 3 else []
+        return Page(
+            Severity.OK, "; ".join([*([whole.reason] if whole.reason else []), *quiet[:3], *more]), whole.every_alert
+        )
+    level = worst([whole.level, *(s[1] for s in paging)])
+    reasons = [whole.reason] if whole.level.alerting else []
+    reasons += [f"{label}: {reason}" for label, _, reason in paging[:5]]
+    if len(paging) > 5:
+        reasons.append(f"and {len(paging) - 5} more segments")
+    return Page(level, "; ".join(reasons), whole.every_alert)
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What a run says, in the words the page header, the index and the webhook lead with."""
@@ -139,9 +165,14 @@ def summarize(
     dataset_drift: bool,
     share_threshold: float,
     page: Page,
+    segments: Sequence[tuple[str, Sequence[Severity]]] = (),
 ) -> Verdict:
-    """The verdict of a run's rows (what :attr:`DriftReport.verdict` computes, from saved metrics as well)."""
-    top = worst([*feature_severities, *(s.severity for s in schema), *(c.severity for c in checks)])
+    """The verdict of a run's rows (what :attr:`DriftReport.verdict` computes, from saved metrics as well).
+
+    ``segments`` holds each segment's label and the severities of its rows (features and checks).
+    """
+    seg_rows = [s for _, rows in segments for s in rows]
+    top = worst([*feature_severities, *(s.severity for s in schema), *(c.severity for c in checks), *seg_rows])
     drifted = [s for s in feature_severities if s.alerting]
     n_scored = sum(s.scored for s in feature_severities)
     parts: list[str] = []
@@ -155,6 +186,15 @@ def summarize(
         ]
         parts.append(f"schema changed ({_plural(len(alerting_schema), 'column')}: {', '.join(kinds)})")
     parts.extend(c.message for c in checks if c.severity.alerting)
+    alerting = [(label, [s for s in rows if s.alerting]) for label, rows in segments]
+    alerting = [(label, rows) for label, rows in alerting if rows]
+    if alerting:
+        shown = [
+            f"{label} ({', '.join(f'{n} {s}' for s in (Severity.CRITICAL, Severity.WARN) if (n := rows.count(s)))})"
+            for label, rows in sorted(alerting, key=lambda a: (worst(a[1]).rank, -len(a[1])))[:3]
+        ]
+        more = f" and {len(alerting) - 3} more" if len(alerting) > 3 else ""
+        parts.append(f"{_plural(len(alerting), 'segment')} alerting: {', '.join(shown)}{more}")
     if parts:
         headline = "; ".join(parts)
         headline = headline[0].upper() + headline[1:]

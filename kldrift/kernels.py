@@ -35,7 +35,9 @@ __all__ = [
     "count_edges",
     "count_sorted",
     "count_values",
+    "first_at_least",
     "lower_bounds",
+    "upper_bounds",
 ]
 
 Counts = np.ndarray[Any, np.dtype[np.int64]]
@@ -228,3 +230,9 @@ def count_sorted(x: np.ndarray[Any, Any], edges: np.ndarray[Any, Any]) -> Counts
     out = np.zeros(len(edges) + 2, np.int64)
     out[:-1] = np.diff(np.concatenate(([0], below, [n])))
     return out
+
+
+first_at_least = _first_at_least
+"""Public name of :func:`_first_at_least`: :mod:`kldrift.binindex` places each row in the same bins."""
+upper_bounds = _upper
+"""Public name of :func:`_upper` (``bounds`` raised by their tolerance), for :mod:`kldrift.binindex`."""

@@ -140,6 +140,13 @@ def _findings(report: Any) -> list[tuple[str, str, str]]:
         for c in report.checks
         if Severity(c.severity) is not Severity.OK
     ]
+    seg = getattr(report, "segments", None)
+    for s in seg.summaries if seg is not None else ():  # a line per alerting segment; the page has the heatmap
+        if seg is not None and Severity(s.worst).alerting:
+            drifted = [
+                f"{f.feature} ({f.metric} {f.value:.3g})" for f in seg.of(s.segment) if Severity(f.severity).alerting
+            ]
+            out.append((str(s.worst), f"segment {s.segment.label}", ", ".join(drifted) or s.page_reason))
     return sorted(out, key=lambda x: Severity(x[0]).rank)
 
 

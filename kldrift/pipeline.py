@@ -20,11 +20,11 @@ from typing import Any
 
 from kldrift.baseline import Baseline, choose_baseline
 from kldrift.config import JobConfig, Settings, coerce_config
+from kldrift.counting import Counts, count_scan, fit_with_segments, merge_counts, zero_counts
 from kldrift.errors import OutputError, ProfileError
 from kldrift.filestamps import reference_changed, touched_records
 from kldrift.findings import RunCheck, SchemaChange, volume_check
-from kldrift.fitting import Progress, fit_profile
-from kldrift.histogram import Histogram, count
+from kldrift.fitting import Progress
 from kldrift.interval import Interval
 from kldrift.partitions import Shard, current_or_missing, plan_shards, planned_files, planned_scan
 from kldrift.profile import Profile
@@ -32,6 +32,7 @@ from kldrift.results import DriftReport
 from kldrift.scan import Scan, Source
 from kldrift.schema import schema_changes
 from kldrift.scoring import Findings, TestReference, score
+from kldrift.segcount import SegmentedHistogram
 from kldrift.severity import Severity
 from kldrift.sources import open_source
 from kldrift.summary import RunSummary
@@ -45,6 +46,7 @@ __all__ = [
     "finish",
     "fit",
     "load_or_fit_profile",
+    "merge_counts",
     "plan_shards",
     "planned_files",
     "run",
@@ -65,7 +67,7 @@ def fit(reference: Source, *, config: object = None) -> Profile:
     a :class:`~kldrift.config.Settings`.
     """
     settings = coerce_config(config)
-    return fit_profile(open_source(reference), settings)
+    return fit_with_segments(open_source(reference), settings)
 
 
 def _reference_profile(reference: Source | Profile, settings: Settings) -> Profile:
@@ -76,26 +78,28 @@ def _reference_profile(reference: Source | Profile, settings: Settings) -> Profi
     return fit(reference, config=settings)
 
 
-def count_current(profile: Profile, current: Source) -> Histogram:
-    """Counts of the current data in the profile's bins."""
-    return count(profile.spec, open_source(current))
+def count_current(profile: Profile, current: Source, *, settings: Settings | None = None) -> Counts:
+    """Counts of the current data in the profile's bins (per segment when ``settings`` has segments)."""
+    return count_scan(profile, open_source(current), settings)
 
 
 def assess(
     profile: Profile,
-    current: Histogram,
+    current: Counts,
     settings: Settings,
     *,
     scan: Scan | None,
     checks: Sequence[RunCheck] = (),
     baseline: Baseline | None = None,
+    segment_baselines: Sequence[Baseline] | None = None,
 ) -> DriftReport:
     """Score the current counts against the profile, with the schema changes ``scan`` shows.
 
     ``scan`` is the current data the counts came from (``None``: it was not
     there); ``checks`` are the run-level findings (volume) to carry along;
     ``baseline`` the counts to compare with when not the reference's, and the
-    calibrated thresholds (see :mod:`kldrift.baseline`).
+    calibrated thresholds (see :mod:`kldrift.baseline`); ``segment_baselines``
+    each segment's, when counted per segment (see :mod:`kldrift.segscore`).
     """
     changes = []
     if scan is not None:
@@ -113,8 +117,22 @@ def assess(
         changes = [_as_in_baseline(c) if (c.column, c.change) in baseline.known_schema else c for c in changes]
     hints = {c.name: c.reason for c in profile.columns if c.scored and c.reason}
     all_checks = list(checks)
-    if current.rows == 0 and not any(c.check == "no_data" for c in all_checks):
+    whole = current.whole() if isinstance(current, SegmentedHistogram) else current
+    if whole.rows == 0 and not any(c.check == "no_data" for c in all_checks):
         all_checks.insert(0, volume_check(0, None, "", settings, missing="the current data has no rows"))
+    if isinstance(current, SegmentedHistogram):
+        from kldrift.segscore import score_segmented
+
+        findings = Findings(changes, all_checks, profile.unscored())
+        return score_segmented(
+            profile,
+            current,
+            settings,
+            findings=findings,
+            hints=hints,
+            baseline=baseline,
+            segment_baselines=segment_baselines,
+        )
     windowed = baseline is not None and not baseline.is_reference
     return score(
         profile.spec,
@@ -160,7 +178,7 @@ def compare(
     t1 = time.perf_counter()
     scan = open_source(current)
     t2 = time.perf_counter()
-    counts = count(profile.spec, scan, on_batch=on_rows)
+    counts = count_scan(profile, scan, settings, on_rows)
     t3 = time.perf_counter()
     report = assess(profile, counts, settings, scan=scan)
     if timings is not None:
@@ -244,7 +262,7 @@ def load_or_fit_profile(
             else:
                 return _refreshed(profile, scan, path)
     scan = open_source(ref)
-    profile = fit_profile(scan, config, on_rows) if fitter is None else fitter(scan, config)
+    profile = fit_with_segments(scan, config, on_rows) if fitter is None else fitter(scan, config)
     profile.save(path)
     log.info("saved reference profile %s (%d rows, %d features)", path, profile.rows, len(profile.features))
     return profile
@@ -268,8 +286,8 @@ def count_shard(config: JobConfig, interval: Interval, shard: Shard, profile: Pr
     """Partial counts of one planned shard, as small JSON (an Airflow XCom)."""
     scan, _ = planned_scan(config, interval, shard)
     if scan is None:
-        return Histogram.zero(profile.spec).to_json()
-    return count(profile.spec, scan).to_json()
+        return zero_counts(profile, config).to_json()
+    return count_scan(profile, scan, config).to_json()
 
 
 def expected_rows(config: JobConfig, interval: Interval, profile: Profile) -> tuple[float, str] | None:
@@ -301,7 +319,7 @@ def finish(
     config: JobConfig,
     interval: Interval,
     profile: Profile,
-    current: Histogram,
+    current: Counts,
     *,
     scan: Scan | None = None,
     missing: str | None = None,
@@ -321,20 +339,29 @@ def finish(
     if scan is None and missing is None:
         scan, missing = current_or_missing(config, interval)
     expected = expected_rows(config, interval, profile)
+    whole = current.whole() if isinstance(current, SegmentedHistogram) else current
     check = volume_check(
-        current.rows,
+        whole.rows,
         None if expected is None else expected[0],
         "" if expected is None else expected[1],
         config,
         missing=missing,
         absent=scan.absent if scan is not None else (),
     )
-    baseline = choose_baseline(config, interval, profile)
+    segment_baselines = None
+    if isinstance(current, SegmentedHistogram):
+        from kldrift.segbaseline import choose_baselines
+
+        baseline, segment_baselines = choose_baselines(config, interval, profile)
+    else:
+        baseline = choose_baseline(config, interval, profile)
     if baseline.read:
         log.info(
             "baseline: counted the data of %d earlier intervals (%s)", len(baseline.read), ", ".join(baseline.read)
         )
-    report = assess(profile, current, config, scan=scan, checks=[check], baseline=baseline)
+    report = assess(
+        profile, current, config, scan=scan, checks=[check], baseline=baseline, segment_baselines=segment_baselines
+    )
     t1 = time.perf_counter()
     timings["score_s"] = t1 - t0
     paths, deliveries = write_run(
@@ -355,6 +382,6 @@ def run(config: JobConfig, interval: Interval, *, on_rows: Progress | None = Non
     t1 = time.perf_counter()
     scan, missing = current_or_missing(config, interval)
     t2 = time.perf_counter()
-    current = count(profile.spec, scan, on_batch=on_rows) if scan is not None else Histogram.zero(profile.spec)
+    current = count_scan(profile, scan, config, on_rows) if scan is not None else zero_counts(profile, config)
     timings = {"profile_s": t1 - t0, "scan_s": t2 - t1, "count_s": time.perf_counter() - t2}
     return finish(config, interval, profile, current, scan=scan, missing=missing, timings=timings, deliver=deliver)

@@ -22,6 +22,7 @@ from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.errors import ProfileError
 from kldrift.histogram import Histogram
 from kldrift.roles import ColumnInfo
+from kldrift.segprofile import SegmentProfile
 
 __all__ = ["FORMAT", "VERSION", "FeatureProfile", "Profile"]
 
@@ -72,11 +73,15 @@ class Profile:
     """Per such feature, the bins its G-test pools into one ("other" and values the even rows never saw)."""
     coverage: Mapping[str, tuple[int | None, int | None]] = field(default_factory=dict)
     """Distinct (days, hours) each timestamp column of the reference covers."""
+    segments: SegmentProfile | None = None
+    """The segments chosen on the reference and its counts in each (``segments:`` in the config)."""
     features: Mapping[str, FeatureProfile] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.histogram.fingerprint != self.spec.fingerprint:
             raise ProfileError("profile counts do not belong to its bin spec (fingerprints differ)")
+        if self.segments is not None and self.segments.counts.fingerprint != self.spec.fingerprint:
+            raise ProfileError("profile segment counts do not belong to its bin spec (fingerprints differ)")
         if not self.columns:  # a profile built by hand: its features are its columns
             cols = tuple(ColumnInfo(f.name, f.source_type, "feature", True) for f in self.spec.features)
             object.__setattr__(self, "columns", cols)
@@ -92,6 +97,25 @@ class Profile:
     @property
     def rows(self) -> int:
         return self.histogram.rows
+
+    def segment(self, i: int) -> Profile:
+        """The profile of segment ``i`` alone: the same bins, the segment's reference counts (and odd-row
+        test counts); what its drift and its baseline window are measured against."""
+        if self.segments is None:
+            raise ProfileError("this profile has no segments")
+        seg = self.segments
+        tests = {k: v[i].copy() for k, v in seg.test_counts.items() if k in self.test_counts}
+        return Profile(
+            self.spec,
+            seg.counts.part(i),
+            self.binning_fingerprint,
+            self.source,
+            self.files,
+            self.columns,
+            tests,
+            {k: self.test_pool[k] for k in tests},
+            self.coverage,
+        )
 
     def unscored(self) -> tuple[ColumnInfo, ...]:
         return tuple(c for c in self.columns if not c.scored)
@@ -123,6 +147,7 @@ class Profile:
             "features": {f.name: self._feature_json(f) for f in self.spec.features},
             "columns": {c.name: c.to_json() for c in self.columns},
             "coverage": {n: {"days": d, "hours": h} for n, (d, h) in self.coverage.items()},
+            **({"segments": self.segments.to_json()} if self.segments is not None else {}),
         }
 
     def _feature_json(self, f: Any) -> dict[str, Any]:
@@ -191,6 +216,7 @@ class Profile:
             coverage = {
                 str(n): (_opt_int(c.get("days")), _opt_int(c.get("hours"))) for n, c in data["coverage"].items()
             }
+            segments = SegmentProfile.from_json(data["segments"], spec, hist) if "segments" in data else None
             return cls(
                 spec,
                 hist,
@@ -201,6 +227,7 @@ class Profile:
                 test_counts,
                 test_pool,
                 coverage,
+                segments,
             )
         except ProfileError:
             raise

@@ -6,20 +6,31 @@ writers in :mod:`kldrift.outputs` turn them into files.
 
 from __future__ import annotations
 
+import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from kldrift.display import FeatureDisplay, ReportDisplay
-from kldrift.findings import Page, RunCheck, SchemaChange, Verdict, page, summarize
+from kldrift.findings import Page, RunCheck, SchemaChange, Verdict, combine_pages, page, summarize
 from kldrift.jobsections import PageRule
 from kldrift.roles import ColumnInfo
+from kldrift.segments import Segment
 from kldrift.severity import Severity, worst
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["COLUMNS", "BaselineInfo", "DriftReport", "FeatureBins", "FeatureDrift"]
+__all__ = [
+    "COLUMNS",
+    "BaselineInfo",
+    "DriftReport",
+    "FeatureBins",
+    "FeatureDrift",
+    "SegmentResults",
+    "SegmentSummary",
+]
 
 
 @dataclass(frozen=True, slots=True, repr=False)  # repr, _repr_html_, to_dict: FeatureDisplay's
@@ -52,6 +63,8 @@ class FeatureDrift(FeatureDisplay):
     """Whether the thresholds were raised to the baseline's spread (``thresholds.calibrate``)."""
     calibration: str = ""
     """How they were raised: ``sd``, ``mad`` or ``conformal`` (``""``: the configured thresholds)."""
+    segment: Segment | None = None
+    """The segment this row measures (``None``: the whole table)."""
 
     @property
     def threshold(self) -> float:
@@ -73,6 +86,7 @@ class FeatureBins:
     current: tuple[int, ...]
     contributions: tuple[float, ...]
     """``rel_entr(p_i, q_i)``, the bin's share of ``kl`` (``nan`` for dropped bins)."""
+    segment: Segment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +139,112 @@ class BaselineInfo:
         )
 
 
+def _plain(value: Any) -> Any:
+    """A JSON-safe value (``None`` for NaN, a severity's name, a value's ``to_json()``, a dataclass's fields)."""
+    if hasattr(value, "to_json") and not isinstance(value, type):
+        return value.to_json()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+def _revive(cls: type, row: Mapping[str, Any]) -> Any:
+    """A dataclass of :func:`_plain`'s fields (``None`` numbers back to NaN)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in row:
+            continue
+        hint, v = str(hints[f.name]), row[f.name]
+        if "Segment" in hint:
+            v = None if v is None else Segment.from_json(v)
+        elif "Severity" in hint:
+            v = Severity(v)
+        elif "BaselineInfo" in hint:
+            v = BaselineInfo.from_json(v or {})
+        elif hint.startswith("tuple"):
+            v = tuple(math.nan if x is None and "float" in hint else x for x in v)
+        elif v is None and hint in ("float", "<class 'float'>"):
+            v = math.nan
+        out[f.name] = v
+    return cls(**out)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSummary:
+    """One segment of a run: its rows on both sides, its worst row, what it paged at, its baseline."""
+
+    segment: Segment
+    n_reference: int
+    """Rows of the segment in what it was compared with (the reference, or its baseline window)."""
+    n_current: int
+    worst: Severity
+    paged: Severity
+    """The level the segment's own rows reach under ``alerts.page`` (what its quarantine follows)."""
+    page_reason: str
+    baseline: BaselineInfo = field(default_factory=BaselineInfo)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentResults:
+    """A run's drift per segment: each segment's summary, feature rows, bins and checks."""
+
+    columns: tuple[str, ...]
+    summaries: tuple[SegmentSummary, ...]
+    """Every segment of the profile, in its order: the chosen value combinations, then ``(other)``."""
+    features: tuple[FeatureDrift, ...]
+    """Per segment, its features (the segment columns left out: constant within a segment)."""
+    bins: tuple[FeatureBins, ...]
+    checks: tuple[RunCheck, ...] = ()
+    """Per segment ``volume``, ``no_data`` and ``insufficient_data`` rows; a ``new_value`` row per value the
+    reference never had; a ``segments`` row when rows could not be told apart."""
+    tests: int = 0
+    """How many p-values were corrected together: the whole table's and every segment's."""
+    min_rows: int = 0
+
+    @property
+    def alerts(self) -> tuple[FeatureDrift, ...]:
+        return tuple(f for f in self.features if f.severity.alerting)
+
+    def of(self, segment: Segment) -> tuple[FeatureDrift, ...]:
+        """The feature rows of one segment."""
+        return tuple(f for f in self.features if f.segment == segment)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "tests": self.tests,
+            "min_rows": self.min_rows,
+            "summaries": [_plain(s) for s in self.summaries],
+            "features": [_plain(f) for f in self.features],
+            "bins": [_plain(b) for b in self.bins],
+            "checks": [_plain(c) for c in self.checks],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SegmentResults:
+        """The value of :meth:`to_json` (written without bins: each feature's bins unknown, not empty of rows)."""
+        features = tuple(_revive(FeatureDrift, r) for r in data["features"])
+        blank = (FeatureBins(f.feature, (), (), (), (), f.segment) for f in features)
+        return cls(
+            tuple(data["columns"]),
+            tuple(_revive(SegmentSummary, r) for r in data["summaries"]),
+            features,
+            tuple(_revive(FeatureBins, r) for r in data["bins"]) if "bins" in data else tuple(blank),
+            tuple(_revive(RunCheck, r) for r in data["checks"]),
+            int(data.get("tests", 0)),
+            int(data.get("min_rows", 0)),
+        )
+
+
 @dataclass(frozen=True, slots=True, repr=False)  # repr, _repr_html_, save_html, to_dict, frames: ReportDisplay's
 class DriftReport(ReportDisplay):
     """The result of one comparison: one :class:`FeatureDrift` per feature, in column order."""
@@ -149,6 +269,8 @@ class DriftReport(ReportDisplay):
     """What the counts were compared with (the reference unless a window was configured)."""
     page_rule: PageRule = field(default_factory=PageRule)
     """When the run pages (``alerts.page``): what :attr:`page` and :meth:`reaches` follow."""
+    segments: SegmentResults | None = None
+    """Drift per segment (``segments:`` in the config); ``None``: the whole table only."""
 
     @property
     def alerts(self) -> tuple[FeatureDrift, ...]:
@@ -170,17 +292,28 @@ class DriftReport(ReportDisplay):
     @property
     def worst(self) -> Severity:
         """The most urgent severity of the run's rows: features, schema changes, run checks (``ok`` when none)."""
+        seg = self.segments
         return worst(
             [
                 *(f.severity for f in self.features),
                 *(s.severity for s in self.schema),
                 *(c.severity for c in self.checks),
+                *(s.worst for s in (seg.summaries if seg is not None else ())),
             ]
         )
 
     @property
     def page(self) -> Page:
         """Whether and at which level the run pages under ``alerts.page``, and why (or why not)."""
+        seg = self.segments
+        if seg is None:
+            return self.whole_page
+        slices = [(s.segment.label, s.paged, s.page_reason) for s in seg.summaries]
+        return combine_pages(self.whole_page, slices, alerting=any(f.severity.alerting for f in seg.features))
+
+    @property
+    def whole_page(self) -> Page:
+        """What the whole table's rows page at, segments aside (the run's level without segments)."""
         return page(
             [f.severity for f in self.features], self.schema, self.checks, self.dataset_severity, self.page_rule
         )
@@ -219,7 +352,21 @@ class DriftReport(ReportDisplay):
             dataset_drift=self.dataset_drift,
             share_threshold=self.share_threshold,
             page=self.page,
+            segments=self._segment_rows(),
         )
+
+    def _segment_rows(self) -> list[tuple[str, list[Severity]]]:
+        """Each segment's label and the severities of its rows, for the verdict."""
+        if self.segments is None:
+            return []
+        rows: dict[Segment, list[Severity]] = {s.segment: [] for s in self.segments.summaries}
+        for f in self.segments.features:
+            if f.segment is not None:
+                rows[f.segment].append(f.severity)
+        for c in self.segments.checks:
+            if c.segment in rows:
+                rows[c.segment].append(c.severity)
+        return [(s.label, v) for s, v in rows.items()]
 
     def __getitem__(self, feature: str) -> FeatureDrift:
         for f in self.features:

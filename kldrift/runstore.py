@@ -83,7 +83,7 @@ SUMMARY_COLUMNS = (
     *("kl", "kl_reverse", "psi", "jensen_shannon", "p_adjusted", "threshold_warn", "threshold_critical"),
     *("n_current", "expected_rows", "reference_type", "current_type", "file"),
     *("drift_share", "dataset_drift", "share_threshold", "rows_reference", "rows_current"),
-    *("interval_start", "interval_end"),
+    *("interval_start", "interval_end", "segment"),
 )
 """The metrics columns readers of past runs need (trends, the index, ``kldrift history``): not the bins."""
 
@@ -319,8 +319,9 @@ class RunSummary:
 
     @property
     def features(self) -> list[dict[str, Any]]:
-        """The feature rows (``check = "drift"``; files written before ``check`` existed hold only those)."""
-        return [r for r in self.rows if r.get("check", "drift") == "drift"]
+        """The whole table's feature rows (``check = "drift"``; files written before ``check`` existed hold only
+        those); a segment's rows have a ``segment`` and are left out."""
+        return [r for r in self.rows if r.get("check", "drift") == "drift" and not r.get("segment")]
 
     def has(self, column: str) -> bool:
         return self.table is not None and column in self.table.column_names

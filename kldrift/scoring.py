@@ -45,9 +45,20 @@ from kldrift.findings import RunCheck, SchemaChange
 from kldrift.histogram import Histogram
 from kldrift.results import BaselineInfo, DriftReport, FeatureBins, FeatureDrift
 from kldrift.roles import ColumnInfo
+from kldrift.segments import Segment
 from kldrift.severity import Severity
 
-__all__ = ["Findings", "TestReference", "build_report", "score", "score_features"]
+__all__ = [
+    "Findings",
+    "Measured",
+    "TestReference",
+    "build_report",
+    "measure_features",
+    "measure_one",
+    "rate_features",
+    "score",
+    "score_features",
+]
 
 _NAN = float("nan")
 Counts = np.ndarray[Any, Any]
@@ -74,7 +85,7 @@ class Findings:
 
 
 @dataclass(frozen=True, slots=True)
-class _Measured:
+class Measured:
     """One feature's numbers before severities: counts, divergences, the raw p-value."""
 
     n_reference: int
@@ -109,21 +120,22 @@ def _pooled(counts: np.ndarray[Any, Any], pool: Sequence[int]) -> np.ndarray[Any
     return np.append(counts[keep], counts[list(pool)].sum())
 
 
-def _measure(
+def measure_one(
     spec: FeatureSpec,
     ref: Counts,
     cur: Counts,
     alpha: float,
     test_ref: Counts | None = None,
     pool: Sequence[int] = (),
-) -> _Measured:
+) -> Measured:
+    """One feature's numbers from its two count vectors (``test_ref``: the counts its G-test compares with)."""
     n_ref, n_cur = int(ref.sum()), int(cur.sum())
     keep = (ref + cur) > 0
     k = int(keep.sum())
     labels = spec.labels()
     if n_ref == 0 or n_cur == 0:
         side = "current" if n_cur == 0 else "reference"
-        return _Measured(n_ref, n_cur, k, message=f"no rows in the {side} data", contributions=(_NAN,) * len(labels))
+        return Measured(n_ref, n_cur, k, message=f"no rows in the {side} data", contributions=(_NAN,) * len(labels))
     d = divergences(ref[keep], cur[keep], pseudocount=alpha)
     contrib = np.full(len(labels), np.nan)
     contrib[keep] = d.contributions
@@ -137,7 +149,7 @@ def _measure(
         t_ref, t_cur = _pooled(test_ref, pool), _pooled(cur, pool)
     tkeep = (t_ref + t_cur) > 0
     test = g_test(t_ref[tkeep], t_cur[tkeep], seed=_seed(spec.name, t_ref, t_cur))
-    return _Measured(
+    return Measured(
         n_ref,
         n_cur,
         k,
@@ -153,17 +165,16 @@ def _measure(
 
 
 def _severity(
-    m: _Measured, value: float, padj: float, warn: float, critical: float, settings: Settings
+    m: Measured, value: float, padj: float, thr: tuple[float, float], settings: Settings, least: int
 ) -> tuple[Severity, str]:
     """A scored feature's severity, and the message that says why (the measured message otherwise)."""
+    warn, critical = thr
     if m.error:
         return Severity.ERROR, m.message
-    min_rows = max(settings.min_rows, 1)  # no rows on a side is never scorable, even with min_rows: 0
+    min_rows = max(least, 1)  # no rows on a side is never scorable, even with min_rows: 0
     if m.n_current < min_rows or m.n_reference < min_rows:
         side, n = ("current", m.n_current) if m.n_current < min_rows else ("reference", m.n_reference)
-        return Severity.INSUFFICIENT_DATA, m.message or (
-            f"fewer than min_rows={settings.min_rows} rows in the {side} data ({n})"
-        )
+        return Severity.INSUFFICIENT_DATA, m.message or (f"fewer than min_rows={least} rows in the {side} data ({n})")
     alpha = settings.significance.alpha
     significant = math.isfinite(padj) and padj < alpha
     if significant and value >= critical:
@@ -176,7 +187,7 @@ def _severity(
 def _describe(
     severity: Severity,
     message: str,
-    m: _Measured,
+    m: Measured,
     metric: str,
     value: float,
     padj: float,
@@ -206,62 +217,63 @@ def _describe(
     return message
 
 
-def score_features(
+def measure_features(
     spec: BinSpec,
     reference: Histogram,
     current: Histogram,
     settings: Settings,
     *,
     test_reference: TestReference | None = None,
-    hints: Mapping[str, str] | None = None,
-    calibration: Calibration | None = None,
-) -> tuple[tuple[FeatureDrift, ...], tuple[FeatureBins, ...]]:
-    """Every feature of ``spec`` scored from the two histograms: its row and its per-bin view.
-
-    ``reference`` is what the current counts are compared with (the profile's counts, or a baseline
-    window's); ``test_reference`` the reference counts the G-test uses instead (categories chosen on
-    the reference's even rows are tested against its odd rows); ``hints`` a note per feature for its
-    message; ``calibration`` thresholds raised per feature.
-    """
+    segment: Segment | None = None,
+) -> tuple[list[Measured], tuple[FeatureBins, ...]]:
+    """Every feature of ``spec`` measured from the two histograms (before any correction), and its per-bin view."""
     alpha = settings.smoothing.pseudocount
-    metric = settings.metric
     errors = {**reference.errors, **current.errors}
     test = test_reference or TestReference()
-    cal = calibration or Calibration()
-    measured: list[_Measured] = []
+    measured: list[Measured] = []
     bins: list[FeatureBins] = []
     for f in spec.features:
         ref, cur = reference.counts[f.name], current.counts[f.name]
         if f.name in errors:
-            m = _Measured(
+            m = Measured(
                 int(ref.sum()), int(cur.sum()), 0, message=errors[f.name], contributions=(_NAN,) * f.n_bins, error=True
             )
         else:
-            m = _measure(f, ref, cur, alpha, test.counts.get(f.name), test.pool.get(f.name, ()))
+            m = measure_one(f, ref, cur, alpha, test.counts.get(f.name), test.pool.get(f.name, ()))
         measured.append(m)
-        bins.append(
-            FeatureBins(
-                f.name, tuple(f.labels()), tuple(int(v) for v in ref), tuple(int(v) for v in cur), m.contributions
-            )
-        )
-    adjusted = adjust_pvalues([m.p_value for m in measured], settings.significance.correction)
+        counts = tuple(int(v) for v in ref), tuple(int(v) for v in cur)
+        bins.append(FeatureBins(f.name, tuple(f.labels()), *counts, m.contributions, segment=segment))
+    return measured, tuple(bins)
+
+
+def rate_features(
+    spec: BinSpec,
+    measured: Sequence[Measured],
+    adjusted: Sequence[float],
+    settings: Settings,
+    *,
+    hints: Mapping[str, str] | None = None,
+    calibration: Calibration | None = None,
+    min_rows: int | None = None,
+    segment: Segment | None = None,
+) -> tuple[FeatureDrift, ...]:
+    """The rows of measured features given their adjusted p-values: severities, thresholds, messages.
+
+    ``min_rows`` replaces ``settings.min_rows`` (a segment's ``segments.min_rows``); ``segment`` is recorded
+    in every row (``None``: the whole table).
+    """
+    alpha, metric, sig = settings.smoothing.pseudocount, settings.metric, settings.significance.alpha
+    cal = calibration or Calibration()
+    least = settings.min_rows if min_rows is None else min_rows
     rows = []
     for f, m, padj in zip(spec.features, measured, adjusted, strict=True):
         configured = settings.thresholds_for(f.name)
         warn, critical = cal.thresholds.get(f.name, (configured.warn, configured.critical))
         calibrated = f.name in cal.thresholds
         value = m.metric(metric)
-        severity, message = _severity(m, value, padj, warn, critical, settings)
+        severity, message = _severity(m, value, padj, (warn, critical), settings, least)
         message = _describe(
-            severity,
-            message,
-            m,
-            metric,
-            value,
-            padj,
-            (warn, critical),
-            alpha=settings.significance.alpha,
-            calibrated=calibrated,
+            severity, message, m, metric, value, padj, (warn, critical), alpha=sig, calibrated=calibrated
         )
         hint = (hints or {}).get(f.name)
         if hint:
@@ -290,9 +302,34 @@ def score_features(
                 p_method=m.p_method,
                 calibrated=calibrated,
                 calibration=cal.method if calibrated else "",
+                segment=segment,
             )
         )
-    return tuple(rows), tuple(bins)
+    return tuple(rows)
+
+
+def score_features(
+    spec: BinSpec,
+    reference: Histogram,
+    current: Histogram,
+    settings: Settings,
+    *,
+    test_reference: TestReference | None = None,
+    hints: Mapping[str, str] | None = None,
+    calibration: Calibration | None = None,
+) -> tuple[tuple[FeatureDrift, ...], tuple[FeatureBins, ...]]:
+    """Every feature of ``spec`` scored from the two histograms: its row and its per-bin view.
+
+    ``reference`` is what the current counts are compared with (the profile's counts, or a baseline
+    window's); ``test_reference`` the reference counts the G-test uses instead (categories chosen on
+    the reference's even rows are tested against its odd rows); ``hints`` a note per feature for its
+    message; ``calibration`` thresholds raised per feature. p-values are corrected over these features
+    (:func:`measure_features`, then :func:`rate_features`: a run with segments corrects over them all).
+    """
+    measured, bins = measure_features(spec, reference, current, settings, test_reference=test_reference)
+    adjusted = adjust_pvalues([m.p_value for m in measured], settings.significance.correction)
+    rows = rate_features(spec, measured, adjusted, settings, hints=hints, calibration=calibration)
+    return rows, bins
 
 
 def build_report(

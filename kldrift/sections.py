@@ -23,6 +23,7 @@ __all__ = [
     "DatasetDrift",
     "Features",
     "SchemaSeverities",
+    "Segments",
     "Significance",
     "Smoothing",
     "Thresholds",
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 METRICS = ("kl", "kl_reverse", "psi", "jensen_shannon")
+MAX_SEGMENTS = 1_000
+"""The most segments a job may ask for (``segments.max``): counts, the profile and the page grow with it."""
+MAX_SEGMENT_COLUMNS = 5
+"""The most columns a segment may combine: their value codes must fit one int64 key per row."""
 
 Metric = Literal["kl", "kl_reverse", "psi", "jensen_shannon"]
 Strategy = Literal["quantile", "uniform"]
@@ -167,6 +172,34 @@ class Features(Model):
 class DatasetDrift(Model):
     share: float = Field(0.5, gt=0, le=1)
     """The share of scored features at ``warn`` or above from which the dataset row alerts."""
+
+
+class Segments(Model):
+    """Drift per slice of the rows: every feature scored in each segment as well as over the whole table.
+
+    Segments are the most frequent combinations of the ``columns``' values in the reference (up to ``max``;
+    the rest pooled as ``(other)``), chosen once and saved in the profile with the bins. The bins stay the
+    whole reference's, so every segment is measured with the same yardstick. See "Segments" in the docs.
+    """
+
+    columns: tuple[str, ...] = Field(min_length=1, max_length=MAX_SEGMENT_COLUMNS)
+    """The columns whose values define a segment (``[origin]``, or ``[origin, carrier]`` for their
+    combinations); strings, integers, booleans or dates, read as text like categories."""
+    max: int = Field(50, ge=1, le=MAX_SEGMENTS)
+    """Segments of their own: the most frequent value combinations of the reference; the rest are pooled
+    into one more segment, ``(other)``."""
+    min_rows: int = Field(200, ge=0)
+    """A segment with fewer rows (current or reference) is ``insufficient_data``, listed, and not tested."""
+
+    @field_validator("columns")
+    @classmethod
+    def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not c for c in v):
+            raise ValueError("expected column names, got an empty one")
+        twice = sorted({c for c in v if v.count(c) > 1})
+        if twice:
+            raise ValueError(f"each column once, got {', '.join(map(repr, twice))} more than once")
+        return v
 
 
 class SchemaSeverities(Model):

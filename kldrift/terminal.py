@@ -194,6 +194,15 @@ def print_report(report: Any, fmt: str, *, timings: dict[str, float] | None = No
         names = ", ".join(f"{_cell(c.name)} ({c.role})" for c in report.unscored[:12])
         more = f", +{len(report.unscored) - 12} more" if len(report.unscored) > 12 else ""
         con.print(f"not scored: {names}{more} (features.include scores one anyway)")
+    seg = report.segments
+    if seg is not None:  # the alerting segments, a line each; every figure is in the report and the JSON
+        hot = [s for s in seg.summaries if s.worst.alerting]
+        con.print(f"segments: {len(seg.summaries)} by {', '.join(map(_cell, seg.columns))}, {len(hot)} alerting")
+        for s in hot[:12]:
+            drifted = ", ".join(
+                f"{_cell(f.feature)} ({f.metric} {f.value:.3g})" for f in seg.of(s.segment) if f.severity.alerting
+            )
+            con.print(f"  [{_STYLES[s.worst]}]{s.worst}[/] {_cell(s.segment.label)}: {drifted or _cell(s.page_reason)}")
     verdict = report.verdict
     con.print(f"verdict: [{_STYLES[verdict.worst]}]{verdict.worst.upper()}[/] {_cell(verdict.headline)}")
 
@@ -238,6 +247,9 @@ def print_settings(config: Any) -> None:
         f"  pages: {page.critical_features}+ critical features, {page.warn_features}+ at warn, or "
         f"{', '.join(page.checks) or 'no run-level row'}; fail_on {config.alerts.fail_on}",
     ]
+    if config.segments is not None:
+        s = config.segments
+        lines.append(f"  segments: by {', '.join(s.columns)}, at most {s.max}, min_rows {s.min_rows}; each pages alone")
     keys = config.effective()["preset_keys"]
     if keys:
         lines.append(f"  from the preset: {', '.join(keys)}")
@@ -264,6 +276,15 @@ def print_columns(profile: Any) -> None:
             _cell(row["reason"]),
         )
     console().print(t)
+    seg = profile.segments
+    if seg is not None:  # the segments chosen on the reference, largest first, with their share of its rows
+        rows = seg.counts.rows
+        shown = [
+            f"{_cell(s.label)} {n / max(profile.rows, 1):.1%}" for s, n in zip(seg.spec.segments, rows, strict=True)
+        ]
+        if len(shown) > 13:
+            shown = [*shown[:12], f"+{len(shown) - 13} more", shown[-1]]
+        console().print(f"segments by {', '.join(map(_cell, seg.spec.columns))}: {', '.join(shown)}")
 
 
 def print_history(df: Any, *, title: str) -> None:

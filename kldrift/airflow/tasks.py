@@ -150,7 +150,8 @@ def shard_label(shard: Mapping[str, Any]) -> str:
 def count_shard(
     config_path: str, interval: Interval, shard: Mapping[str, Any], profile_info: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Partial counts of one shard's files in the profile's bins (``Histogram.to_json``)."""
+    """Partial counts of one shard's files in the profile's bins (``Histogram.to_json``; with segments,
+    ``SegmentedHistogram.to_json``)."""
     from kldrift import pipeline
     from kldrift.partitions import Shard
 
@@ -171,18 +172,15 @@ def score_and_write(
     The webhook is not called here: the summary carries its ``webhook`` body
     (``None`` when not due) for the DAG's delivery task.
     """
-    from kldrift.histogram import Histogram
     from kldrift.outputs.alerts import alert_rows
     from kldrift.outputs.webhook import payload, should_deliver
     from kldrift.partitions import Shard
-    from kldrift.pipeline import finish, planned_files
+    from kldrift.pipeline import finish, merge_counts, planned_files
     from kldrift.runstore import run_key
 
     config = load_config(config_path)
     prof = _load_profile(profile_info)
-    current = Histogram.zero(prof.spec)
-    for part in partials:
-        current = current + Histogram.from_json(part)
+    current = merge_counts(prof, config, partials)  # per segment too, with segments:
     scan, missing = planned_files(config, interval, [Shard.from_json(s) for s in shards])
     result = finish(config, interval, prof, current, scan=scan, missing=missing, deliver=False)
     hook = config.alerts.webhook

@@ -3,7 +3,9 @@ row-count checks and the dataset-level row — each with the same keys.
 
 ``check`` says what kind of row it is (``drift``, ``schema``, ``volume``,
 ``no_data``, ``dataset``); ``feature`` is the column (``null`` for run-level
-rows). Rows are ordered by check, then column, so a rerun writes the same bytes.
+rows); ``segment`` the segment a row is about (``{"origin": "EWR"}``), ``null``
+for the whole table. Rows are ordered by segment (the whole table first, then the
+profile's segments in order), then check, then column, so a rerun writes the same bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import math
 from typing import Any
 
 from kldrift.atomic import write_text
-from kldrift.results import DriftReport
+from kldrift.findings import RunCheck
+from kldrift.results import DriftReport, FeatureDrift
 from kldrift.severity import Severity
 
 __all__ = ["KEYS", "alert_rows", "render_alerts", "write_alerts"]
@@ -23,6 +26,7 @@ KEYS = (
     "date",
     "check",
     "feature",
+    "segment",
     "severity",
     "message",
     "metric",
@@ -45,24 +49,40 @@ def _num(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
+def _drift(f: FeatureDrift) -> dict[str, Any]:
+    return {
+        "check": "drift",
+        "feature": f.feature,
+        "segment": f.segment,
+        "severity": f.severity,
+        "message": f.message,
+        "metric": f.metric,
+        "value": _num(f.value),
+        "threshold": f.threshold,
+        "p_value": _num(f.p_value),
+        "p_adjusted": _num(f.p_adjusted),
+        "n_reference": f.n_reference,
+        "n_current": f.n_current,
+    }
+
+
+def _check(c: RunCheck, n_reference: int | None) -> dict[str, Any]:
+    return {
+        "check": c.check,
+        "segment": c.segment,
+        "severity": c.severity,
+        "message": c.message,
+        "metric": "rows_ratio" if c.ratio is not None else None,
+        "value": _num(c.ratio),
+        "n_reference": n_reference,
+        "n_current": c.rows,
+        "expected_rows": _num(c.expected),
+    }
+
+
 def alert_rows(report: DriftReport, *, dataset: str, date: str | None) -> list[dict[str, Any]]:
     """The alert objects of a report (warn and critical rows of every kind), in a fixed order."""
-    rows: list[dict[str, Any]] = [
-        {
-            "check": "drift",
-            "feature": f.feature,
-            "severity": f.severity,
-            "message": f.message,
-            "metric": f.metric,
-            "value": _num(f.value),
-            "threshold": f.threshold,
-            "p_value": _num(f.p_value),
-            "p_adjusted": _num(f.p_adjusted),
-            "n_reference": f.n_reference,
-            "n_current": f.n_current,
-        }
-        for f in report.alerts
-    ]
+    rows: list[dict[str, Any]] = [_drift(f) for f in report.alerts]
     rows += [
         {
             "check": "schema",
@@ -77,20 +97,7 @@ def alert_rows(report: DriftReport, *, dataset: str, date: str | None) -> list[d
         for s in report.schema
         if Severity(s.severity).alerting
     ]
-    rows += [
-        {
-            "check": c.check,
-            "severity": c.severity,
-            "message": c.message,
-            "metric": "rows_ratio" if c.ratio is not None else None,
-            "value": _num(c.ratio),
-            "n_reference": report.n_reference,
-            "n_current": c.rows,
-            "expected_rows": _num(c.expected),
-        }
-        for c in report.checks
-        if Severity(c.severity).alerting
-    ]
+    rows += [_check(c, report.n_reference) for c in report.checks if Severity(c.severity).alerting]
     if report.dataset_drift:
         scored = report.scored
         drifted = report.alerts
@@ -109,7 +116,15 @@ def alert_rows(report: DriftReport, *, dataset: str, date: str | None) -> list[d
                 "n_current": report.n_current,
             }
         )
-    rows.sort(key=lambda r: (_ORDER[r["check"]], r.get("feature") or ""))
+    seg = report.segments
+    if seg is not None:
+        rows += [_drift(f) for f in seg.alerts]
+        refs: dict[Any, int] = {s.segment: s.n_reference for s in seg.summaries}
+        rows += [_check(c, refs.get(c.segment)) for c in seg.checks if Severity(c.severity).alerting]
+    order: dict[Any, int] = {s.segment: i for i, s in enumerate(seg.summaries)} if seg is not None else {}
+    rows.sort(key=lambda r: (order.get(r.get("segment"), -1), _ORDER[r["check"]], r.get("feature") or ""))
+    for r in rows:
+        r["segment"] = r["segment"].to_json() if r.get("segment") is not None else None
     base = {"dataset": dataset, "date": date}
     return [{k: ({**base, **r}).get(k) for k in KEYS} for r in rows]
 

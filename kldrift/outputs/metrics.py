@@ -5,6 +5,12 @@ then one per schema change (``schema``), per run-level check (``volume``,
 ``no_data``, ``insufficient_data``) and per reference column that was not
 scored (``unscored``, with its role as ``kind`` and its reason as ``message``).
 Every row repeats the run's context (rows, drift share, interval, baseline).
+
+A run with segments goes on with, per segment, a ``segment`` row (its rows, worst
+severity, what it paged at in ``segment_paged`` and why in ``message``), its feature
+rows and its checks, each with its ``segment`` (a map, ``{"origin": "EWR"}``) and its
+own baseline columns; then a ``new_value`` row per value the reference never had.
+Rows of the whole table have a null ``segment``: the readers here keep them apart.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kldrift.findings import Page, RunCheck, SchemaChange, Verdict, page, summarize
+from kldrift.findings import Page, RunCheck, SchemaChange, Verdict, combine_pages, page, summarize
 from kldrift.jobsections import PageRule
+from kldrift.segments import Segment
 from kldrift.severity import Severity, worst
 
 __all__ = [
@@ -31,6 +38,8 @@ __all__ = [
     "metrics_table",
     "run_findings",
     "run_note",
+    "segment_of",
+    "segment_rows",
     "urgency",
     "verdict_of",
     "with_note",
@@ -39,7 +48,9 @@ __all__ = [
 RUN_NOTE = "kldrift.run"
 """Footer key of ``metrics.parquet`` holding :func:`run_note` as JSON."""
 
-CHECKS = ("drift", "schema", "volume", "no_data", "insufficient_data", "unscored")
+CHECKS = ("drift", "schema", "volume", "no_data", "insufficient_data", "unscored", "segment", "new_value", "segments")
+SEGMENT_TYPE = pa.map_(pa.string(), pa.string())
+"""A row's segment: column → value (``null`` for a null value); the row itself is ``null`` for the whole table."""
 
 FEATURE_COLUMNS: dict[str, pa.DataType] = {
     "feature": pa.string(),
@@ -64,6 +75,7 @@ FEATURE_COLUMNS: dict[str, pa.DataType] = {
     "p_method": pa.string(),
     "calibrated": pa.bool_(),
     "calibration": pa.string(),
+    "segment": SEGMENT_TYPE,
 }
 """A feature row's columns: the fields of :class:`~kldrift.results.FeatureDrift`, in order, with their
 file types. Spelled out (the file's format is not whatever the class holds today), and checked against
@@ -100,6 +112,7 @@ SCHEMA = pa.schema(
         pa.field("baseline_since", pa.string()),
         pa.field("paged", pa.string()),
         pa.field("page_reason", pa.string()),
+        pa.field("segment_paged", pa.string()),
     ]
 )
 
@@ -132,24 +145,19 @@ def metrics_table(
         # What the run paged at (alerts.page): later runs' quarantine reads it, never the data.
         "paged": str(verdict.paged),
         "page_reason": verdict.page_reason,
+        # With segments: what the whole table's rows page at alone (its baseline's quarantine follows it).
+        "segment_paged": str(report.whole_page.level) if report.segments is not None else None,
     }
 
     def add(row: dict[str, Any]) -> None:
         full = {**context, **row}
+        seg = full.get("segment")
+        full["segment"] = list(seg.to_json().items()) if isinstance(seg, Segment) else None
         for name, values in cols.items():
             values.append(full.get(name))
 
     for f, b in zip(report.features, report.bins, strict=True):
-        add(
-            {
-                "check": "drift",
-                **{c: getattr(f, c) for c in FEATURE_COLUMNS},
-                "bin_labels": list(b.labels),
-                "reference_counts": list(b.reference),
-                "current_counts": list(b.current),
-                "contributions": list(b.contributions),
-            }
-        )
+        add(_feature_row(f, b))
     for s in report.schema:
         add(
             {
@@ -164,16 +172,7 @@ def metrics_table(
             }
         )
     for c in report.checks:
-        add(
-            {
-                "check": c.check,
-                "severity": c.severity,
-                "message": c.message,
-                "n_current": c.rows,
-                "value": c.ratio,
-                "expected_rows": c.expected,
-            }
-        )
+        add(_check_row(c))
     for u in report.unscored:
         add(
             {
@@ -185,16 +184,94 @@ def metrics_table(
                 "reference_type": u.type,
             }
         )
+    if report.segments is not None:
+        _add_segments(report.segments, add)
     return pa.table(cols, schema=SCHEMA)
 
 
+def _feature_row(f: Any, b: Any) -> dict[str, Any]:
+    return {
+        "check": "drift",
+        **{c: getattr(f, c) for c in FEATURE_COLUMNS},
+        "bin_labels": list(b.labels),
+        "reference_counts": list(b.reference),
+        "current_counts": list(b.current),
+        "contributions": list(b.contributions),
+    }
+
+
+def _check_row(c: RunCheck) -> dict[str, Any]:
+    return {
+        "check": c.check,
+        "severity": c.severity,
+        "message": c.message,
+        "n_current": c.rows,
+        "value": c.ratio,
+        "expected_rows": c.expected,
+        "segment": c.segment,
+    }
+
+
+def _add_segments(seg: Any, add: Any) -> None:
+    """Per segment its summary row, its feature rows and its checks, each with the segment's own baseline."""
+    features: dict[Any, list[tuple[Any, Any]]] = {s.segment: [] for s in seg.summaries}
+    for f, b in zip(seg.features, seg.bins, strict=True):
+        features[f.segment].append((f, b))
+    checks: dict[Any, list[RunCheck]] = {s.segment: [] for s in seg.summaries}
+    for c in seg.checks:
+        checks.get(c.segment, []).append(c)
+    for s in seg.summaries:
+        b = s.baseline
+        own = {
+            "segment": s.segment,
+            "segment_paged": str(s.paged),
+            "baseline": b.description,
+            "baseline_first": b.first,
+            "baseline_last": b.last,
+            "baseline_intervals": len(b.used),
+            "baseline_used": list(b.used),
+            "baseline_skipped": list(b.skipped),
+            "baseline_since": b.since,
+        }
+        summary = {"check": "segment", "severity": s.worst, "message": s.page_reason}
+        add({**own, **summary, "n_reference": s.n_reference, "n_current": s.n_current})
+        for f, bins in features[s.segment]:
+            add({**own, **_feature_row(f, bins)})
+        for c in checks[s.segment]:
+            add({**own, **_check_row(c)})
+    for c in seg.checks:
+        if c.segment not in checks:  # new values, a segment column missing: the run's, by value
+            add(_check_row(c))
+
+
 def drift_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The feature rows of a metrics table's rows (files written before ``check`` existed hold only those)."""
-    return [r for r in rows if r.get("check", "drift") == "drift"]
+    """The whole table's feature rows of a metrics table's rows (files written before ``check`` existed hold only
+    those; rows of a segment are left out: see :func:`segment_rows`)."""
+    return [r for r in rows if r.get("check", "drift") == "drift" and not r.get("segment")]
+
+
+def segment_of(row: dict[str, Any]) -> Segment | None:
+    """A saved row's segment (``None``: the whole table)."""
+    seg = row.get("segment")
+    return Segment.from_json(dict(seg)) if seg else None
+
+
+def segment_rows(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Per segment of a run with segments: its ``segment`` row, its feature rows and its check rows, in order."""
+    out: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
+    for r in rows:
+        if not r.get("segment") or r.get("check") in ("new_value", "segments"):
+            continue
+        if r.get("check") == "segment":
+            out.append((r, [], []))
+        elif out:
+            (out[-1][1] if r.get("check") == "drift" else out[-1][2]).append(r)
+    return out
 
 
 def run_findings(rows: list[dict[str, Any]]) -> tuple[list[SchemaChange], list[RunCheck], list[dict[str, Any]]]:
-    """The schema changes, run checks and unscored columns saved in a metrics table's rows."""
+    """The schema changes, run checks and unscored columns saved in a metrics table's rows (the whole table's)."""
+    rows = [r for r in rows if not r.get("segment")]
     schema = [
         SchemaChange(
             r["feature"], r["kind"], r["reference_type"], r["current_type"], r["severity"], r["message"], r["file"]
@@ -229,6 +306,12 @@ def verdict_of(rows: list[dict[str, Any]]) -> Verdict:
     dataset = worst(s for s in features if s.alerting) if first.get("dataset_drift") else Severity.OK
     # Written before the page rule, every alert paged; after, the saved level and reason say it.
     paged = page(features, schema, checks, dataset, PageRule())
+    parts = segment_rows(rows)
+    slices = [(_label(s), Severity(s.get("segment_paged") or "ok"), s.get("message") or "") for s, _, _ in parts]
+    severities = [(_label(s), [Severity(r["severity"]) for r in (*f, *c)]) for s, f, c in parts]
+    if parts:
+        alerting = any(Severity(r["severity"]).alerting for _, f, _ in parts for r in f)
+        paged = combine_pages(paged, slices, alerting=alerting)
     if first.get("paged") and (first["paged"], first.get("page_reason") or "") != (paged.level, paged.reason):
         paged = Page(Severity(first["paged"]), first.get("page_reason") or "", every_alert=False)
     return summarize(
@@ -239,7 +322,13 @@ def verdict_of(rows: list[dict[str, Any]]) -> Verdict:
         dataset_drift=bool(first.get("dataset_drift")),
         share_threshold=_number(first.get("share_threshold")),
         page=paged,
+        segments=severities,
     )
+
+
+def _label(row: dict[str, Any]) -> str:
+    seg = segment_of(row)
+    return seg.label if seg is not None else ""
 
 
 def urgency(row: dict[str, Any]) -> tuple[int, float]:
@@ -266,12 +355,31 @@ def run_note(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "drift_share": first.get("drift_share") if _finite(first.get("drift_share")) else None,
         "rows_current": first.get("rows_current"),
         "alerts": [r["feature"] for r in sorted(features, key=urgency) if Severity(r["severity"]).alerting],
+        **_segments_note(rows),
     }
+
+
+def _segments_note(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the index shows of a run's segments: how many alert, and the worst one (``{}`` without segments)."""
+    parts = segment_rows(rows)
+    if not parts:
+        return {}
+    alerting = [(s, f) for s, f, c in parts if Severity(s["severity"]).alerting]
+    note: dict[str, Any] = {"segments": {"total": len(parts), "alerting": len(alerting)}}
+    if alerting:
+        s, f = min(
+            alerting,
+            key=lambda a: (Severity(a[0]["severity"]).rank, -sum(Severity(r["severity"]).alerting for r in a[1])),
+        )
+        drifted = [r["feature"] for r in sorted(f, key=urgency) if Severity(r["severity"]).alerting]
+        note["segments"]["worst"] = {"label": _label(s), "severity": s["severity"], "alerts": drifted}
+    return note
 
 
 def with_note(table: pa.Table) -> pa.Table:
     """``table`` with :func:`run_note` in its footer, under :data:`RUN_NOTE`: the index reads that, not the rows."""
-    note = json.dumps(run_note(table.to_pylist()), separators=(",", ":"), allow_nan=False)
+    lists = [f.name for f in table.schema if pa.types.is_list(f.type)]  # per-bin counts: not in a note
+    note = json.dumps(run_note(table.drop_columns(lists).to_pylist()), separators=(",", ":"), allow_nan=False)
     return table.replace_schema_metadata({RUN_NOTE: note})
 
 

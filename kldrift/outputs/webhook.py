@@ -23,6 +23,7 @@ from kldrift.errors import ConfigError
 from kldrift.jobsections import Webhook, check_webhook_url
 from kldrift.redact import redact_text, redact_url
 from kldrift.results import DriftReport
+from kldrift.segments import Segment
 
 __all__ = ["deliver", "payload", "resolve_url", "should_deliver", "slack_escape"]
 
@@ -43,7 +44,7 @@ def slack_escape(text: str) -> str:
 def payload(report: DriftReport, alerts: list[dict[str, Any]], *, dataset: str, date: str | None) -> dict[str, Any]:
     """The JSON body: summary fields, the alert rows, and a Slack-compatible ``text`` led by the verdict."""
     verdict = report.verdict
-    names = [a["feature"] for a in alerts if a["feature"] is not None]
+    names = [n for n in map(_name, alerts) if n is not None]
     shown = ", ".join(names[:10]) + (f", +{len(names) - 10} more" if len(names) > 10 else "")
     text = f"kldrift: {dataset} {date or ''}: {verdict.worst.upper()}: {verdict.headline}"
     if shown:
@@ -62,6 +63,14 @@ def payload(report: DriftReport, alerts: list[dict[str, Any]], *, dataset: str, 
         "alerts": alerts,
         "text": slack_escape(text),
     }
+
+
+def _name(alert: dict[str, Any]) -> str | None:
+    """What the text names of an alert row: its feature, with its segment (``fare [origin=EWR]``)."""
+    seg = alert.get("segment")
+    label = Segment.from_json(seg).label if seg else None
+    what = alert["feature"] if alert["feature"] is not None else alert["check"] if label else None
+    return f"{what} [{label}]" if label and what else what
 
 
 class _Sockets:

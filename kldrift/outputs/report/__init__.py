@@ -44,7 +44,7 @@ __all__ = [
 REPORT_NAME = runstore.REPORT
 INDEX_NAME = runstore.INDEX
 RUN_COLUMNS = runstore.SUMMARY_COLUMNS
-TREND_COLUMNS = ("check", "feature", "severity", "value", "kl", "kl_reverse", "psi", "jensen_shannon")
+TREND_COLUMNS = ("check", "feature", "severity", "value", "kl", "kl_reverse", "psi", "jensen_shannon", "segment")
 """What a trend reads of each earlier run."""
 
 

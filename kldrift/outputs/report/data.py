@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["SEVERITY_CODES", "TREND_RUNS", "index_data", "report_data", "run_seconds", "script_json"]
+__all__ = ["SEVERITY_CODES", "TREND_RUNS", "bins_item", "index_data", "report_data", "run_seconds", "script_json"]
 
 TREND_RUNS = 60
 """Runs drawn in a feature's trend: this one and up to 59 before it."""
@@ -75,10 +75,10 @@ def _trend(
     for i, run in enumerate(runs):
         # Column by column: a run of 1,000 features is 1,000 rows, and 59 of them are read per page.
         checks, names, severities = run.column("check"), run.column("feature"), run.column("severity")
-        values = run.column(metric if run.has(metric) else "value")
-        for check, name, severity, value in zip(checks, names, severities, values, strict=True):
+        values, segments = run.column(metric if run.has(metric) else "value"), run.column("segment")
+        for check, name, severity, value, seg in zip(checks, names, severities, values, segments, strict=True):
             slot = out.get(name)
-            if slot is not None and (check or "drift") == "drift":
+            if slot is not None and (check or "drift") == "drift" and not seg:  # the whole table's row
                 slot[0][i] = _g4(value)
                 slot[1][i] = SEVERITY_CODES.get(str(severity), "-")
     for r in rows:
@@ -110,18 +110,23 @@ def report_data(
         runs = {"x": [run_seconds(k) for k in keys], "d": keys}
     out = []
     for r in features:
-        item: dict[str, Any] = {
-            "l": [str(s) for s in r["bin_labels"] or []],
-            "r": [int(c) for c in r["reference_counts"] or []],
-            "c": [int(c) for c in r["current_counts"] or []],
-            "k": [_g4(c) for c in r["contributions"] or []],
-            "th": [_threshold(r["threshold_warn"]), _threshold(r["threshold_critical"])],
-        }
+        item = bins_item(r)
         if date:
             values, codes = trend[r["feature"]]
             item.update(t=values, s="".join(codes))
         out.append(item)
     return {"metric": metric, "base": base_name, "runs": runs, "f": out}
+
+
+def bins_item(r: Mapping[str, Any]) -> dict[str, Any]:
+    """A feature row's bins chart data: labels, counts of both sides, KL terms, thresholds."""
+    return {
+        "l": [str(s) for s in r["bin_labels"] or []],
+        "r": [int(c) for c in r["reference_counts"] or []],
+        "c": [int(c) for c in r["current_counts"] or []],
+        "k": [_g4(c) for c in r["contributions"] or []],
+        "th": [_threshold(r["threshold_warn"]), _threshold(r["threshold_critical"])],
+    }
 
 
 def index_data(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

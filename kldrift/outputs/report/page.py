@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from kldrift import runstore
 from kldrift.outputs.metrics import drift_rows, run_findings, run_note, urgency, verdict_of
-from kldrift.outputs.report.data import TREND_RUNS, finite, index_data, report_data, script_json
+from kldrift.outputs.report.data import TREND_RUNS, bins_item, finite, index_data, report_data, script_json
+from kldrift.outputs.report.heatmap import segments_view
 from kldrift.severity import Severity
 
 if TYPE_CHECKING:
@@ -229,6 +230,9 @@ def render_report(
     baseline = first.get("baseline") or "reference"
     base_name = "reference" if baseline.startswith("reference") else "baseline"
     data = report_data(features, history, metric=metric, date=date, base_name=base_name)
+    seg = segments_view(all_rows, [f["feature"] for f in features], first_chart=len(features))
+    if seg is not None:  # the drifted segment features' bins charts follow the whole table's in the data
+        data["f"].extend(bins_item(r) for r in seg["charts"])
     return (
         _environment()
         .get_template("report.html.j2")
@@ -257,6 +261,7 @@ def render_report(
             trend_runs=len(data["runs"]["d"]) if data["runs"] else 0,
             max_trend_runs=TREND_RUNS,
             data_json=_data_json(data),
+            seg=seg,
         )
     )
 
