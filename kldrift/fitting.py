@@ -222,12 +222,9 @@ class Fitter:
             return f, c, test, info
         if fit.counts is not None and fit.edges is not None and f.edges == tuple(fit.edges.tolist()):
             return f, fit.counts, None, info  # counted exactly during the pass
-        if self.stride == 1:
-            if f.values is not None:
-                c = count_values(values, np.asarray(f.values))
-            else:
-                edges = np.asarray(f.edges, dtype=np.float64)
-                c = count_sorted(values, edges) if keys else count_edges(values, edges)
+        if self.stride == 1:  # binary searches in sorted values, else a compare per cut point: the same counts
+            counter = count_values if f.values is not None else count_sorted if keys else count_edges
+            c = counter(values, np.asarray(f.values if f.values is not None else f.edges, dtype=np.float64))
             c[-1] = fit.nulls
             return f, c, None, info
         return f, None, None, info
@@ -374,14 +371,20 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[
     """Quantile cut points of each column from a few row groups spread over the reference.
 
     Whole numbers for a column of ``numbers`` whose pilot values are all integers (as the final cut
-    points will be when every value is: see ``Fitter._numeric``).
+    points will be when every value is: see ``Fitter._numeric``). Each group's columns cut on threads.
     """
     if not names:
         return {}
     pilot = scan.spread(PILOT_ROW_GROUPS)
     per_column = sample_per_column(len(names), settings.binning.sample_size)
     stride = max(1, -(-pilot.count_rows() // per_column))
-    out = {}
+    out: dict[str, tuple[float, ...]] = {}
+
+    def cut(n: str, samples: list[np.ndarray[Any, Any]]) -> tuple[float, ...]:
+        values = np.concatenate(samples or [np.zeros(0)])
+        edges = quantile_edges(values, settings.column(n).bins or settings.binning.bins, overwrite_input=True)
+        return integer_edges(edges) if n in numbers and bool(np.array_equal(values, np.floor(values))) else edges
+
     for group in pilot.column_groups(names, held=dict.fromkeys(names, per_column), budget=HOLD_VALUES):
         samples: dict[str, list[np.ndarray[Any, Any]]] = {n: [] for n in group}
         row0 = 0
@@ -390,11 +393,7 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[
                 x = to_numbers(batch.column(n))[(-row0) % stride :: stride]
                 samples[n].append(x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64))
             row0 += batch.num_rows
-        for n in group:  # the group's cut points, and its values released, before the next group is read
-            values = np.concatenate(samples.pop(n) or [np.zeros(0)])
-            edges = quantile_edges(values, settings.column(n).bins or settings.binning.bins, overwrite_input=True)
-            if n in numbers and bool(np.array_equal(values, np.floor(values))):
-                edges = integer_edges(edges)
-            if edges:
-                out[n] = edges
+        with ThreadPoolExecutor(workers()) as pool:  # cut, the values released, before the next group is read
+            cuts = pool.map(cut, group, [samples.pop(n) for n in group])
+            out.update((n, e) for n, e in zip(group, cuts, strict=True) if e)
     return out
