@@ -147,9 +147,9 @@ def bench(size: str, data: Path, repeat: int, before: Path | None = None) -> dic
         names = list(cmds)
         for i in range(repeat):
             for name in names[i % len(names) :] + names[: i % len(names)]:
-                wall, cpu, rss = timed(*cmds[name])
-                results[name].append((wall, cpu, rss))
-                print(f"  {size} round {i + 1}: {name:15s} {wall:7.2f} s  cpu {cpu:7.2f} s  {rss:7.0f} MiB", flush=True)
+                wall, cpu_s, rss = timed(*cmds[name])
+                results[name].append((wall, cpu_s, rss))
+                print(f"  {size} round {i + 1}: {name:15s} {wall:7.2f} s  cpu {cpu_s:7.2f} s  {rss:7.0f} MiB", flush=True)
     med = {k: statistics.median(w for w, _, _ in v) for k, v in results.items()}
     cpu = {k: statistics.median(c for _, c, _ in v) for k, v in results.items()}
     peak = {k: max(r for _, _, r in v) for k, v in results.items()}
