@@ -149,7 +149,8 @@ def bench(size: str, data: Path, repeat: int, before: Path | None = None) -> dic
             for name in names[i % len(names) :] + names[: i % len(names)]:
                 wall, cpu_s, rss = timed(*cmds[name])
                 results[name].append((wall, cpu_s, rss))
-                print(f"  {size} round {i + 1}: {name:15s} {wall:7.2f} s  cpu {cpu_s:7.2f} s  {rss:7.0f} MiB", flush=True)
+                line = f"{name:15s} {wall:7.2f} s  cpu {cpu_s:7.2f} s  {rss:7.0f} MiB"
+                print(f"  {size} round {i + 1}: {line}", flush=True)
     med = {k: statistics.median(w for w, _, _ in v) for k, v in results.items()}
     cpu = {k: statistics.median(c for _, c, _ in v) for k, v in results.items()}
     peak = {k: max(r for _, _, r in v) for k, v in results.items()}
