@@ -253,10 +253,10 @@ class CategoryFit:
     only when it changes and at the end.
     """
 
-    __slots__ = ("_dictionary", "halves", "n", "nulls")
+    __slots__ = ("_dictionary", "_halves", "n", "nulls")
 
     def __init__(self) -> None:
-        self.halves = (Totals(), Totals())
+        self._halves = (Totals(), Totals())
         self.nulls = 0
         self.n = 0
         self._dictionary: DictionaryCounts | None = None
@@ -270,7 +270,7 @@ class CategoryFit:
             else:
                 if pa.types.is_string_view(chunk.type):  # Arrow cannot take from views
                     chunk = chunk.cast(pa.string())
-                for half, start in ((self.halves[first], 0), (self.halves[1 - first], 1)):
+                for half, start in ((self._halves[first], 0), (self._halves[1 - first], 1)):
                     part = chunk[start::2] if len(chunk) > start else chunk[0:0]
                     self.nulls += half.add(part)
             row0 += len(chunk)
@@ -281,19 +281,24 @@ class CategoryFit:
             self._flush()
             tally = self._dictionary = DictionaryCounts(chunk.dictionary)
         for h, nulls in enumerate(tally.add(chunk, first)):
-            self.halves[h].nulls += nulls
+            self._halves[h].nulls += nulls
             self.nulls += nulls
 
     def _flush(self) -> None:
         """The dictionary's counts so far, as texts and counts, into each half's totals."""
         tally, self._dictionary = self._dictionary, None
         if tally is not None:
-            for h, half in enumerate(self.halves):
+            for h, half in enumerate(self._halves):
                 half.add_counts(*tally.totals(h))
+
+    @property
+    def halves(self) -> tuple[Totals, Totals]:
+        """The even rows' and the odd rows' totals, the dictionary's counts so far included."""
+        self._flush()
+        return self._halves
 
     def totals(self, half: int | None = None) -> tuple[pa.Array, np.ndarray[Any, Any]]:
         """Distinct values and their counts: of one half (0 even rows, 1 odd rows) or of all rows."""
-        self._flush()
         if half is not None:
             return self.halves[half].totals()
         merged = Totals()
