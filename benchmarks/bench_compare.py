@@ -2,21 +2,27 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_compare.py [--sizes 1m,10m] [--repeat 3]
+    .venv/bin/python benchmarks/bench_compare.py [--sizes 1m,10m] [--repeat 3] [--before DIR]
 
 Makes (or reuses) data with ``../shared/bench/make_data.py`` under
 ``benchmarks/data/<size>/``, then, alternately in one sitting so both sides see
-the same machine:
+the same machine (the order rotates each round):
 
 * ``baseline``  ``python ../shared/bench/limit_baseline.py DIR --phase kl``
 * ``compare``   ``kldrift compare DIR/reference.parquet DIR/current.parquet --format json``
 * ``run``       ``kldrift run`` with a saved profile (the reference is not re-read)
-* ``read``      ``limit_baseline.py DIR --phase read``: the streamed-read floor
+* ``read``      ``limit_baseline.py DIR --phase read``: the streamed-read floor (both files)
+* with ``--before DIR`` (a folder holding another version's ``kldrift/`` package, e.g.
+  ``git archive main kldrift | tar -x -C DIR``): ``compare@before`` and ``run@before``, the same
+  commands with that package first on ``PYTHONPATH``.
 
-Each is a child process; its wall time and peak RSS (``wait4``) are recorded.
-It prints the median of each, the ratios to the baseline and to the read
-floor, and an in-process breakdown of where kldrift's time goes (decode vs
-counting). Figures are ratios: machines here are noisy.
+Each is a child process; its wall time, CPU time (user + system, all threads) and
+peak RSS (``wait4``) are recorded. It prints the median of each, the ratios to the
+baseline and to the read floor, and an in-process breakdown of where kldrift's time
+goes (decode vs counting). Figures are ratios: machines here are noisy. On a machine
+shared with other work the wall ratios flatter the side with more threads (the
+scheduler shares CPU by thread), so read the CPU ratio beside them: on an idle
+2-core machine, where every side keeps both cores busy, wall follows CPU.
 """
 
 from __future__ import annotations
@@ -47,25 +53,26 @@ def ensure_data(size: str, data_dir: Path) -> Path:
     return out
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one child process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if status != 0:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"failed ({status}): {' '.join(cmd)}\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 
-def job_config(data: Path, tmp: Path) -> Path:
+def job_config(data: Path, tmp: Path, env: dict[str, str] | None = None) -> Path:
     cfg = tmp / "bench.yaml"
     cfg.write_text(
         f"dataset: bench\nreference: {data / 'reference.parquet'}\ncurrent: {data / 'current.parquet'}\n"
         f"output: {tmp / 'out'}\n"
     )
-    subprocess.run([KLDRIFT, "-q", "profile", "--config", str(cfg)], check=True, stdout=subprocess.DEVNULL)
+    cmd = [KLDRIFT, "-q", "profile", "--config", str(cfg)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
     return cfg
 
 
@@ -110,32 +117,44 @@ print(json.dumps({{"decode_s": d, "decode_and_count_s": c}}))
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def bench(size: str, data: Path, repeat: int) -> dict[str, Any]:
+def bench(size: str, data: Path, repeat: int, before: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = job_config(data, Path(tmp))
-        cmds = {
-            "baseline": [PY, str(SHARED / "limit_baseline.py"), str(data), "--phase", "kl"],
-            "compare": [
-                KLDRIFT,
-                "-q",
-                "compare",
-                str(data / "reference.parquet"),
-                str(data / "current.parquet"),
-                "--format",
-                "json",
-            ],
-            "run": [KLDRIFT, "-q", "run", "--config", str(cfg), "--date", "2026-01-01", "--no-webhook"],
-            "read": [PY, str(SHARED / "limit_baseline.py"), str(data), "--phase", "read"],
+        compare = [
+            KLDRIFT,
+            "-q",
+            "compare",
+            str(data / "reference.parquet"),
+            str(data / "current.parquet"),
+            "--format",
+            "json",
+        ]
+        run = [KLDRIFT, "-q", "run", "--config", str(cfg), "--date", "2026-01-01", "--no-webhook"]
+        cmds: dict[str, tuple[list[str], dict[str, str] | None]] = {
+            "baseline": ([PY, str(SHARED / "limit_baseline.py"), str(data), "--phase", "kl"], None),
+            "compare": (compare, None),
+            "run": (run, None),
+            "read": ([PY, str(SHARED / "limit_baseline.py"), str(data), "--phase", "read"], None),
         }
-        results: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
+        if before is not None:
+            subprocess.run([PY, "-m", "compileall", "-q", str(before)], check=True)  # as make install does
+            env = {**os.environ, "PYTHONPATH": str(before)}
+            cfg_before = Path(tmp) / "before"
+            cfg_before.mkdir()
+            cmds["compare@before"] = (compare, env)
+            cmds["run@before"] = ([*run[:4], str(job_config(data, cfg_before, env)), *run[5:]], env)
+        results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cmds}
+        names = list(cmds)
         for i in range(repeat):
-            for name, cmd in cmds.items():
-                wall, rss = timed(cmd)
-                results[name].append((wall, rss))
-                print(f"  {size} round {i + 1}: {name:8s} {wall:7.2f} s  {rss:7.0f} MiB", flush=True)
-    med = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
-    peak = {k: max(r for _, r in v) for k, v in results.items()}
-    return {"size": size, "median_s": med, "peak_rss_mib": peak, "raw": results}
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                wall, cpu_s, rss = timed(*cmds[name])
+                results[name].append((wall, cpu_s, rss))
+                line = f"{name:15s} {wall:7.2f} s  cpu {cpu_s:7.2f} s  {rss:7.0f} MiB"
+                print(f"  {size} round {i + 1}: {line}", flush=True)
+    med = {k: statistics.median(w for w, _, _ in v) for k, v in results.items()}
+    cpu = {k: statistics.median(c for _, c, _ in v) for k, v in results.items()}
+    peak = {k: max(r for _, _, r in v) for k, v in results.items()}
+    return {"size": size, "median_s": med, "median_cpu_s": cpu, "peak_rss_mib": peak, "raw": results}
 
 
 def main() -> None:
@@ -143,21 +162,30 @@ def main() -> None:
     ap.add_argument("--sizes", default="1m,10m")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data-dir", type=Path, default=ROOT / "benchmarks" / "data")
+    ap.add_argument("--before", type=Path, help="a folder holding another version's kldrift/ package, run alongside")
     ap.add_argument("--json", type=Path, help="also write the results here")
     a = ap.parse_args()
+    if a.before is not None and not (a.before / "kldrift" / "__init__.py").exists():
+        ap.error(f"--before {a.before}: no kldrift/__init__.py in it")
     summary = []
     for size in a.sizes.split(","):
         data = ensure_data(size, a.data_dir)
-        res = bench(size, data, a.repeat)
+        res = bench(size, data, a.repeat, a.before)
         res["breakdown"] = breakdown(data)
         summary.append(res)
     print()
-    print(f"{'size':>5} {'side':>9} {'median s':>9} {'x baseline':>10} {'x read':>7} {'peak MiB':>9}")
+    print(
+        f"{'size':>5} {'side':>15} {'median s':>9} {'x baseline':>10} {'x read':>7} "
+        f"{'cpu s':>7} {'cpu x read':>10} {'peak MiB':>9}"
+    )
     for res in summary:
-        base, read = res["median_s"]["baseline"], res["median_s"]["read"]
-        for side in ("baseline", "compare", "run", "read"):
-            m, rss = res["median_s"][side], res["peak_rss_mib"][side]
-            print(f"{res['size']:>5} {side:>9} {m:9.2f} {m / base:10.2f} {m / read:7.2f} {rss:9.0f}")
+        base, read, read_cpu = res["median_s"]["baseline"], res["median_s"]["read"], res["median_cpu_s"]["read"]
+        for side in res["median_s"]:
+            m, c, rss = res["median_s"][side], res["median_cpu_s"][side], res["peak_rss_mib"][side]
+            print(
+                f"{res['size']:>5} {side:>15} {m:9.2f} {m / base:10.2f} {m / read:7.2f} "
+                f"{c:7.2f} {c / read_cpu:10.2f} {rss:9.0f}"
+            )
         b = res["breakdown"]
         count_s = b["decode_and_count_s"] - b["decode_s"]
         print(

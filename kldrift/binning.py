@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from kldrift.errors import ProfileError, SchemaError
-from kldrift.kernels import TOLERANCE, count_sorted
+from kldrift.kernels import TOLERANCE, count_edges
 
 __all__ = [
     "NULL_LABEL",
@@ -219,7 +219,9 @@ class BinSpec:
         return spec
 
 
-def quantile_edges(sample: np.ndarray[Any, Any], bins: int, *, is_sorted: bool = False) -> tuple[float, ...]:
+def quantile_edges(
+    sample: np.ndarray[Any, Any], bins: int, *, is_sorted: bool = False, overwrite_input: bool = False
+) -> tuple[float, ...]:
     """Interior cut points at the 1/bins … (bins-1)/bins quantiles, ties deduplicated, heavy values apart.
 
     The quantiles are ``numpy.quantile(sample, q)`` (its default, linear method),
@@ -229,18 +231,30 @@ def quantile_edges(sample: np.ndarray[Any, Any], bins: int, *, is_sorted: bool =
     quantiles: otherwise its ties collapse cut points and a change among the
     other values (rain on 68 % of hours instead of 7 %) hides in a bin shared
     with it.
+
+    An unsorted ``sample`` is not sorted: only the values the quantiles read are put in
+    their places (``numpy.partition``, about half a sort), in place with ``overwrite_input``.
     """
     if len(sample) == 0 or bins < 2:
         return ()
-    ordered = sample if is_sorted else np.sort(sample)
-    edges = _plain_quantile_edges(ordered, bins)
-    n = len(ordered)
-    heavy = [v for v in edges if np.searchsorted(ordered, v, "right") - np.searchsorted(ordered, v, "left") >= n / bins]
+    edges = _plain_quantile_edges(sample, bins, is_sorted=is_sorted, overwrite_input=overwrite_input)
+    n = len(sample)
+
+    def ties(v: float) -> int:
+        if is_sorted:
+            return int(np.searchsorted(sample, v, "right") - np.searchsorted(sample, v, "left"))
+        return int(np.count_nonzero(sample == v))
+
+    heavy = [v for v in edges if ties(v) >= n / bins]
     if not heavy:
         return edges
-    rest = ordered[~np.isin(ordered, heavy)]
+    rest = sample[~np.isin(sample, heavy)]
     points = [e for v in heavy for e in point_edges(v)]
-    inner = _plain_quantile_edges(rest, max(2, bins - len(heavy))) if len(rest) else ()
+    inner = (
+        _plain_quantile_edges(rest, max(2, bins - len(heavy)), is_sorted=is_sorted, overwrite_input=True)
+        if len(rest)
+        else ()
+    )
     return _dedupe(np.array(sorted({*points, *inner})))
 
 
@@ -263,11 +277,27 @@ def integer_edges(edges: Sequence[float]) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _plain_quantile_edges(ordered: np.ndarray[Any, Any], bins: int) -> tuple[float, ...]:
+def _plain_quantile_edges(
+    a: np.ndarray[Any, Any], bins: int, *, is_sorted: bool = True, overwrite_input: bool = False
+) -> tuple[float, ...]:
     qs = np.arange(1, bins) / bins
+    if not is_sorted:
+        # The order statistics that sorted_quantiles reads, each in its sorted place: the same values.
+        kth = quantile_positions(len(a), qs)
+        if overwrite_input:
+            a.partition(kth)
+        else:
+            a = np.partition(a, kth)
     with np.errstate(invalid="ignore"):
-        edges = sorted_quantiles(ordered, qs)
+        edges = sorted_quantiles(a, qs)
     return _dedupe(np.unique(edges[np.isfinite(edges)]))
+
+
+def quantile_positions(n: int, qs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The positions of an ascending array of ``n`` values that :func:`sorted_quantiles` reads for ``qs``."""
+    virtual = (n - 1) * qs
+    previous = np.floor(virtual).astype(np.intp)
+    return np.unique(np.concatenate((np.minimum(previous, n - 1), np.minimum(previous + 1, n - 1))))
 
 
 def _dedupe(edges: np.ndarray[Any, Any]) -> tuple[float, ...]:
@@ -335,5 +365,5 @@ def pilot_holds(
     if len(pilot_edges) != len(edges) or valid == 0 or len(sample) == 0:
         return False
     exact = counts[:-1] / valid
-    target = count_sorted(sample, np.asarray(edges, dtype=np.float64))[:-1] / len(sample)
+    target = count_edges(sample, np.asarray(edges, dtype=np.float64))[:-1] / len(sample)  # sorted or not
     return bool(np.max(np.abs(exact - target)) <= PILOT_TOLERANCE)

@@ -27,10 +27,13 @@ import pyarrow.compute as pc
 
 __all__ = [
     "Domain",
+    "dictionary_texts",
     "domain_of",
     "float32_values",
     "read_float32_roundings",
     "shortest_floats",
+    "sum_by_value",
+    "text_forms",
     "to_numbers",
     "to_text_counts",
     "to_text_keys",
@@ -277,7 +280,7 @@ def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarra
             values.append(text)
             counts.append(binc[keep_nz].astype(np.int64))
             if pc.count_distinct(text).as_py() < len(text):  # ('a', 'a', 'b'): a legal, unusual dictionary
-                values[-1], counts[-1] = _sum_by_value([values[-1]], [counts[-1]])
+                values[-1], counts[-1] = sum_by_value([values[-1]], [counts[-1]])
         else:
             if pa.types.is_null(chunk.type):
                 continue
@@ -289,7 +292,7 @@ def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarra
     if len(values) == 1:
         v, c = values[0], counts[0]
     else:
-        v, c = _sum_by_value(values, counts)
+        v, c = sum_by_value(values, counts)
     return (*_text_keys(v, c), nulls)
 
 
@@ -298,22 +301,44 @@ LONG_TEXT = 256
 
 
 def _text_keys(values: pa.Array, counts: np.ndarray[Any, Any]) -> tuple[pa.Array, np.ndarray[Any, Any]]:
-    """Distinct texts as kldrift compares them: bytes that are not UTF-8 shown as escapes
-    (``caf\\xe9``), and a text over :data:`LONG_TEXT` characters as its head and a digest."""
+    """Distinct texts as kldrift compares them (see :func:`text_forms`), counts of texts that became
+    the same summed."""
+    values, changed = text_forms(values)
+    if changed and pc.count_distinct(values).as_py() < len(values):
+        values, counts = sum_by_value([values], [counts])
+    return values, counts
+
+
+def text_forms(values: pa.Array) -> tuple[pa.Array, bool]:
+    """Each text as kldrift compares it, and whether any changed: bytes that are not UTF-8 shown as
+    escapes (``caf\\xe9``), a text over :data:`LONG_TEXT` characters as its head and a digest. Element
+    by element (nulls stay null), so two texts may become the same."""
     changed = False
     try:
         values.validate(full=True)
     except pa.ArrowInvalid:  # a writer put Latin-1 (or any bytes) in a string column
         raw = values.cast(pa.binary()).to_pylist()
-        values = pa.array([b.decode("utf-8", "backslashreplace") for b in raw], pa.string())
+        values = pa.array([None if b is None else b.decode("utf-8", "backslashreplace") for b in raw], pa.string())
         changed = True
-    if len(values) and pc.max(pc.utf8_length(values)).as_py() > LONG_TEXT:
+    if len(values) and (pc.max(pc.utf8_length(values)).as_py() or 0) > LONG_TEXT:
         texts = values.to_pylist()
-        values = pa.array([_key(t) if len(t) > LONG_TEXT else t for t in texts], pa.string())
+        values = pa.array([_key(t) if t is not None and len(t) > LONG_TEXT else t for t in texts], pa.string())
         changed = True
-    if changed and pc.count_distinct(values).as_py() < len(values):
-        values, counts = _sum_by_value([values], [counts])
-    return values, counts
+    return values, changed
+
+
+def dictionary_texts(dictionary: pa.Array) -> tuple[pa.Array, np.ndarray[Any, Any]]:
+    """A dictionary's entries as the texts kldrift compares (:func:`text_forms`), and which entries are null.
+
+    Entry by entry, so a dictionary array is counted on its indices alone: entry ``i``'s rows are
+    the rows of ``texts[i]`` (null where ``is_null[i]``).
+    """
+    if pa.types.is_string_view(dictionary.type):
+        dictionary = dictionary.cast(pa.string())
+    is_null = np.zeros(len(dictionary), bool)
+    if dictionary.null_count:
+        is_null = np.asarray(dictionary.is_null().to_numpy(zero_copy_only=False), bool)
+    return text_forms(_as_text(dictionary))[0], is_null
 
 
 def _key(text: str) -> str:
@@ -321,7 +346,8 @@ def _key(text: str) -> str:
     return f"{text[:64]}… ({len(text):,} characters, sha256 {digest})"
 
 
-def _sum_by_value(values: list[pa.Array], counts: list[np.ndarray[Any, Any]]) -> tuple[pa.Array, np.ndarray[Any, Any]]:
+def sum_by_value(values: list[pa.Array], counts: list[np.ndarray[Any, Any]]) -> tuple[pa.Array, np.ndarray[Any, Any]]:
+    """Distinct values of the concatenated ``values`` and their summed ``counts``."""
     table = pa.table({"v": pa.concat_arrays(values), "c": np.concatenate(counts)})
     agg = table.group_by("v").aggregate([("c", "sum")])
     return agg.column("v").combine_chunks(), agg.column("c_sum").to_numpy().astype(np.int64)

@@ -36,7 +36,7 @@ from kldrift.columns import Domain, domain_of, to_numbers
 from kldrift.config import Settings
 from kldrift.filestamps import file_records
 from kldrift.histogram import Histogram, count, workers
-from kldrift.kernels import count_sorted, count_values
+from kldrift.kernels import count_edges, count_sorted, count_values
 from kldrift.profile import Profile
 from kldrift.redact import redact_url
 from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, is_calendar_name, plan_columns
@@ -205,12 +205,12 @@ class Fitter:
             return f, counts, test_counts, classify(name, t, stats, self.settings, pandas_index=pandas_index)
         fit = self.numeric[name]
         values = fit.take_sample()
-        # Sorted once (SIMD sort: ~4x faster than np.quantile's partition here), the quantiles
-        # and the counts in any cut points come out of binary searches.
-        values.sort()
-        stats = fit.stats(values, keys=pa.types.is_integer(t), calendar=is_calendar_name(name))
+        keys = pa.types.is_integer(t)
+        if keys:  # distinct values are counted on the sorted values; else the quantiles partition them
+            values.sort()
+        stats = fit.stats(values, keys=keys, calendar=is_calendar_name(name))
         info = classify(name, t, stats, self.settings, pandas_index=pandas_index)
-        f = self._numeric(name, t, values)
+        f = self._numeric(name, t, values, is_sorted=keys)
         if f.values is not None and fit.discrete is not None:
             merged, rep = merge_close(fit.discrete)
             full = {v: merged.get(v, 0) for v in f.values}
@@ -222,12 +222,9 @@ class Fitter:
             return f, c, test, info
         if fit.counts is not None and fit.edges is not None and f.edges == tuple(fit.edges.tolist()):
             return f, fit.counts, None, info  # counted exactly during the pass
-        if self.stride == 1:
-            c = (
-                count_values(values, np.asarray(f.values))
-                if f.values is not None
-                else count_sorted(values, np.asarray(f.edges, dtype=np.float64))
-            )
+        if self.stride == 1:  # binary searches in sorted values, else a compare per cut point: the same counts
+            counter = count_values if f.values is not None else count_sorted if keys else count_edges
+            c = counter(values, np.asarray(f.values if f.values is not None else f.edges, dtype=np.float64))
             c[-1] = fit.nulls
             return f, c, None, info
         return f, None, None, info
@@ -262,7 +259,7 @@ class Fitter:
         c[-1] = nulls
         return c
 
-    def _numeric(self, name: str, t: pa.DataType, sample: np.ndarray[Any, Any]) -> FeatureSpec:
+    def _numeric(self, name: str, t: pa.DataType, sample: np.ndarray[Any, Any], *, is_sorted: bool) -> FeatureSpec:
         fit = self.numeric[name]
         col = self.settings.column(name)
         dom = self.domains[name]
@@ -278,7 +275,7 @@ class Fitter:
         if strategy == "uniform":
             edges = whole(uniform_edges(fit.vmin, fit.vmax, bins))
         else:
-            edges = whole(quantile_edges(sample, bins, is_sorted=True))
+            edges = whole(quantile_edges(sample, bins, is_sorted=is_sorted, overwrite_input=True))
             if fit.edges is not None and fit.counts is not None and pilot_holds(fit.counts, fit.edges, sample, edges):
                 edges = tuple(float(e) for e in fit.edges)
         if fit.vmin == fit.vmax and bins >= 2:
@@ -374,14 +371,20 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[
     """Quantile cut points of each column from a few row groups spread over the reference.
 
     Whole numbers for a column of ``numbers`` whose pilot values are all integers (as the final cut
-    points will be when every value is: see ``Fitter._numeric``).
+    points will be when every value is: see ``Fitter._numeric``). Each group's columns cut on threads.
     """
     if not names:
         return {}
     pilot = scan.spread(PILOT_ROW_GROUPS)
     per_column = sample_per_column(len(names), settings.binning.sample_size)
     stride = max(1, -(-pilot.count_rows() // per_column))
-    out = {}
+    out: dict[str, tuple[float, ...]] = {}
+
+    def cut(n: str, samples: list[np.ndarray[Any, Any]]) -> tuple[float, ...]:
+        values = np.concatenate(samples or [np.zeros(0)])
+        edges = quantile_edges(values, settings.column(n).bins or settings.binning.bins, overwrite_input=True)
+        return integer_edges(edges) if n in numbers and bool(np.array_equal(values, np.floor(values))) else edges
+
     for group in pilot.column_groups(names, held=dict.fromkeys(names, per_column), budget=HOLD_VALUES):
         samples: dict[str, list[np.ndarray[Any, Any]]] = {n: [] for n in group}
         row0 = 0
@@ -390,11 +393,7 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[
                 x = to_numbers(batch.column(n))[(-row0) % stride :: stride]
                 samples[n].append(x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64))
             row0 += batch.num_rows
-        for n in group:  # the group's cut points, and its values released, before the next group is read
-            values = np.concatenate(samples.pop(n) or [np.zeros(0)])
-            edges = quantile_edges(values, settings.column(n).bins or settings.binning.bins)
-            if n in numbers and bool(np.array_equal(values, np.floor(values))):
-                edges = integer_edges(edges)
-            if edges:
-                out[n] = edges
+        with ThreadPoolExecutor(workers()) as pool:  # cut, the values released, before the next group is read
+            cuts = pool.map(cut, group, [samples.pop(n) for n in group])
+            out.update((n, e) for n, e in zip(group, cuts, strict=True) if e)
     return out

@@ -22,7 +22,7 @@ import pyarrow as pa
 from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.columns import domain_of, to_numbers
 from kldrift.errors import KLDriftError
-from kldrift.kernels import count_categories, count_edges, count_values
+from kldrift.kernels import CategoryCounter, EdgeCounter, count_categories, count_edges, count_values
 from kldrift.scan import Scan
 
 __all__ = ["Counter", "Histogram", "count", "count_categories", "count_edges", "count_values"]
@@ -117,13 +117,12 @@ def _type_changed(feature: FeatureSpec, t: pa.DataType) -> str:
 
 def _counter_for(feature: FeatureSpec) -> Callable[[pa.ChunkedArray | pa.Array], Counts]:
     if feature.kind == "categorical":
-        cats = pa.array(list(feature.categories), pa.string())
-        return lambda arr: count_categories(arr, cats)
+        return CategoryCounter(pa.array(list(feature.categories), pa.string()))
     if feature.values is not None:
         values = np.asarray(feature.values, dtype=np.float64)
         return lambda arr: count_values(to_numbers(arr, native=True), values)
-    edges = np.asarray(feature.edges, dtype=np.float64)
-    return lambda arr: count_edges(to_numbers(arr, native=True), edges)
+    counter = EdgeCounter(feature.edges)
+    return lambda arr: counter(to_numbers(arr, native=True))
 
 
 class Counter:

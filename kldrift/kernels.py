@@ -26,16 +26,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kldrift.columns import float32_values, shortest_floats, to_text_counts
+from kldrift.columns import dictionary_texts, float32_values, shortest_floats, sum_by_value, to_text_counts
 
 __all__ = [
     "TOLERANCE",
+    "CategoryCounter",
     "Counts",
+    "DictionaryCounts",
+    "EdgeCounter",
     "count_categories",
     "count_edges",
     "count_sorted",
     "count_values",
     "first_at_least",
+    "index_counts",
     "lower_bounds",
     "upper_bounds",
 ]
@@ -128,27 +132,67 @@ def count_edges(x: np.ndarray[Any, Any], edges: np.ndarray[Any, Any]) -> Counts:
     beats ``searchsorted`` + ``bincount`` several times for a few bins. NaN
     fails every comparison, so it falls through to the null bin.
     """
-    if len(edges):
-        return _by_reading(x, lower_bounds(edges), _count_edges, edges)
-    return _count_edges(x, edges)
+    return EdgeCounter(edges)(x)
 
 
-def _count_edges(x: np.ndarray[Any, Any], edges: np.ndarray[Any, Any]) -> Counts:
-    n = len(x)
-    k = len(edges)
-    out = np.empty(k + 2, np.int64)
-    if k == 0:
-        valid = n if x.dtype.kind in "iu" else int(np.count_nonzero(~np.isnan(x)))
-        out[0], out[1] = valid, n - valid
+class EdgeCounter:
+    """:func:`count_edges` for one set of cut points, their compare thresholds worked out once per dtype.
+
+    Thread-safe: the cache only ever gains entries, each computed the same way.
+    """
+
+    __slots__ = ("_lowered", "_thresholds", "edges")
+
+    def __init__(self, edges: np.ndarray[Any, Any] | tuple[float, ...]) -> None:
+        self.edges = np.asarray(edges, dtype=np.float64)
+        self._lowered = lower_bounds(self.edges)
+        self._thresholds: dict[np.dtype[Any], np.ndarray[Any, Any]] = {}
+
+    def thresholds(self, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+        """Per cut point, the value of ``dtype`` from which on a value is at or above it."""
+        thr = self._thresholds.get(dtype)
+        if thr is None:
+            thr = _first_at_least(self._lowered, dtype)
+            if dtype.kind in "iu":
+                thr = _integer_thresholds(thr, dtype)
+            self._thresholds[dtype] = thr
+        return thr
+
+    def __call__(self, x: np.ndarray[Any, Any]) -> Counts:
+        if len(self.edges):  # float32 data written back as float64 meets its reference (see _by_reading)
+            return _by_reading(x, self._lowered, self._count)
+        return self._count(x)
+
+    def _count(self, x: np.ndarray[Any, Any]) -> Counts:
+        n = len(x)
+        k = len(self.edges)
+        out = np.empty(k + 2, np.int64)
+        if k == 0:
+            valid = n if x.dtype.kind in "iu" else int(np.count_nonzero(~np.isnan(x)))
+            out[0], out[1] = valid, n - valid
+            return out
+        thr = self.thresholds(x.dtype)
+        ge = np.fromiter((np.count_nonzero(x >= e) for e in thr), np.int64, k)
+        # integers are never NaN: what is not at or above the first cut point is below it
+        below = n - int(ge[0]) if x.dtype.kind in "iu" else np.count_nonzero(x < thr[0])
+        out[0] = below
+        out[1:k] = ge[:-1] - ge[1:]
+        out[k] = ge[-1]
+        out[k + 1] = n - below - ge[0]
         return out
-    thr = _first_at_least(lower_bounds(edges), x.dtype)
-    below = np.count_nonzero(x < thr[0])
-    ge = np.fromiter((np.count_nonzero(x >= e) for e in thr), np.int64, k)
-    out[0] = below
-    out[1:k] = ge[:-1] - ge[1:]
-    out[k] = ge[-1]
-    out[k + 1] = n - below - ge[0]
-    return out
+
+
+def _integer_thresholds(thr: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+    """Float thresholds as integers of ``dtype`` that select the same integers, so that the compares
+    need no conversion of the values to float64; as they are when one is out of the exact range.
+
+    For an integer ``x`` and a float ``t`` with ``|t| < 2**52``, ``float(x) >= t`` exactly when
+    ``x >= ceil(t)``: below 2**53 in magnitude ``float(x)`` is ``x``, and beyond it both sides agree.
+    """
+    info = np.iinfo(dtype)
+    if not (np.all(np.abs(thr) < 2.0**52) and np.all(np.ceil(thr) >= info.min) and np.all(np.ceil(thr) <= info.max)):
+        return thr
+    return np.ceil(thr).astype(dtype)
 
 
 def count_values(x: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> Counts:
@@ -221,6 +265,97 @@ def count_categories(arr: pa.Array | pa.ChunkedArray, categories: pa.Array) -> C
         np.add.at(out, idx.to_numpy(zero_copy_only=False).astype(np.intp), counts)
     out[m + 1] = nulls
     return out
+
+
+class CategoryCounter:
+    """:func:`count_categories` for one set of categories, dictionary arrays counted on their indices.
+
+    The bin of each entry of a dictionary is worked out once and kept while the
+    next batches bring an equal dictionary (Parquet gives each row group its own),
+    so a batch costs one ``bincount`` of its indices, no text per batch.
+    """
+
+    __slots__ = ("_last", "categories")
+
+    def __init__(self, categories: pa.Array) -> None:
+        self.categories = categories
+        self._last: tuple[pa.Array, np.ndarray[Any, Any]] | None = None
+
+    def __call__(self, arr: pa.Array | pa.ChunkedArray) -> Counts:
+        m = len(self.categories)
+        out = np.zeros(m + 2, np.int64)
+        rest = []
+        for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+            if not pa.types.is_dictionary(chunk.type):
+                rest.append(chunk)
+                continue
+            bins = self._bins(chunk.dictionary)
+            np.add.at(out, bins, index_counts(chunk))
+        for chunk in rest:
+            out += count_categories(chunk, self.categories)
+        return out
+
+    def _bins(self, dictionary: pa.Array) -> np.ndarray[Any, Any]:
+        """Each entry's bin, then the null bin (for null indices)."""
+        last = self._last  # one read: another thread may replace it
+        if last is not None and (last[0] is dictionary or last[0].equals(dictionary)):
+            return last[1]
+        m = len(self.categories)
+        texts, is_null = dictionary_texts(dictionary)
+        pos = pc.index_in(texts, value_set=self.categories).fill_null(m).to_numpy(zero_copy_only=False)
+        bins = np.append(pos.astype(np.intp), m + 1)
+        bins[:-1][is_null] = m + 1
+        self._last = (dictionary, bins)
+        return bins
+
+
+class DictionaryCounts:
+    """Rows per entry of one dictionary (then null indices), for the even and the odd rows, and the
+    entries as texts (:func:`~kldrift.columns.dictionary_texts`)."""
+
+    __slots__ = ("counts", "dictionary", "has_null", "is_null", "repeats", "texts")
+
+    def __init__(self, dictionary: pa.Array) -> None:
+        self.dictionary = dictionary
+        self.texts, self.is_null = dictionary_texts(dictionary)
+        self.has_null = bool(self.is_null.any())
+        valid = len(self.texts) - int(self.is_null.sum())
+        self.repeats = bool(valid and pc.count_distinct(self.texts).as_py() < valid)
+        """Whether entries share a text (a legal, unusual dictionary, or texts that became the same)."""
+        self.counts = (np.zeros(len(dictionary) + 1, np.int64), np.zeros(len(dictionary) + 1, np.int64))
+
+    def holds(self, dictionary: pa.Array) -> bool:
+        """Whether ``dictionary`` is this one (or equal to it)."""
+        return self.dictionary is dictionary or self.dictionary.equals(dictionary)
+
+    def add(self, chunk: pa.DictionaryArray, first: int) -> tuple[int, int]:
+        """Count a chunk of this dictionary whose first row is of half ``first`` (0: an even global row);
+        the nulls of each half (null indices, and indices of null entries)."""
+        nulls = [0, 0]
+        for h, start in ((first, 0), (1 - first, 1)):
+            binc = index_counts(chunk, 2, start)
+            self.counts[h][:] += binc
+            nulls[h] = int(binc[-1]) + (int(binc[:-1][self.is_null].sum()) if self.has_null else 0)
+        return nulls[0], nulls[1]
+
+    def totals(self, half: int) -> tuple[pa.Array, Counts]:
+        """Distinct texts of one half's rows (0 even, 1 odd) and their counts, nulls left out."""
+        counts = self.counts[half][:-1]
+        keep = (counts > 0) & ~self.is_null
+        values, kept = self.texts.filter(pa.array(keep)), counts[keep]
+        if self.repeats and len(kept):  # entries of the same text: one value
+            return sum_by_value([values], [kept])
+        return values, kept
+
+
+def index_counts(chunk: pa.DictionaryArray, step: int = 1, start: int = 0) -> np.ndarray[Any, Any]:
+    """Rows per dictionary entry of ``chunk`` (of every ``step``-th row from ``start``), then null indices."""
+    nd = len(chunk.dictionary)
+    idx = chunk.indices
+    if chunk.null_count:
+        idx = pc.fill_null(idx, nd)
+    x = idx.to_numpy(zero_copy_only=False)
+    return np.bincount(x[start::step] if step > 1 else x, minlength=nd + 1)[: nd + 1]
 
 
 def count_sorted(x: np.ndarray[Any, Any], edges: np.ndarray[Any, Any]) -> Counts:

@@ -22,7 +22,7 @@ from kldrift.baseline import Baseline, choose_baseline
 from kldrift.config import JobConfig, Settings, coerce_config
 from kldrift.counting import Counts, count_scan, fit_with_segments, merge_counts, zero_counts
 from kldrift.errors import OutputError, ProfileError
-from kldrift.filestamps import reference_changed, touched_records
+from kldrift.filestamps import reference_changed, touched_records, with_content_digests
 from kldrift.findings import RunCheck, SchemaChange, volume_check
 from kldrift.fitting import Progress
 from kldrift.interval import Interval
@@ -263,6 +263,8 @@ def load_or_fit_profile(
                 return _refreshed(profile, scan, path)
     scan = open_source(ref)
     profile = fit_with_segments(scan, config, on_rows) if fitter is None else fitter(scan, config)
+    # Saved for later runs to check (reference_changed): with each file's SHA-256, which compare() skips.
+    profile = dataclasses.replace(profile, files=with_content_digests(profile.files, scan))
     profile.save(path)
     log.info("saved reference profile %s (%d rows, %d features)", path, profile.rows, len(profile.features))
     return profile

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from kldrift.columns import to_text_counts
+from kldrift.columns import sum_by_value, to_text_counts
 from kldrift.config import Settings
-from kldrift.kernels import TOLERANCE, count_edges
+from kldrift.kernels import TOLERANCE, DictionaryCounts, EdgeCounter
 from kldrift.roles import ColumnStats
 
 __all__ = ["CategoryFit", "NumericFit", "TestCounts", "TimeFit", "merge_close", "split_test"]
@@ -69,6 +69,7 @@ class NumericFit:
 
     __slots__ = (
         "buffer",
+        "counter",
         "counts",
         "discrete",
         "discrete_even",
@@ -97,6 +98,7 @@ class NumericFit:
         # Cut points known before the pass (explicit, or from a pilot sample): count exactly on the way.
         self.edges = None if edges is None else np.asarray(edges, dtype=np.float64)
         self.counts = None if edges is None else np.zeros(len(edges) + 2, np.int64)
+        self.counter = None if edges is None else EdgeCounter(edges)
         self.max_discrete = max_discrete
         self.sample: list[np.ndarray[Any, Any]] = []
         self.n = 0
@@ -114,20 +116,24 @@ class NumericFit:
     def add(self, x: np.ndarray[Any, Any], row0: int) -> None:
         n = len(x)
         self.n += n
-        if self.counts is not None:
-            self.counts += count_edges(x, self.edges)  # type: ignore[arg-type]
+        nnan = -1  # not known yet
+        if self.counter is not None:
+            counted = self.counter(x)
+            self.counts += counted  # type: ignore[operator]
+            nnan = int(counted[-1])  # the null bin: the NaN of a float array
         if self.increasing:
             self._track_increasing(x)
         # Systematic sample: global rows 0, stride, 2*stride, ... (every row when stride is 1).
         take = x[(-row0) % self.stride :: self.stride] if self.stride > 1 else x
         even = x[row0 % 2 :: 2] if self.discrete is not None else None
         if x.dtype.kind == "f":
-            nan = np.isnan(x)
-            nnan = int(np.count_nonzero(nan))
-            if nnan:
-                self.nulls += nnan
-                x = x[~nan]
-                take = x if self.stride == 1 else take[~np.isnan(take)]
+            if nnan:  # some, or not known
+                nan = np.isnan(x)
+                nnan = int(np.count_nonzero(nan))
+                if nnan:
+                    self.nulls += nnan
+                    x = x[~nan]
+                    take = x if self.stride == 1 else take[~np.isnan(take)]
             if self.integral:  # a float column stops paying for this at its first fraction
                 head = x[:64]
                 self.integral = bool(np.array_equal(head, np.floor(head))) and bool(np.array_equal(x, np.floor(x)))
@@ -240,23 +246,56 @@ class CategoryFit:
     part in the choice: a category picked *because* it was frequent in the
     very rows it is then compared with looks, in every later period, rarer
     (regression to the mean), and the test would call that drift.
+
+    A dictionary array is counted on its indices: rows per entry, for each
+    half, summed over the batches while their dictionary stays the same
+    (Parquet gives each row group its own, usually equal), turned into texts
+    only when it changes and at the end.
     """
 
-    __slots__ = ("halves", "n", "nulls")
+    __slots__ = ("_dictionary", "_halves", "n", "nulls")
 
     def __init__(self) -> None:
-        self.halves = (Totals(), Totals())
+        self._halves = (Totals(), Totals())
         self.nulls = 0
         self.n = 0
+        self._dictionary: DictionaryCounts | None = None
 
     def add(self, arr: pa.Array | pa.ChunkedArray, row0: int) -> None:
         self.n += len(arr)
-        if pa.types.is_string_view(arr.type):  # Arrow cannot take from views
-            arr = arr.cast(pa.string())
-        first = row0 % 2  # the batch's first row is global row row0: even rows go to half 0
-        for half, start in ((self.halves[first], 0), (self.halves[1 - first], 1)):
-            part = arr[start::2] if len(arr) > start else arr[0:0]
-            self.nulls += half.add(part)
+        for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+            first = row0 % 2  # the chunk's first row is global row row0: even rows go to half 0
+            if pa.types.is_dictionary(chunk.type):
+                self._add_indices(chunk, first)
+            else:
+                if pa.types.is_string_view(chunk.type):  # Arrow cannot take from views
+                    chunk = chunk.cast(pa.string())
+                for half, start in ((self._halves[first], 0), (self._halves[1 - first], 1)):
+                    part = chunk[start::2] if len(chunk) > start else chunk[0:0]
+                    self.nulls += half.add(part)
+            row0 += len(chunk)
+
+    def _add_indices(self, chunk: pa.DictionaryArray, first: int) -> None:
+        tally = self._dictionary
+        if tally is None or not tally.holds(chunk.dictionary):
+            self._flush()
+            tally = self._dictionary = DictionaryCounts(chunk.dictionary)
+        for h, nulls in enumerate(tally.add(chunk, first)):
+            self._halves[h].nulls += nulls
+            self.nulls += nulls
+
+    def _flush(self) -> None:
+        """The dictionary's counts so far, as texts and counts, into each half's totals."""
+        tally, self._dictionary = self._dictionary, None
+        if tally is not None:
+            for h, half in enumerate(self._halves):
+                half.add_counts(*tally.totals(h))
+
+    @property
+    def halves(self) -> tuple[Totals, Totals]:
+        """The even rows' and the odd rows' totals, the dictionary's counts so far included."""
+        self._flush()
+        return self._halves
 
     def totals(self, half: int | None = None) -> tuple[pa.Array, np.ndarray[Any, Any]]:
         """Distinct values and their counts: of one half (0 even rows, 1 odd rows) or of all rows."""
@@ -281,27 +320,24 @@ class Totals:
     def add(self, arr: pa.Array | pa.ChunkedArray) -> int:
         values, counts, nulls = to_text_counts(arr)
         self.nulls += nulls
+        self.add_counts(values, counts)
+        return nulls
+
+    def add_counts(self, values: pa.Array, counts: np.ndarray[Any, Any]) -> None:
+        """Add distinct texts and their counts."""
         if len(values):
             self.parts.append((values, counts))
             self.pending += len(values)
         if len(self.parts) > 64 or self.pending > 1 << 20:
             self.parts = [self.totals()]
             self.pending = len(self.parts[0][0])
-        return nulls
 
     def totals(self) -> tuple[pa.Array, np.ndarray[Any, Any]]:
         if not self.parts:
             return pa.array([], pa.string()), np.zeros(0, np.int64)
         if len(self.parts) == 1:
             return self.parts[0]
-        table = pa.table(
-            {
-                "v": pa.concat_arrays([p[0] for p in self.parts]),
-                "c": np.concatenate([p[1] for p in self.parts]),
-            }
-        )
-        agg = table.group_by("v").aggregate([("c", "sum")])
-        return agg.column("v").combine_chunks(), agg.column("c_sum").to_numpy().astype(np.int64)
+        return sum_by_value([p[0] for p in self.parts], [p[1] for p in self.parts])
 
 
 Counts = np.ndarray[Any, np.dtype[np.int64]]

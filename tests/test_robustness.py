@@ -521,3 +521,19 @@ def test_outputs_inside_the_reference_folder_are_refused(tmp_path: Path) -> None
     config = _job(tmp_path, output="ref/out/")
     with pytest.raises(ConfigError, match=r"output: 'ref/out/' is inside the reference folder .*would be read as data"):
         load_config(config)
+
+
+def test_only_a_saved_job_profile_reads_every_byte_for_its_digest(tmp_path: Path) -> None:
+    """An ad-hoc fit records footers only; the profile a job saves adds each file's SHA-256 (= hashlib's)."""
+    import hashlib
+
+    import kldrift
+    from kldrift.config import load_config
+    from kldrift.pipeline import load_or_fit_profile
+
+    ref = write_parquet(tmp_path / "ref" / "r.parquet", pa.table({"x": np.arange(500.0)}))
+    assert all("sha256" not in r for r in kldrift.fit(str(ref)).files)
+    job = tmp_path / "job.yaml"
+    job.write_text("dataset: d\nreference: ref/\ncurrent: 'cur/dt={ds}/'\noutput: out/\n")
+    saved = load_or_fit_profile(load_config(job))
+    assert [r["sha256"] for r in saved.files] == [hashlib.sha256(ref.read_bytes()).hexdigest()]
