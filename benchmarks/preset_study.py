@@ -192,83 +192,58 @@ def rates(records: Sequence[dict[str, Any]], first: str, last: str) -> dict[str,
     return out
 
 
+def candidate(
+    method: dict[str, Any], page: tuple[int, int], *, quarantine: str = "warn", accept: int = 7, intervals: int = 28
+) -> dict[str, Any]:
+    """The YAML keys one candidate adds to the plain config: a rolling window with quarantine, calibrated
+    thresholds, a page rule of ``(critical_features, warn_features)``."""
+    crit, warn = page
+    return {
+        "baseline": {
+            "window": "rolling",
+            "intervals": intervals,
+            "quarantine": quarantine,
+            "max_lookback": 2 * intervals,
+            "accept_after": accept,
+        },
+        "thresholds": {"warn": 0.1, "critical": 0.25, "calibrate": method},
+        "alerts": {"fail_on": "never", "page": {"critical_features": crit, "warn_features": warn}},
+    }
+
+
 def grid(name: str) -> Iterator[dict[str, Any]]:
     """Candidate configs: the YAML keys each adds to the plain flights config."""
     if name == "none":
         return
-    if name == "focus":
-        yield from focus()
+    if name == "focus":  # around the small grid's best (mad 3/5; 1 critical or 2 at warn): a higher critical bar
+        for c, page in itertools.product((5, 6, 8, 10, 12, 15, 20), [(1, 2), (2, 2)]):
+            yield candidate({"method": "mad", "warn_sd": 3, "critical_sd": c}, page)
         return
-    if name == "trade-off":
-        yield from trade_off()
+    if name == "trade-off":  # what a data set where the preset misses gives up: looser thresholds and pages
+        methods: list[dict[str, Any]] = [
+            {"method": "mad", "warn_sd": 3, "critical_sd": 20},
+            {"method": "mad", "warn_sd": 2, "critical_sd": 20},
+            {"method": "mad", "warn_sd": 3, "critical_sd": 5},
+            {"method": "mad", "warn_sd": 2, "critical_sd": 4},
+            {"method": "conformal"},
+            {"method": "sd", "warn_sd": 2, "critical_sd": 4},
+        ]
+        for m, page in itertools.product(methods, [(1, 1), (1, 2)]):
+            yield candidate(m, page)
         return
-    windows = [("rolling", 28), ("rolling", 14)] if name == "full" else [("rolling", 28)]
-    quarantines = ["warn", "critical"] if name == "full" else ["warn"]
-    methods: list[dict[str, Any]] = [
+    full = name == "full"
+    methods = [
         {"method": "conformal"},
         {"method": "mad", "warn_sd": 3, "critical_sd": 5},
         {"method": "sd", "warn_sd": 3, "critical_sd": 5},
     ]
-    if name == "full":
+    if full:
         methods += [{"method": "mad", "warn_sd": 4, "critical_sd": 6}, {"method": "sd", "warn_sd": 2, "critical_sd": 4}]
-    pages = [(1, 1), (1, 2), (1, 3), (2, 2), (2, 3)] if name == "full" else [(1, 1), (1, 2), (1, 3)]
-    accepts = [7, 14] if name == "full" else [7]
-    for (window, n), q, m, (crit, warn), acc in itertools.product(windows, quarantines, methods, pages, accepts):
-        yield {
-            "baseline": {
-                "window": window,
-                "intervals": n,
-                "quarantine": q,
-                "max_lookback": 2 * n,
-                "accept_after": acc,
-            },
-            "thresholds": {"warn": 0.1, "critical": 0.25, "calibrate": m},
-            "alerts": {"fail_on": "never", "page": {"critical_features": crit, "warn_features": warn}},
-        }
-
-
-def focus() -> Iterator[dict[str, Any]]:
-    """Around the best of the small grid (mad 3/5, page on 1 critical or 2 at warn): one critical feature
-    paging needs a higher critical bar (a single broken column must still page)."""
-    methods: list[dict[str, Any]] = [
-        {"method": "mad", "warn_sd": 3, "critical_sd": c} for c in (5, 6, 8, 10, 12, 15, 20)
-    ]
-    for m, q, acc, (crit, warn) in itertools.product(methods, ["warn"], [7], [(1, 2), (2, 2)]):
-        yield {
-            "baseline": {
-                "window": "rolling",
-                "intervals": 28,
-                "quarantine": q,
-                "max_lookback": 56,
-                "accept_after": acc,
-            },
-            "thresholds": {"warn": 0.1, "critical": 0.25, "calibrate": m},
-            "alerts": {"fail_on": "never", "page": {"critical_features": crit, "warn_features": warn}},
-        }
-
-
-def trade_off() -> Iterator[dict[str, Any]]:
-    """What a data set where the preset misses gives up: looser thresholds and page rules."""
-    methods: list[dict[str, Any]] = [
-        {"method": "mad", "warn_sd": 3, "critical_sd": 20},
-        {"method": "mad", "warn_sd": 2, "critical_sd": 20},
-        {"method": "mad", "warn_sd": 3, "critical_sd": 5},
-        {"method": "mad", "warn_sd": 2, "critical_sd": 4},
-        {"method": "conformal"},
-        {"method": "sd", "warn_sd": 2, "critical_sd": 4},
-    ]
-    for m, (crit, warn) in itertools.product(methods, [(1, 1), (1, 2)]):
-        yield {
-            "baseline": {
-                "window": "rolling",
-                "intervals": 28,
-                "quarantine": "warn",
-                "max_lookback": 56,
-                "accept_after": 7,
-            },
-            "thresholds": {"warn": 0.1, "critical": 0.25, "calibrate": m},
-            "alerts": {"fail_on": "never", "page": {"critical_features": crit, "warn_features": warn}},
-        }
+    pages = [(1, 1), (1, 2), (1, 3), (2, 2), (2, 3)] if full else [(1, 1), (1, 2), (1, 3)]
+    for n, q, m, page, acc in itertools.product(
+        [28, 14] if full else [28], ["warn", "critical"] if full else ["warn"], methods, pages, [7, 14] if full else [7]
+    ):
+        yield candidate(m, page, quarantine=q, accept=acc, intervals=n)
 
 
 def label_of(extra: dict[str, Any]) -> str:

@@ -11,8 +11,6 @@ labels are drawn in the theme's text colour.
 from __future__ import annotations
 
 import html
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import chromium
 
 import kldrift
 from kldrift.svg import COLORS
@@ -47,17 +46,7 @@ def report() -> Any:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    path = shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; CI must install it (scripts/ensure-system-packages.sh)")
-        pytest.skip("chromium is not installed (scripts/ensure-system-packages.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
+    yield from chromium()
 
 
 def open_cell(

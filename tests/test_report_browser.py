@@ -10,8 +10,6 @@ toggle, sorting, the index's sparklines, and a screenshot that is not blank.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from helpers import write_parquet
+from helpers import chromium, write_parquet
 
 from kldrift.config import load_config
 from kldrift.interval import Interval
@@ -69,17 +67,7 @@ def wide_job(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    path = shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; CI must install it (scripts/ensure-system-packages.sh)")
-        pytest.skip("chromium is not installed (scripts/ensure-system-packages.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
+    yield from chromium()
 
 
 class Page:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from helpers import write_parquet
+from helpers import chromium, write_parquet
 
 from kldrift import cli
 from kldrift.config import load_config
@@ -77,17 +77,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    path = shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; CI must install it (scripts/ensure-system-packages.sh)")
-        pytest.skip("chromium is not installed (scripts/ensure-system-packages.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
+    yield from chromium()
 
 
 def _rgb(png: bytes) -> np.ndarray[Any, Any]:
