@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall when the lock file or the project metadata change.
-$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+$(STAMP): requirements.lock pyproject.toml setup.py kldrift/_native.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .

@@ -46,9 +46,11 @@ from kldrift.tally import CategoryFit, Counts, NumericFit, TestCounts, TimeFit, 
 __all__ = [
     "KEEP_ALL_VALUES",
     "PILOT_ROW_GROUPS",
+    "PILOT_VALUES",
     "FitResult",
     "Fitter",
     "fit_profile",
+    "pilot_per_column",
     "sample_per_column",
     "sampling_stride",
     "select_features",
@@ -93,11 +95,9 @@ class FitResult:
 class Fitter:
     """Streams reference batches once and produces the :class:`BinSpec`.
 
-    Call :meth:`add_column` for every column of every batch (columns may go to
-    threads), then :meth:`finish`. Counts of categorical, discrete and
-    explicit-edge features come out of the same pass, and of continuous ones
-    when every value was kept or the pilot's cut points held; the rest need a
-    counting pass.
+    Call :meth:`add_column` for every column of every batch (columns may go to threads), then
+    :meth:`finish`. Counts of categorical, discrete and explicit-edge features come out of the same
+    pass, and of continuous ones when every value was kept or the pilot's cut points held.
     """
 
     def __init__(
@@ -172,12 +172,9 @@ class Fitter:
         self._done.update(zip([n for n, _ in todo], done, strict=True))
 
     def finish(self, pool: Executor | None = None) -> FitResult:
-        """The fitted spec of the scored features, the reference counts known without another pass,
-        and every column's role.
-
-        Categorical and discrete features are always counted in pass one; the continuous ones too
-        when every value was kept (stride 1). Columns not fitted yet by :meth:`finish_columns` are
-        fitted here, on ``pool`` when given (numpy's sort releases the GIL).
+        """The fitted spec of the scored features, the reference counts known without another pass, and
+        every column's role. Columns not fitted yet by :meth:`finish_columns` are fitted here, on ``pool``
+        when given (numpy's sort releases the GIL).
         """
         self.finish_columns({n for n, _ in self.columns}, pool)
         done = [self._done.pop(n) for n, _ in self.columns]
@@ -295,12 +292,8 @@ SAMPLE_VALUES = 16_000_000
 
 
 def sampling_stride(total_rows: int, n_numeric: int, sample_size: int) -> int:
-    """Keep every ``stride``-th reference row for cut points (1: keep every value).
-
-    Every value is kept when the rows fit ``sample_size`` or all numeric
-    values fit :data:`KEEP_ALL_VALUES`; else each column keeps about
-    ``min(sample_size, SAMPLE_VALUES / n_numeric)`` values (at least 16384).
-    """
+    """Keep every ``stride``-th reference row for cut points (1: keep every value): every value when the rows
+    fit ``sample_size`` or all numeric values fit :data:`KEEP_ALL_VALUES`, else :func:`sample_per_column`'s."""
     if total_rows <= sample_size or total_rows * max(1, n_numeric) <= KEEP_ALL_VALUES:
         return 1
     return max(1, -(-total_rows // sample_per_column(n_numeric, sample_size)))
@@ -365,6 +358,14 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
 
 
 PILOT_ROW_GROUPS = 8
+PILOT_VALUES = 1 << 17
+"""Values a pilot's cut points come from at most: a bin's mass within ~0.001 of its quantile's, far inside
+:data:`~kldrift.binning.PILOT_TOLERANCE` (they are checked against the full pass's sample)."""
+
+
+def pilot_per_column(n_numeric: int, sample_size: int) -> int:
+    """Values each column's pilot keeps: :func:`sample_per_column`, at most :data:`PILOT_VALUES`."""
+    return min(PILOT_VALUES, sample_per_column(n_numeric, sample_size))
 
 
 def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[str]) -> dict[str, tuple[float, ...]]:
@@ -376,7 +377,7 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[
     if not names:
         return {}
     pilot = scan.spread(PILOT_ROW_GROUPS)
-    per_column = sample_per_column(len(names), settings.binning.sample_size)
+    per_column = pilot_per_column(len(names), settings.binning.sample_size)
     stride = max(1, -(-pilot.count_rows() // per_column))
     out: dict[str, tuple[float, ...]] = {}
 

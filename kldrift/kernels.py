@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kldrift.columns import dictionary_texts, float32_values, shortest_floats, sum_by_value, to_text_counts
+from kldrift.native import MAX_CUTS, NATIVE, count_f64, count_i64
 
 __all__ = [
     "TOLERANCE",
@@ -141,12 +142,13 @@ class EdgeCounter:
     Thread-safe: the cache only ever gains entries, each computed the same way.
     """
 
-    __slots__ = ("_lowered", "_thresholds", "edges")
+    __slots__ = ("_lowered", "_narrow_f64", "_thresholds", "edges")
 
     def __init__(self, edges: np.ndarray[Any, Any] | tuple[float, ...]) -> None:
         self.edges = np.asarray(edges, dtype=np.float64)
         self._lowered = lower_bounds(self.edges)
         self._thresholds: dict[np.dtype[Any], np.ndarray[Any, Any]] = {}
+        self._narrow_f64: np.ndarray[Any, Any] | None = None
 
     def thresholds(self, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
         """Per cut point, the value of ``dtype`` from which on a value is at or above it."""
@@ -159,9 +161,23 @@ class EdgeCounter:
         return thr
 
     def __call__(self, x: np.ndarray[Any, Any]) -> Counts:
-        if len(self.edges):  # float32 data written back as float64 meets its reference (see _by_reading)
+        k = len(self.edges)
+        if NATIVE is not None and 0 < k <= MAX_CUTS and x.dtype in (np.float64, np.int64):
+            # one compiled pass: every cut point, the nulls, and the float32 values' own reading
+            thr = self.thresholds(x.dtype)
+            if x.dtype == np.float64:
+                return count_f64(x, thr, self._narrow() if _tells_apart(self._lowered) else None)
+            if thr.dtype == np.int64:
+                return count_i64(x, thr)
+        if k:  # float32 data written back as float64 meets its reference (see _by_reading)
             return _by_reading(x, self._lowered, self._count)
         return self._count(x)
+
+    def _narrow(self) -> np.ndarray[Any, Any]:
+        """The float32 thresholds as float64 (exact): where a float64 value that is a float32 value counts."""
+        if self._narrow_f64 is None:
+            self._narrow_f64 = self.thresholds(np.dtype(np.float32)).astype(np.float64)
+        return self._narrow_f64
 
     def _count(self, x: np.ndarray[Any, Any]) -> Counts:
         n = len(x)

@@ -47,12 +47,14 @@ def test_the_wheel_works_in_a_fresh_venv(tmp_path: Path) -> None:
     assert "kldrift = kldrift.airflow.plugin:KLDriftPlugin" in entry_points
     assert "kldrift/outputs/report/static/uPlot.iife.min.js" in names
     assert "kldrift/templates/report_cell.html.j2" in names  # the notebook cell's templates
+    assert any(n.startswith("kldrift/_native.") and n.endswith(".so") for n in names)  # the compiled kernels
     with zipfile.ZipFile(wheel) as zf:  # the reference config (a link in the repository) as a file
         assert zf.read("kldrift/example.yaml") == (REPO / "configs" / "example.yaml").read_bytes()
     with tarfile.open(sdist) as tf:
         members = {m.name.split("/", 1)[1] for m in tf.getmembers() if "/" in m.name}
     assert {"tests/helpers.py", "tests/airflow_support.py", "tests/conftest.py", "LICENSE"} <= members
     assert {"mkdocs.yml", "docs/index.md", "docs/quickstart.md", "scripts/docs_hooks.py"} <= members  # make docs
+    assert {"setup.py", "kldrift/_native.c"} <= members  # the kernels build from the sdist
 
     venv = tmp_path / "venv"
     _run([str(BIN / "uv"), "venv", "--python", str(BIN / "python"), str(venv)])
@@ -68,8 +70,10 @@ def test_the_wheel_works_in_a_fresh_venv(tmp_path: Path) -> None:
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
     )
     kldrift = str(venv / "bin" / "kldrift")
-    installed = _run([str(venv / "bin" / "python"), "-c", "import kldrift; print(kldrift.__file__)"], env=env, cwd=user)
+    code = "import kldrift, kldrift.native as n; print(kldrift.__file__, n.NATIVE is not None)"
+    installed = _run([str(venv / "bin" / "python"), "-c", code], env=env, cwd=user)
     assert installed.startswith(str(venv)), installed
+    assert installed.split()[-1] == "True", installed  # the compiled kernels came with the wheel
     _run([kldrift, "airflow", "init", "dags", "--demo"], env=env, cwd=user)
     airflow = str(venv / "bin" / "airflow")
     _run([airflow, "db", "migrate"], env=env, cwd=user)

@@ -31,7 +31,7 @@ from kldrift import fitting
 from kldrift.binning import BinSpec, FeatureSpec, integer_edges, quantile_edges
 from kldrift.config import Settings
 from kldrift.filestamps import file_records
-from kldrift.fitting import PILOT_ROW_GROUPS, Fitter, sample_per_column, select_features
+from kldrift.fitting import PILOT_ROW_GROUPS, Fitter, pilot_per_column, select_features
 from kldrift.histogram import Histogram
 from kldrift.profile import Profile
 from kldrift.redact import redact_url
@@ -175,7 +175,7 @@ def _pilot_edges(
     """kldrift's pilot cut points (see ``kldrift.fitting._pilot_edges``) from the same rows, collected."""
     if not names:
         return {}
-    per_column = sample_per_column(len(names), settings.binning.sample_size)
+    per_column = pilot_per_column(len(names), settings.binning.sample_size)
     stride = max(1, -(-sum(b - a for a, b in ranges) // per_column))
     out = {}
     for group in _groups(names, dict.fromkeys(names, per_column), fitting.HOLD_VALUES):

@@ -1,0 +1,216 @@
+/* kldrift._native: the counting kernels in one pass over the values, compiled.
+ *
+ * The numpy kernels of kldrift/kernels.py compare a column once per cut point, each time
+ * writing a bool array and counting it, and test a float64 column for float32 values in
+ * three more passes. These do the same work in one pass over a block that stays in the L1
+ * cache: per block, every cut point's compare counts (the compiler vectorises each: AVX2
+ * where the CPU has it, chosen at load time), the null count and the float32 candidates.
+ * The results are the numpy kernels' to the bit (tests/test_native.py checks both on the
+ * same data; KLDRIFT_NATIVE=0 turns this module off).
+ *
+ * Counts layout, as kernels.EdgeCounter: [below t0, [t0, t1), ..., >= t(k-1), null (NaN)].
+ * Thresholds are ascending; a value v is in bin #{j : v >= t[j]}. NaN fails every compare.
+ *
+ * Buffers come through the buffer protocol (memoryviews of numpy arrays): no numpy headers.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <float.h>
+#include <math.h>
+
+#define BLOCK 512
+#define MAX_CUTS 64
+#define LOW29 ((uint64_t)0x1FFFFFFF) /* the mantissa bits a double has and a float32 has not */
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+/* Per cut point, the values of x[0:n] at or above it (ge), and those below t[0]. */
+VECTOR_CLONES
+static void ge_block_f64(const double *x, Py_ssize_t n, const double *t, int k, int64_t *ge, int64_t *below) {
+    for (int j = 0; j < k; j++) {
+        const double tj = t[j];
+        int64_t c = 0;
+        for (Py_ssize_t i = 0; i < n; i++) c += x[i] >= tj;
+        ge[j] += c;
+    }
+    const double t0 = t[0];
+    int64_t b = 0;
+    for (Py_ssize_t i = 0; i < n; i++) b += x[i] < t0;
+    *below += b;
+}
+
+VECTOR_CLONES
+static void ge_block_i64(const int64_t *x, Py_ssize_t n, const int64_t *t, int k, int64_t *ge) {
+    for (int j = 0; j < k; j++) {
+        const int64_t tj = t[j];
+        int64_t c = 0;
+        for (Py_ssize_t i = 0; i < n; i++) c += x[i] >= tj;
+        ge[j] += c;
+    }
+}
+
+/* Whether x is not a whole number (NaN passes too: callers test x == x): below 2**52 in magnitude, adding and taking away 2**52
+ * rounds it to a whole number, itself only when it is one; from 2**52 on (and inf) every double is whole.
+ * Plain arithmetic, so it vectorises where trunc() would be a call per value. */
+#define TWO52 4503599627370496.0
+static inline int has_fraction(double x) {
+    double a = fabs(x);
+    return !(a >= TWO52) & (((a + TWO52) - TWO52) != a);
+}
+
+/* Values with a fraction whose low 29 mantissa bits are zero: those that may be float32 values read
+ * otherwise than as doubles. NaN fails x == x; whole numbers (0, 1e20, inf) read as themselves either way
+ * (on which side of a bound one falls does not depend on its type: see kernels._tells_apart). */
+VECTOR_CLONES
+static int64_t candidates_block(const double *x, Py_ssize_t n) {
+    const uint64_t *bits = (const uint64_t *)x;
+    int64_t c = 0;
+    for (Py_ssize_t i = 0; i < n; i++) c += ((bits[i] & LOW29) == 0) & (x[i] == x[i]) & has_fraction(x[i]);
+    return c;
+}
+
+/* Whether v is exactly a float32 value (inf included, NaN not), without converting out of range. */
+static inline int is_float32_value(double v) {
+    if (isnan(v)) return 0;
+    if (isinf(v)) return 1;
+    if (fabs(v) > (double)FLT_MAX) return 0;
+    return (double)(float)v == v;
+}
+
+static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, const char *what) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    if (view->itemsize != itemsize || view->len % itemsize != 0) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a contiguous buffer of %zd-byte items", what, itemsize);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static void finish_counts(Py_ssize_t n, int k, const int64_t *ge, int64_t below, int64_t *out) {
+    out[0] = below;
+    for (int j = 1; j < k; j++) out[j] = ge[j - 1] - ge[j];
+    out[k] = ge[k - 1];
+    out[k + 1] = (int64_t)n - below - ge[0];
+}
+
+/* count_f64(x, t, t32, out): float64 values into the bins of thresholds t (k of them); a value that is
+ * exactly a float32 value is compared with t32 instead when t32 is not None (see kernels._by_reading).
+ * out: int64, k + 2 items, overwritten. */
+static PyObject *count_f64(PyObject *self, PyObject *args) {
+    PyObject *xo, *to, *t32o, *outo;
+    if (!PyArg_ParseTuple(args, "OOOO", &xo, &to, &t32o, &outo)) return NULL;
+    Py_buffer xv, tv, t32v, ov;
+    int have32 = t32o != Py_None;
+    if (get_buffer(xo, &xv, 8, 0, "values") < 0) return NULL;
+    if (get_buffer(to, &tv, 8, 0, "thresholds") < 0) goto fail_x;
+    if (have32 && get_buffer(t32o, &t32v, 8, 0, "float32 thresholds") < 0) goto fail_t;
+    if (get_buffer(outo, &ov, 8, 1, "out") < 0) goto fail_t32;
+    Py_ssize_t n = xv.len / 8;
+    int k = (int)(tv.len / 8);
+    if (k < 1 || k > MAX_CUTS || ov.len / 8 != k + 2 || (have32 && t32v.len / 8 != k)) {
+        PyErr_SetString(PyExc_ValueError, "count_f64: 1 to 64 thresholds, out of k + 2 items");
+        goto fail_out;
+    }
+    const double *x = (const double *)xv.buf, *t = (const double *)tv.buf;
+    const double *t32 = have32 ? (const double *)t32v.buf : NULL;
+    int64_t ge[MAX_CUTS] = {0}, below = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t s = 0; s < n; s += BLOCK) {
+        Py_ssize_t m = n - s < BLOCK ? n - s : BLOCK;
+        const double *xb = x + s;
+        ge_block_f64(xb, m, t, k, ge, &below);
+        if (t32 && candidates_block(xb, m)) {
+            /* rare in measured data: move each float32 value from its double reading to its float32 one */
+            for (Py_ssize_t i = 0; i < m; i++) {
+                double v = xb[i];
+                if (!has_fraction(v) || !is_float32_value(v)) continue;
+                for (int j = 0; j < k; j++) ge[j] += (int64_t)(v >= t32[j]) - (int64_t)(v >= t[j]);
+                below += (int64_t)(v < t32[0]) - (int64_t)(v < t[0]);
+            }
+        }
+    }
+    finish_counts(n, k, ge, below, (int64_t *)ov.buf);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&ov);
+    if (have32) PyBuffer_Release(&t32v);
+    PyBuffer_Release(&tv);
+    PyBuffer_Release(&xv);
+    Py_RETURN_NONE;
+fail_out:
+    PyBuffer_Release(&ov);
+fail_t32:
+    if (have32) PyBuffer_Release(&t32v);
+fail_t:
+    PyBuffer_Release(&tv);
+fail_x:
+    PyBuffer_Release(&xv);
+    return NULL;
+}
+
+/* count_i64(x, t, out): int64 values into the bins of int64 thresholds t; no nulls (out[k + 1] = 0). */
+static PyObject *count_i64(PyObject *self, PyObject *args) {
+    PyObject *xo, *to, *outo;
+    if (!PyArg_ParseTuple(args, "OOO", &xo, &to, &outo)) return NULL;
+    Py_buffer xv, tv, ov;
+    if (get_buffer(xo, &xv, 8, 0, "values") < 0) return NULL;
+    if (get_buffer(to, &tv, 8, 0, "thresholds") < 0) {
+        PyBuffer_Release(&xv);
+        return NULL;
+    }
+    if (get_buffer(outo, &ov, 8, 1, "out") < 0) {
+        PyBuffer_Release(&tv);
+        PyBuffer_Release(&xv);
+        return NULL;
+    }
+    Py_ssize_t n = xv.len / 8;
+    int k = (int)(tv.len / 8);
+    if (k < 1 || k > MAX_CUTS || ov.len / 8 != k + 2) {
+        PyErr_SetString(PyExc_ValueError, "count_i64: 1 to 64 thresholds, out of k + 2 items");
+        PyBuffer_Release(&ov);
+        PyBuffer_Release(&tv);
+        PyBuffer_Release(&xv);
+        return NULL;
+    }
+    const int64_t *x = (const int64_t *)xv.buf, *t = (const int64_t *)tv.buf;
+    int64_t ge[MAX_CUTS] = {0};
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t s = 0; s < n; s += BLOCK) ge_block_i64(x + s, n - s < BLOCK ? n - s : BLOCK, t, k, ge);
+    finish_counts(n, k, ge, (int64_t)n - ge[0], (int64_t *)ov.buf);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&ov);
+    PyBuffer_Release(&tv);
+    PyBuffer_Release(&xv);
+    Py_RETURN_NONE;
+}
+
+/* float32_fractions(x): how many float64 values with a fraction have zero low 29 mantissa bits. */
+static PyObject *float32_fractions(PyObject *self, PyObject *arg) {
+    Py_buffer xv;
+    if (get_buffer(arg, &xv, 8, 0, "values") < 0) return NULL;
+    Py_ssize_t n = xv.len / 8;
+    int64_t c = 0;
+    Py_BEGIN_ALLOW_THREADS
+    c = candidates_block((const double *)xv.buf, n);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&xv);
+    return PyLong_FromLongLong(c);
+}
+
+static PyMethodDef methods[] = {
+    {"count_f64", count_f64, METH_VARARGS, "count_f64(x, t, t32, out): float64 values into threshold bins."},
+    {"count_i64", count_i64, METH_VARARGS, "count_i64(x, t, out): int64 values into threshold bins."},
+    {"float32_fractions", float32_fractions, METH_O, "float32_fractions(x): values with a fraction and zero low 29 mantissa bits."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "kldrift._native", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }

@@ -1,0 +1,62 @@
+"""The compiled counting kernels (``kldrift/_native.c``), when they were built and are not turned off.
+
+:data:`NATIVE` is the extension module, or ``None``: no C compiler at install time, or
+``KLDRIFT_NATIVE=0`` in the environment. Callers then use the numpy kernels, which give the
+same counts to the bit (``tests/test_native.py`` runs both on the same data); the compiled
+ones do all of a column's cut points, its nulls and its float32 test in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MAX_CUTS", "NATIVE", "count_f64", "count_i64", "float32_fractions"]
+
+MAX_CUTS = 64
+"""Cut points the compiled kernels take at most (more go to the numpy kernels)."""
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("KLDRIFT_NATIVE", "1").strip() in ("0", "false", "no", "off"):
+        return None
+    try:
+        import kldrift._native as compiled  # a compiled module: no cycle through the package
+    except ImportError:
+        return None
+    return compiled
+
+
+NATIVE: ModuleType | None = _load()
+
+
+def count_f64(
+    x: np.ndarray[Any, Any], thresholds: np.ndarray[Any, Any], narrow: np.ndarray[Any, Any] | None
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Counts of a float64 ``x`` in ``[below t0, [t0, t1), …, at or above the last, NaN]``; the values that
+    are exactly float32 values compared with ``narrow`` (float64 copies of float32 thresholds) when given.
+    Only when :data:`NATIVE` is not ``None``."""
+    assert NATIVE is not None
+    out = np.empty(len(thresholds) + 2, np.int64)
+    NATIVE.count_f64(np.ascontiguousarray(x), np.ascontiguousarray(thresholds, np.float64), narrow, out)
+    return out
+
+
+def count_i64(x: np.ndarray[Any, Any], thresholds: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """:func:`count_f64` of an int64 ``x`` and int64 thresholds (no nulls: the last count is 0)."""
+    assert NATIVE is not None
+    out = np.empty(len(thresholds) + 2, np.int64)
+    NATIVE.count_i64(np.ascontiguousarray(x), np.ascontiguousarray(thresholds, np.int64), out)
+    return out
+
+
+def float32_fractions(x: np.ndarray[Any, Any]) -> int | None:
+    """How many values of a float64 ``x`` with a fraction have zero low 29 mantissa bits (every float32
+    value does): none means that each value reads the same as a double and as a float32 (whole numbers
+    do). ``None`` without :data:`NATIVE`."""
+    if NATIVE is None:
+        return None
+    return int(NATIVE.float32_fractions(np.ascontiguousarray(x)))

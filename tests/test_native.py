@@ -1,0 +1,148 @@
+"""The compiled counting kernels (``kldrift/_native.c``) against the numpy kernels they replace.
+
+The numpy kernels are the oracle: :class:`~kldrift.kernels.EdgeCounter` counts through the compiled
+module when it is built, and ``_by_reading(x, lowered, _count)`` is the numpy path it replaced, the
+one every earlier test pinned to hand computations. Both must agree to the count on values chosen
+to break them: float32 values inside float64 columns, whole numbers, NaN, infinities, -0.0, values
+one ulp either side of a cut point, beyond float32's range, and blocks of 512 cut at odd places.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from kldrift import columns, native
+from kldrift.columns import read_float32_roundings
+from kldrift.kernels import EdgeCounter, _by_reading
+
+pytestmark = pytest.mark.skipif(native.NATIVE is None, reason="the compiled kernels are not built here")
+
+
+def test_the_kernels_are_built_where_a_compiler_is() -> None:
+    # Where `make` installs kldrift (CI included), the extension must be there: a silent fallback to
+    # the numpy kernels would pass every other test and lose the speed.
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler")
+    assert native.NATIVE is not None
+
+
+def test_kldrift_native_0_turns_them_off() -> None:
+    code = "import kldrift.native as n; print(n.NATIVE is None)"
+    env = {**os.environ, "KLDRIFT_NATIVE": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+def _numpy_counts(counter: EdgeCounter, x: np.ndarray) -> np.ndarray:
+    return _by_reading(x, counter._lowered, counter._count) if len(counter.edges) else counter._count(x)
+
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, np.inf, -np.inf, np.nan, 1e300, -1e300, 3.4028235677973366e38, 2.0**52, 2.0**53]
+
+
+@st.composite
+def columns_and_edges(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """A float64 column and ascending cut points, with values on, beside and between them."""
+    edges = np.unique(
+        np.array(
+            draw(
+                st.lists(
+                    st.one_of(
+                        st.floats(-1e6, 1e6, allow_nan=False),
+                        st.floats(width=32, min_value=-1e6, max_value=1e6, allow_nan=False).map(float),
+                        st.integers(-1000, 1000).map(float),
+                        st.sampled_from([0.1, 0.3, 0.7, 1e-300, 1e30]),
+                    ),
+                    min_size=1,
+                    max_size=20,
+                )
+            )
+        )
+    )
+    near = np.concatenate([edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)])
+    near32 = near.astype(np.float32).astype(np.float64)  # float32 values next to the cut points
+    pool = np.concatenate([near, near32, np.array(SPECIAL), np.round(near, 1)])
+    n = draw(st.integers(0, 1300))  # more than two blocks of 512
+    picks = draw(hnp.arrays(np.int64, n, elements=st.integers(0, len(pool) - 1)))
+    x = pool[picks]
+    if n and draw(st.booleans()):  # or mostly measured doubles with a few of those
+        x = np.where(np.arange(n) % 7 == 0, x, np.random.default_rng(n).normal(0, 1e3, n))
+    return x, edges
+
+
+@given(columns_and_edges())
+def test_float64_counts_equal_the_numpy_kernels(case: tuple[np.ndarray, np.ndarray]) -> None:
+    x, edges = case
+    counter = EdgeCounter(edges)
+    assert counter(x).tolist() == _numpy_counts(counter, x).tolist()
+    assert int(counter(x).sum()) == len(x)
+
+
+@given(
+    hnp.arrays(np.int64, st.integers(0, 1300), elements=st.integers(-(2**62), 2**62)),
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=20),
+)
+def test_int64_counts_equal_the_numpy_kernels(x: np.ndarray, raw_edges: list[float]) -> None:
+    x = x % 2_000_003 - 1_000_001 if len(x) and x[0] % 2 else x  # near the cut points, or anywhere
+    counter = EdgeCounter(np.unique(np.array(raw_edges)))
+    assert counter(x).tolist() == _numpy_counts(counter, x).tolist()
+
+
+@given(columns_and_edges())
+def test_float32_readings_equal_the_numpy_path(case: tuple[np.ndarray, np.ndarray]) -> None:
+    x, _ = case
+    fast = read_float32_roundings(x)
+    slow = _without_native(read_float32_roundings, x)
+    np.testing.assert_array_equal(fast, slow)
+
+
+def _without_native(fn, x):  # type: ignore[no-untyped-def]
+    saved = columns.float32_fractions
+    columns.float32_fractions = lambda _x: None  # type: ignore[assignment]
+    try:
+        return fn(x)
+    finally:
+        columns.float32_fractions = saved
+
+
+def test_a_read_only_or_strided_array_is_counted_like_a_fresh_one() -> None:
+    # hand: 0.5 and 1.5 below / at / above cut points 1 and 2 (the bins [-inf,1), [1,2), [2,inf), null)
+    x = np.array([0.5, 1.0, 1.5, 2.0, 2.5, np.nan, 0.25, 3.0])
+    ro = x.copy()
+    ro.flags.writeable = False
+    counter = EdgeCounter([1.0, 2.0])
+    assert counter(ro).tolist() == [2, 2, 3, 1]
+    assert counter(x[::2]).tolist() == [2, 1, 1, 0]  # 0.5, 1.5, 2.5, 0.25 (hand)
+
+
+def test_the_module_refuses_what_it_cannot_count() -> None:
+    mod = native.NATIVE
+    assert mod is not None
+    x = np.zeros(4)
+    with pytest.raises(ValueError, match="1 to 64 thresholds"):
+        mod.count_f64(x, np.zeros(0), None, np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="1 to 64 thresholds"):
+        mod.count_f64(x, np.zeros(2), None, np.zeros(3, np.int64))  # out must hold k + 2
+    with pytest.raises(ValueError, match="1 to 64 thresholds"):
+        mod.count_f64(x, np.zeros(2), np.zeros(1), np.zeros(4, np.int64))  # float32 thresholds: k of them
+    with pytest.raises(ValueError, match="1 to 64 thresholds"):
+        mod.count_i64(x.astype(np.int64), np.zeros(65, np.int64), np.zeros(67, np.int64))
+    with pytest.raises(TypeError, match="8-byte items"):
+        mod.count_f64(x.astype(np.float32), np.zeros(2), None, np.zeros(4, np.int64))
+    with pytest.raises(TypeError, match="8-byte items"):
+        mod.float32_fractions(np.zeros(3, np.float32))
+    with pytest.raises((TypeError, BufferError, ValueError)):
+        mod.count_f64(x, np.zeros(2), None, np.zeros(4, np.int64)[::2])  # not contiguous
+    ro = np.zeros(4, np.int64)
+    ro.flags.writeable = False
+    with pytest.raises((TypeError, BufferError, ValueError)):
+        mod.count_i64(x.astype(np.int64), np.zeros(2, np.int64), ro)  # out must be writable
