@@ -1,14 +1,12 @@
 """Fitting a profile end to end: which columns, one pass over the reference, bins, a second pass where needed.
 
-:func:`fit_profile` is the whole of it. Columns are planned first
-(:func:`kldrift.roles.plan_columns`: what to fit, what only to observe, what
-the type alone settles). Up to :data:`KEEP_ALL_VALUES` numeric values the
-reference is fitted and counted exactly in one pass. Beyond that, cut points
-come from a pilot of :data:`PILOT_ROW_GROUPS` row groups spread over the data,
-counted exactly during the one full pass and checked against the pass's
-systematic sample; a column where the pilot missed (sorted or clustered data)
-is re-cut from the sample and counted in a second pass, that column only.
-Counts are always exact. Then every column gets its role
+:func:`fit_profile` is the whole of it. Columns are planned first (:func:`kldrift.roles.plan_columns`:
+what to fit, what only to observe, what the type alone settles). Up to :data:`KEEP_ALL_VALUES` numeric
+values the reference is fitted and counted exactly in one pass. Beyond that, cut points come from a pilot
+of :data:`PILOT_ROW_GROUPS` row groups spread over the data, counted exactly during the one full pass
+(on the reader thread that decoded each row group) and checked against the pass's systematic sample; a
+column where the pilot missed (sorted or clustered data) is re-cut from the sample and counted in a
+second pass, that column only. Counts are always exact. Then every column gets its role
 (:func:`kldrift.roles.classify`) and only the scored ones keep their bins.
 """
 
@@ -34,12 +32,13 @@ from kldrift.binning import (
 )
 from kldrift.columns import Domain, domain_of, to_numbers
 from kldrift.config import Settings
+from kldrift.files import Batch
 from kldrift.filestamps import file_records
 from kldrift.histogram import Histogram, count, workers
 from kldrift.kernels import count_edges, count_sorted, count_values
 from kldrift.profile import Profile
 from kldrift.redact import redact_url
-from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, is_calendar_name, plan_columns
+from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, is_calendar_name, select_features
 from kldrift.scan import Scan
 from kldrift.tally import CategoryFit, Counts, NumericFit, TestCounts, TimeFit, merge_close, split_test
 
@@ -60,19 +59,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 """Told the rows of each batch read (a progress bar)."""
-
-
-def select_features(scan: Scan, settings: Settings) -> ColumnPlan:
-    """The reference columns of ``scan`` sorted by what fitting does with them (see :func:`plan_columns`)."""
-    problems = {n: f"mixed types in the reference: {t} in {path}" for n, (path, t) in scan.conflicts.items()}
-    problems.update({n: f"{path} has several columns named {n!r}" for n, path in scan.duplicates.items()})
-    return plan_columns(
-        scan.schema,
-        settings,
-        partition_columns=scan.partition_columns,
-        problems=problems,
-        where=f"reference {scan.description}",
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +118,9 @@ class Fitter:
         self.pilot = dict(pilot or {})
         for name in numeric_names:
             explicit = settings.column(name).edges
-            if explicit is not None:
-                self.numeric[name] = NumericFit(self.stride, -1, tuple(explicit), capacity=total_rows)
-            else:
-                self.numeric[name] = NumericFit(
-                    self.stride, b.discrete_max_values, self.pilot.get(name), capacity=total_rows
-                )
+            edges = tuple(explicit) if explicit is not None else self.pilot.get(name)
+            limit = -1 if explicit is not None else b.discrete_max_values  # explicit cut points: never discrete
+            self.numeric[name] = NumericFit(self.stride, limit, edges, capacity=total_rows)
 
     @property
     def names(self) -> list[str]:
@@ -153,10 +136,21 @@ class Fitter:
             and (self.settings.column(n).strategy or self.settings.binning.strategy) == "quantile"
         ]
 
-    def add_column(self, name: str, arr: pa.Array | pa.ChunkedArray, row0: int) -> None:
-        """Thread-safe per column: callers may fan columns of one batch out to threads."""
+    def prepared(self, batch: Batch) -> tuple[Batch, dict[str, tuple[np.ndarray[Any, Any], Counts | None]]]:
+        """``batch`` and its numeric columns as numbers with their counts in known cut points: the work that
+        does not depend on row order, done on the thread that decoded the batch (:meth:`Scan.map_batches`)."""
+
+        def one(name: str) -> tuple[np.ndarray[Any, Any], Counts | None]:
+            x, counter = to_numbers(batch.column(name)), self.numeric[name].counter
+            return x, None if counter is None else counter(x)
+
+        return batch, {n: one(n) for n in batch.schema.names if n in self.numeric}
+
+    def add_column(self, name: str, arr: pa.Array | pa.ChunkedArray, row0: int, ready: Any = None) -> None:
+        """Thread-safe per column: callers may fan a batch's columns out to threads (``ready``: :meth:`prepared`'s)."""
         if name in self.numeric:
-            self.numeric[name].add(to_numbers(arr), row0)
+            x, counted = ready if ready is not None else (to_numbers(arr), None)
+            self.numeric[name].add(x, row0, counted)
         elif name in self.categorical:
             self.categorical[name].add(arr, row0)
         else:
@@ -325,11 +319,12 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
     with ThreadPoolExecutor(workers()) as pool:
         for i, group in enumerate(scan.column_groups(names, held=fitter.held, budget=HOLD_VALUES)):
             row0 = 0
-            for batch in scan.batches(group):
-                list(pool.map(fitter.add_column, group, [batch.column(n) for n in group], [row0] * len(group)))
-                row0 += batch.num_rows
+            for rows, (batch, ready) in scan.map_batches(group, fitter.prepared, lambda b: (b, {})):
+                columns = [batch.column(n) for n in group]
+                list(pool.map(fitter.add_column, group, columns, [row0] * len(group), [ready.get(n) for n in group]))
+                row0 += rows
                 if on_rows and i == 0:
-                    on_rows(batch.num_rows)
+                    on_rows(rows)
             fitter.finish_columns(set(group), pool)  # its kept values go before the next group is read
         if not names:
             row0 = total

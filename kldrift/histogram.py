@@ -10,6 +10,7 @@ map tasks) and adding them gives exactly the counts of the whole.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ import pyarrow as pa
 from kldrift.binning import BinSpec, FeatureSpec
 from kldrift.columns import domain_of, to_numbers
 from kldrift.errors import KLDriftError
+from kldrift.files import Batch
 from kldrift.kernels import CategoryCounter, EdgeCounter, count_categories, count_edges, count_values
 from kldrift.scan import Scan
 
@@ -168,17 +170,25 @@ class Counter:
     ) -> None:
         """Count a batch; with ``columns``, only those features (a column group of a wide
         scan), and ``new_rows=False`` when these rows were already counted for other columns."""
+        self.add_counts(self.counts_of(batch, pool, columns=columns), batch.num_rows if new_rows else 0)
+
+    def counts_of(
+        self, batch: Batch, pool: ThreadPoolExecutor | None = None, *, columns: Collection[str] | None = None
+    ) -> list[tuple[str, Counts]]:
+        """The counts of one batch, per feature (of ``columns``), not added: thread-safe."""
 
         def one(plan: tuple[str, Callable[[Any], Counts]]) -> tuple[str, Counts]:
             name, fn = plan
             return name, fn(batch.column(name))
 
         plans = self.plans if columns is None else [p for p in self.plans if p[0] in columns]
-        results: Iterable[tuple[str, Counts]] = pool.map(one, plans) if pool else map(one, plans)
-        for name, c in results:
+        return list(pool.map(one, plans) if pool else map(one, plans))
+
+    def add_counts(self, counts: Iterable[tuple[str, Counts]], rows: int) -> None:
+        """Add :meth:`counts_of`'s result for ``rows`` new rows (0: rows already counted for other columns)."""
+        for name, c in counts:
             self.totals[name] += c
-        if new_rows:
-            self.rows += batch.num_rows
+        self.rows += rows
 
     def histogram(self) -> Histogram:
         return Histogram(self.spec.fingerprint, self.rows, dict(self.totals), dict(self.errors))
@@ -200,10 +210,13 @@ def count(
         counter.exclude(name, f"{path} has several columns named {name!r}")
     with ThreadPoolExecutor(workers()) as pool:
         for i, group in enumerate(scan.column_groups(counter.columns)):
-            for batch in scan.batches(group):
-                counter.add(batch, pool, columns=set(group), new_rows=i == 0)
+            # a whole row group is counted on the reader thread that decoded it; glued ones on the pool
+            on_reader = functools.partial(counter.counts_of, columns=set(group))
+            here = functools.partial(counter.counts_of, pool=pool, columns=set(group))
+            for rows, counts in scan.map_batches(group, on_reader, here):
+                counter.add_counts(counts, rows if i == 0 else 0)
                 if on_batch and i == 0:
-                    on_batch(batch.num_rows)
+                    on_batch(rows)
     if not counter.columns:
         counter.rows = scan.count_rows()
     return counter.histogram()

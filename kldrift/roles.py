@@ -37,6 +37,7 @@ import pyarrow as pa
 from kldrift.columns import domain_of
 from kldrift.config import Settings
 from kldrift.errors import SchemaError
+from kldrift.scan import Scan
 
 __all__ = [
     "ROLES",
@@ -46,6 +47,7 @@ __all__ = [
     "classify",
     "is_calendar_name",
     "plan_columns",
+    "select_features",
 ]
 
 Role = Literal["feature", "constant", "timestamp", "identifier", "unsupported", "partition"]
@@ -302,3 +304,16 @@ def classify(
             return info("identifier", f"{share}: a key", False)
         return info("feature", f"{share}: an identifier? leave it out with features.exclude", True)
     return info("feature", "", True)
+
+
+def select_features(scan: Scan, settings: Settings) -> ColumnPlan:
+    """The reference columns of ``scan`` sorted by what fitting does with them (see :func:`plan_columns`)."""
+    problems = {n: f"mixed types in the reference: {t} in {path}" for n, (path, t) in scan.conflicts.items()}
+    problems.update({n: f"{path} has several columns named {n!r}" for n, path in scan.duplicates.items()})
+    return plan_columns(
+        scan.schema,
+        settings,
+        partition_columns=scan.partition_columns,
+        problems=problems,
+        where=f"reference {scan.description}",
+    )

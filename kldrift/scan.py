@@ -140,13 +140,35 @@ class Scan:
         if self.table is not None:
             yield from self.table.select(cols).to_batches(max_chunksize=self.batch_size(len(cols)))
             return
+        target = self.batch_size(len(cols)) // 2
+        yield from self._glued(self._read(cols, target), target)
+
+    def map_batches(
+        self, columns: Sequence[str], fn: Callable[[Batch], Any], here: Callable[[Batch], Any] | None = None
+    ) -> Iterator[tuple[int, Any]]:
+        """``(rows, fn(batch))`` for the batches of ``columns``, in order: a row group read whole through a
+        thread-safe ``fn`` on the reader thread that decoded it (its values still in that core's cache),
+        glued or streamed batches through ``here`` (default ``fn``) in the caller's thread."""
+        cols = list(columns)
+        here = here or fn
+        if self.table is not None:
+            yield from ((batch.num_rows, here(batch)) for batch in self.batches(cols))
+            return
+        target = self.batch_size(len(cols)) // 2
+        for item in self._glued(self._read(cols, target, fn), target):
+            yield (item.rows, item.value) if isinstance(item, _Mapped) else (item.num_rows, here(item))
+
+    @staticmethod
+    def _glued(parts: Iterator[Batch | _Mapped], target: int) -> Iterator[Batch | _Mapped]:
         # Small row groups (many small files) are glued into batches of about half the
         # target size: per-batch costs (a numpy call per bin and column) dominate otherwise.
-        target = self.batch_size(len(cols)) // 2
         buf: list[Batch] = []
         rows = 0
-        for part in self._read(cols, target):
-            if not buf and part.num_rows >= target:
+        for part in parts:
+            if isinstance(part, _Mapped) or (not buf and part.num_rows >= target):
+                if buf:
+                    yield _concat(buf)
+                    buf, rows = [], 0
                 yield part
                 continue
             if buf and part.schema != buf[0].schema:  # files of other physical types are glued apart
@@ -160,12 +182,15 @@ class Scan:
         if buf:
             yield _concat(buf)
 
-    def _read(self, cols: list[str], target: int) -> Iterator[Batch]:
-        """Row groups in order, read ahead on two reader threads (one row group, or a target's worth)."""
+    def _read(self, cols: list[str], target: int, fn: Callable[[Batch], Any] | None = None) -> Iterator[Any]:
+        """Row groups in order, read ahead on two reader threads (one row group, or a target's worth);
+        with ``fn``, a whole row group of at least ``target`` rows comes back as ``fn``'s result."""
         with ThreadPoolExecutor(2, thread_name_prefix="kldrift-read") as reader:
             pending: deque[tuple[FileInfo, Future[Any], int, int]] = deque()
             in_flight = 0
             for info, task, n, first in self._tasks(cols):
+                if fn is not None and n >= target:
+                    task = functools.partial(self._read_mapped, task, info, cols, first, fn)
                 pending.append((info, reader.submit(task), n, first))
                 in_flight += n
                 while len(pending) > _PREFETCH and in_flight - pending[0][2] >= target:
@@ -175,6 +200,17 @@ class Scan:
             while pending:
                 done, fut, _, row = pending.popleft()
                 yield from self._drain(done, fut, cols, row)
+
+    def _read_mapped(
+        self, task: Callable[[], Any], info: FileInfo, cols: list[str], first: int, fn: Callable[[Batch], Any]
+    ) -> Any:
+        """On a reader thread: the row group, conformed, through ``fn`` (errors as the read's: see :meth:`_drain`);
+        a streamed one is left to the caller."""
+        result = task()
+        if not isinstance(result, pa.Table):
+            return result
+        part = self._conform(result, cols, info, first)
+        return _Mapped(part.num_rows, fn(part))
 
     def _tasks(self, cols: list[str]) -> Iterator[tuple[FileInfo, Callable[[], Any], int, int]]:
         """Each row group to read: its file, the read, its rows and the file's row number it starts at."""
@@ -203,9 +239,12 @@ class Scan:
             return pf.iter_batches(self.batch_size(len(present)), [i], present, use_threads=True)  # lazily, by batch
         return self._open(info).read_row_group(i, columns=present, use_threads=True)
 
-    def _drain(self, info: FileInfo, future: Future[Any], cols: list[str], first: int) -> Iterator[Batch]:
+    def _drain(self, info: FileInfo, future: Future[Any], cols: list[str], first: int) -> Iterator[Any]:
         try:
             result = future.result()
+            if isinstance(result, _Mapped):
+                yield result
+                return
             parts = [result] if isinstance(result, pa.Table) else result
             for part in parts:
                 first += part.num_rows
@@ -345,6 +384,14 @@ class Scan:
             groups[min(k - 1, (2 * acc + w) * k // (2 * total))].append(unit)  # by midpoint
             acc += w
         return [g for g in groups if g]
+
+
+@dataclass(frozen=True, slots=True)
+class _Mapped:
+    """A row group already through :meth:`Scan.map_batches`'s ``fn``: its rows and the result."""
+
+    rows: int
+    value: Any
 
 
 def _concat(parts: list[Batch]) -> Batch:

@@ -113,12 +113,12 @@ class NumericFit:
         self.integral = True  # every value an integer, so far (integer types are, by type)
         self.last: int | None = None
 
-    def add(self, x: np.ndarray[Any, Any], row0: int) -> None:
+    def add(self, x: np.ndarray[Any, Any], row0: int, counted: Counts | None = None) -> None:  # counted: counter(x)
         n = len(x)
         self.n += n
         nnan = -1  # not known yet
         if self.counter is not None:
-            counted = self.counter(x)
+            counted = self.counter(x) if counted is None else counted
             self.counts += counted  # type: ignore[operator]
             nnan = int(counted[-1])  # the null bin: the NaN of a float array
         if self.increasing:

@@ -254,8 +254,8 @@ def test_the_pass_holds_at_most_hold_values_and_fits_the_same(
     held: list[int] = []
     add_column = fitting.Fitter.add_column
 
-    def add_and_measure(self: fitting.Fitter, name: str, arr: pa.Array, row0: int) -> None:
-        add_column(self, name, arr, row0)
+    def add_and_measure(self: fitting.Fitter, name: str, arr: pa.Array, row0: int, ready: object = None) -> None:
+        add_column(self, name, arr, row0, ready)
         held.append(_held_values(self))
 
     monkeypatch.setattr(fitting.Fitter, "add_column", add_and_measure)

@@ -276,3 +276,65 @@ def test_one_file_of_unequal_row_group_halves_still_gives_two_shards(tmp_path: P
     shards = open_source(tmp_path / "one.parquet").shards(2)
     assert [[u.label for u in s] for s in shards] == [[f"{path}#row_groups=0-3"], [f"{path}#row_groups=3-7"]]
     assert [u.row_groups for s in shards for u in s] == [(0, 3), (3, 7)]
+
+
+def _mixed_source(tmp_path: Path) -> Path:
+    """Rows 0..N-1 in order: three small files (glued), then one of big row groups (whole reads)."""
+    root = tmp_path / "mixed"
+    n_small, n_big = 300, 3 * 131_072 + 17
+    for i in range(3):
+        x = np.arange(i * n_small, (i + 1) * n_small, dtype=np.float64)
+        write_parquet(root / f"a{i}.parquet", pa.table({"x": x}))
+    x = np.arange(3 * n_small, 3 * n_small + n_big, dtype=np.float64)
+    pq.write_table(pa.table({"x": x}), root / "b.parquet", row_group_size=131_072)
+    return root
+
+
+def test_map_batches_runs_whole_row_groups_on_the_reader_threads_in_order(tmp_path: Path) -> None:
+    import threading
+
+    scan = open_source(_mixed_source(tmp_path))
+
+    def where(batch: pa.Table) -> tuple[str, float, float]:
+        x = batch.column("x").to_numpy()
+        return threading.current_thread().name, float(x[0]), float(x[-1])
+
+    out = list(scan.map_batches(["x"], where))
+    firsts = [first for _, (_, first, _) in out]
+    assert firsts == sorted(firsts)  # in row order, whichever thread counted
+    assert sum(rows for rows, _ in out) == scan.count_rows()
+    expected = 0.0
+    for rows, (_, first, last) in out:  # no row twice, none left out
+        assert (first, last) == (expected, expected + rows - 1)
+        expected += rows
+    on_reader = [t for _, (t, _, _) in out if t.startswith("kldrift-read")]
+    here = [t for _, (t, _, _) in out if not t.startswith("kldrift-read")]
+    assert len(on_reader) == 3  # the big file's three whole row groups (its 17-row tail is glued)
+    assert here == [threading.current_thread().name] * 2  # the glued small files and the tail
+
+
+def test_counting_on_the_reader_threads_gives_the_counts_of_counting_batches(tmp_path: Path) -> None:
+    from kldrift.histogram import Counter, count
+
+    scan = open_source(_mixed_source(tmp_path))
+    spec = kldrift.fit(pa.table({"x": np.linspace(0, 400_000, 1001)})).spec
+    by_batch = Counter(spec, scan.schema)
+    for batch in scan.batches(["x"]):
+        by_batch.add(batch)
+    assert count(spec, scan) == by_batch.histogram()
+
+
+def test_an_arrow_error_of_the_mapped_function_names_the_file(tmp_path: Path) -> None:
+    scan = open_source(_mixed_source(tmp_path))
+
+    def broken(batch: pa.Table) -> None:
+        raise pa.ArrowInvalid("no such kernel")
+
+    with pytest.raises(SourceError, match=r"b\.parquet: cannot read Parquet data: no such kernel"):
+        list(scan.map_batches(["x"], broken, here=lambda b: None))
+
+    def refuses(batch: pa.Table) -> None:
+        raise KLDriftError("its own words")
+
+    with pytest.raises(KLDriftError, match=r"^its own words$"):  # kldrift's own errors pass unchanged
+        list(scan.map_batches(["x"], refuses, here=lambda b: None))
