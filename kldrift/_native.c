@@ -24,7 +24,7 @@
 #define MAX_CUTS 64
 #define LOW29 ((uint64_t)0x1FFFFFFF) /* the mantissa bits a double has and a float32 has not */
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(KLDRIFT_NO_CLONES)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define VECTOR_CLONES
@@ -204,7 +204,68 @@ static PyObject *float32_fractions(PyObject *self, PyObject *arg) {
     return PyLong_FromLongLong(c);
 }
 
+/* index_counts(indices, validity, bit_offset, first, even, odd): rows per dictionary entry of int32
+ * dictionary indices, then nulls (a null row, or validity bit 0), the rows alternating between the two
+ * count arrays, row 0 to `even` when first is 0, to `odd` when 1 (pass the same array twice for one).
+ * Each count array holds nd + 1 items; an index outside [0, nd) is a ValueError (a corrupt array). */
+static PyObject *index_counts(PyObject *self, PyObject *args) {
+    PyObject *xo, *vo, *ao, *bo;
+    Py_ssize_t bit_offset;
+    int first;
+    if (!PyArg_ParseTuple(args, "OOniOO", &xo, &vo, &bit_offset, &first, &ao, &bo)) return NULL;
+    Py_buffer xv, vv, av, bv;
+    int have_valid = vo != Py_None;
+    if (get_buffer(xo, &xv, 4, 0, "indices") < 0) return NULL;
+    if (have_valid && get_buffer(vo, &vv, 1, 0, "validity") < 0) goto fail_x;
+    if (get_buffer(ao, &av, 8, 1, "even counts") < 0) goto fail_v;
+    if (get_buffer(bo, &bv, 8, 1, "odd counts") < 0) goto fail_a;
+    Py_ssize_t n = xv.len / 4, nd = av.len / 8 - 1;
+    if (nd < 0 || bv.len != av.len || bit_offset < 0 || (have_valid && vv.len * 8 < bit_offset + n)) {
+        PyErr_SetString(PyExc_ValueError, "index_counts: count arrays of nd + 1 items, a validity bitmap of every row");
+        goto fail_b;
+    }
+    const int32_t *x = (const int32_t *)xv.buf;
+    const uint8_t *valid = have_valid ? (const uint8_t *)vv.buf : NULL;
+    int64_t *out[2] = {(int64_t *)av.buf, (int64_t *)bv.buf};
+    Py_ssize_t bad = -1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t *o = out[(i + first) & 1];
+        Py_ssize_t b = bit_offset + i;
+        if (valid && !((valid[b >> 3] >> (b & 7)) & 1)) {
+            o[nd]++;
+            continue;
+        }
+        int32_t v = x[i];
+        if (v < 0 || v >= nd) {
+            bad = i;
+            break;
+        }
+        o[v]++;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad >= 0) {
+        PyErr_Format(PyExc_ValueError, "index_counts: index %d at row %zd is outside the dictionary of %zd", x[bad], bad, nd);
+        goto fail_b;
+    }
+    PyBuffer_Release(&bv);
+    PyBuffer_Release(&av);
+    if (have_valid) PyBuffer_Release(&vv);
+    PyBuffer_Release(&xv);
+    Py_RETURN_NONE;
+fail_b:
+    PyBuffer_Release(&bv);
+fail_a:
+    PyBuffer_Release(&av);
+fail_v:
+    if (have_valid) PyBuffer_Release(&vv);
+fail_x:
+    PyBuffer_Release(&xv);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"index_counts", index_counts, METH_VARARGS, "index_counts(indices, validity, bit_offset, first, even, odd): dictionary index counts."},
     {"count_f64", count_f64, METH_VARARGS, "count_f64(x, t, t32, out): float64 values into threshold bins."},
     {"count_i64", count_i64, METH_VARARGS, "count_i64(x, t, out): int64 values into threshold bins."},
     {"float32_fractions", float32_fractions, METH_O, "float32_fractions(x): values with a fraction and zero low 29 mantissa bits."},

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from kldrift.columns import dictionary_texts, float32_values, shortest_floats, sum_by_value, to_text_counts
 from kldrift.native import MAX_CUTS, NATIVE, count_f64, count_i64
+from kldrift.native import index_counts as native_index_counts
 
 __all__ = [
     "TOLERANCE",
@@ -348,8 +349,9 @@ class DictionaryCounts:
         """Count a chunk of this dictionary whose first row is of half ``first`` (0: an even global row);
         the nulls of each half (null indices, and indices of null entries)."""
         nulls = [0, 0]
+        halves = native_index_counts(chunk, first)  # both halves in one compiled pass
         for h, start in ((first, 0), (1 - first, 1)):
-            binc = index_counts(chunk, 2, start)
+            binc = halves[h] if halves is not None else index_counts(chunk, 2, start)
             self.counts[h][:] += binc
             nulls[h] = int(binc[-1]) + (int(binc[:-1][self.is_null].sum()) if self.has_null else 0)
         return nulls[0], nulls[1]
@@ -366,6 +368,8 @@ class DictionaryCounts:
 
 def index_counts(chunk: pa.DictionaryArray, step: int = 1, start: int = 0) -> np.ndarray[Any, Any]:
     """Rows per dictionary entry of ``chunk`` (of every ``step``-th row from ``start``), then null indices."""
+    if step == 1 and (counted := native_index_counts(chunk)) is not None:
+        return counted[0]
     nd = len(chunk.dictionary)
     idx = chunk.indices
     if chunk.null_count:

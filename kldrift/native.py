@@ -13,8 +13,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
-__all__ = ["MAX_CUTS", "NATIVE", "count_f64", "count_i64", "float32_fractions"]
+__all__ = ["MAX_CUTS", "NATIVE", "count_f64", "count_i64", "float32_fractions", "index_counts"]
 
 MAX_CUTS = 64
 """Cut points the compiled kernels take at most (more go to the numpy kernels)."""
@@ -60,3 +61,21 @@ def float32_fractions(x: np.ndarray[Any, Any]) -> int | None:
     if NATIVE is None:
         return None
     return int(NATIVE.float32_fractions(np.ascontiguousarray(x)))
+
+
+def index_counts(
+    chunk: pa.DictionaryArray, first: int | None = None
+) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int64]]] | None:
+    """Rows per dictionary entry of ``chunk``, then its null rows: of its even and odd rows (row 0 is of
+    half ``first``: the pair is ``(half 0, half 1)``), or of every row twice when ``first`` is ``None``.
+    ``None`` without :data:`NATIVE` or for indices other than int32 (Parquet's)."""
+    idx = chunk.indices
+    if NATIVE is None or idx.type != pa.int32():
+        return None
+    validity, values = idx.buffers()[:2]
+    x = np.frombuffer(values, np.int32, count=idx.offset + len(idx))[idx.offset :]
+    bits = np.frombuffer(validity, np.uint8) if idx.null_count and validity is not None else None
+    even = np.zeros(len(chunk.dictionary) + 1, np.int64)
+    odd = even if first is None else np.zeros_like(even)
+    NATIVE.index_counts(x, bits, idx.offset, first or 0, even, odd)
+    return even, odd

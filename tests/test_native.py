@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -146,3 +147,101 @@ def test_the_module_refuses_what_it_cannot_count() -> None:
     ro.flags.writeable = False
     with pytest.raises((TypeError, BufferError, ValueError)):
         mod.count_i64(x.astype(np.int64), np.zeros(2, np.int64), ro)  # out must be writable
+
+
+@st.composite
+def dictionary_chunks(draw: st.DrawFn) -> pa.DictionaryArray:
+    """Dictionary arrays as Parquet gives them (int32 indices), with null rows, null entries and offsets."""
+    nd = draw(st.integers(1, 40))
+    entries = draw(st.lists(st.one_of(st.none(), st.text(max_size=3)), min_size=nd, max_size=nd))
+    n = draw(st.integers(0, 1300))
+    idx = draw(hnp.arrays(np.int32, n, elements=st.integers(0, nd - 1)))
+    mask = draw(hnp.arrays(np.bool_, n)) if draw(st.booleans()) else None
+    arr = pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32(), mask=mask), pa.array(entries, pa.string()))
+    start = draw(st.integers(0, n))
+    return arr.slice(start, draw(st.integers(0, n - start)))  # an offset into the bitmap and the indices
+
+
+@given(dictionary_chunks(), st.sampled_from([None, 0, 1]))
+def test_dictionary_counts_equal_numpys(chunk: pa.DictionaryArray, first: int | None) -> None:
+    from kldrift.kernels import index_counts
+
+    counted = native.index_counts(chunk, first)
+    assert counted is not None
+    numpy_counts = _without_native_index(lambda: [index_counts(chunk, 2, s) for s in (0, 1)] + [index_counts(chunk)])
+    if first is None:
+        assert counted[0].tolist() == numpy_counts[2].tolist()
+    else:  # row 0 belongs to half `first`
+        assert counted[first].tolist() == numpy_counts[0].tolist()
+        assert counted[1 - first].tolist() == numpy_counts[1].tolist()
+
+
+def _without_native_index(fn):  # type: ignore[no-untyped-def]
+    import kldrift.kernels as kernels
+
+    saved = kernels.native_index_counts
+    kernels.native_index_counts = lambda *_a: None  # type: ignore[assignment]
+    try:
+        return fn()
+    finally:
+        kernels.native_index_counts = saved
+
+
+def test_dictionary_counts_of_other_index_types_go_to_numpy() -> None:
+    chunk = pa.DictionaryArray.from_arrays(pa.array([0, 1, 1], pa.int8()), pa.array(["a", "b"]))
+    assert native.index_counts(chunk) is None
+    from kldrift.kernels import index_counts
+
+    assert index_counts(chunk).tolist() == [1, 2, 0]  # hand: a once, b twice, no null
+
+
+def test_an_index_outside_the_dictionary_is_an_error() -> None:
+    # Arrow accepts it unchecked (safe=False): a corrupt array must not write past the counts
+    chunk = pa.DictionaryArray.from_arrays(pa.array([0, 5, 1], pa.int32()), pa.array(["a", "b"]), safe=False)
+    with pytest.raises(ValueError, match="index 5 at row 1 is outside the dictionary of 2"):
+        native.index_counts(chunk)
+    mod = native.NATIVE
+    assert mod is not None
+    x = np.zeros(3, np.int32)
+    with pytest.raises(ValueError, match="count arrays of nd"):
+        mod.index_counts(x, None, 0, 0, np.zeros(3, np.int64), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="validity bitmap of every row"):
+        mod.index_counts(x, np.zeros(1, np.uint8), 6, 0, np.zeros(3, np.int64), np.zeros(3, np.int64))
+    with pytest.raises(TypeError, match="4-byte items"):
+        mod.index_counts(x.astype(np.int64), None, 0, 0, np.zeros(3, np.int64), np.zeros(3, np.int64))
+
+
+@pytest.fixture(scope="module")
+def portable() -> object:
+    """The kernels compiled without the AVX2 clones (KLDRIFT_NO_CLONES): the plain C every CPU runs,
+    which the machine here, picking AVX2, never would."""
+    import importlib.machinery
+    import importlib.util
+    import sysconfig
+    import tempfile
+    from pathlib import Path
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    out = Path(tempfile.mkdtemp()) / f"_native{sysconfig.get_config_var('EXT_SUFFIX')}"
+    src = Path(native.__file__).with_name("_native.c")
+    flags = ["-O3", "-std=c11", "-fno-strict-aliasing", "-shared", "-fPIC", "-DKLDRIFT_NO_CLONES"]
+    subprocess.run([cc, *flags, f"-I{sysconfig.get_paths()['include']}", str(src), "-o", str(out)], check=True)
+    loader = importlib.machinery.ExtensionFileLoader("kldrift._native", str(out))
+    spec = importlib.util.spec_from_file_location("kldrift._native", out, loader=loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+@given(columns_and_edges())
+def test_the_portable_build_counts_alike(portable: object, case: tuple[np.ndarray, np.ndarray]) -> None:
+    x, edges = case
+    counter = EdgeCounter(edges)
+    thr = counter.thresholds(x.dtype)
+    out = np.empty(len(thr) + 2, np.int64)
+    portable.count_f64(x, thr, counter._narrow(), out)  # type: ignore[attr-defined]
+    assert out.tolist() == _numpy_counts(counter, x).tolist()
+    assert portable.float32_fractions(x) == native.float32_fractions(x)  # type: ignore[attr-defined]
