@@ -161,23 +161,13 @@ static PyObject *count_i64(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOO", &xo, &to, &outo)) return NULL;
     Py_buffer xv, tv, ov;
     if (get_buffer(xo, &xv, 8, 0, "values") < 0) return NULL;
-    if (get_buffer(to, &tv, 8, 0, "thresholds") < 0) {
-        PyBuffer_Release(&xv);
-        return NULL;
-    }
-    if (get_buffer(outo, &ov, 8, 1, "out") < 0) {
-        PyBuffer_Release(&tv);
-        PyBuffer_Release(&xv);
-        return NULL;
-    }
+    if (get_buffer(to, &tv, 8, 0, "thresholds") < 0) goto fail_x;
+    if (get_buffer(outo, &ov, 8, 1, "out") < 0) goto fail_t;
     Py_ssize_t n = xv.len / 8;
     int k = (int)(tv.len / 8);
     if (k < 1 || k > MAX_CUTS || ov.len / 8 != k + 2) {
         PyErr_SetString(PyExc_ValueError, "count_i64: 1 to 64 thresholds, out of k + 2 items");
-        PyBuffer_Release(&ov);
-        PyBuffer_Release(&tv);
-        PyBuffer_Release(&xv);
-        return NULL;
+        goto fail_out;
     }
     const int64_t *x = (const int64_t *)xv.buf, *t = (const int64_t *)tv.buf;
     int64_t ge[MAX_CUTS] = {0};
@@ -189,6 +179,13 @@ static PyObject *count_i64(PyObject *self, PyObject *args) {
     PyBuffer_Release(&tv);
     PyBuffer_Release(&xv);
     Py_RETURN_NONE;
+fail_out:
+    PyBuffer_Release(&ov);
+fail_t:
+    PyBuffer_Release(&tv);
+fail_x:
+    PyBuffer_Release(&xv);
+    return NULL;
 }
 
 /* float32_fractions(x): how many float64 values with a fraction have zero low 29 mantissa bits. */

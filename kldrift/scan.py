@@ -27,7 +27,7 @@ from kldrift.files import Batch, FileInfo, TableFiles, arrow_msg, strip_scheme
 if TYPE_CHECKING:
     from kldrift.tables import TableVersion
 
-__all__ = ["Scan", "Source"]
+__all__ = ["Scan", "Source", "held_groups"]
 
 Source = Any  # str | os.PathLike | Sequence[str | os.PathLike] | pa.Table | pandas.DataFrame
 
@@ -301,11 +301,10 @@ class Scan:
     ) -> list[list[str]]:
         """``columns`` split so one row group of a group fits ``_MAX_ROW_GROUP_BYTES`` decoded, and,
         given ``held`` (values the caller keeps of a column over the whole scan), so the values kept
-        of a group's columns fit ``budget`` (a column over it alone is a group of its own).
+        of a group's columns fit ``budget`` (see :func:`held_groups`).
 
-        Parquet stores each column of a row group on its own, so scanning a wide
-        table one group of columns at a time decodes every value once, like a
-        single scan, while holding a fraction of a row group in memory.
+        Parquet stores each column of a row group on its own, so scanning a wide table one group of columns
+        at a time decodes every value once, like a single scan, holding a fraction of a row group.
         """
         cols = list(columns)
         if not cols:
@@ -319,20 +318,7 @@ class Scan:
                 widest = max([widest, *(md.row_group(i).num_rows for i in range(start, stop))])
             per_group = max(1, _MAX_ROW_GROUP_BYTES // max(1, widest * 8))
         groups = [cols[i : i + per_group] for i in range(0, len(cols), per_group)]
-        if not held:
-            return groups
-        out: list[list[str]] = []
-        for group in groups:
-            part: list[str] = []
-            kept = 0
-            for c in group:
-                if part and kept + held.get(c, 0) > budget:
-                    out.append(part)
-                    part, kept = [], 0
-                part.append(c)
-                kept += held.get(c, 0)
-            out.append(part)
-        return out
+        return [g for group in groups for g in held_groups(group, held, budget)] if held else groups
 
     def spread(self, n_units: int) -> Scan:
         """A scan of at most ``n_units`` row groups spread evenly over the source (a pilot sample)."""
@@ -392,6 +378,20 @@ class _Mapped:
 
     rows: int
     value: Any
+
+
+def held_groups(names: Sequence[str], held: Mapping[str, int], budget: int) -> list[list[str]]:
+    """``names`` in groups whose ``held`` values fit ``budget`` (a column over it alone is one; no names: ``[[]]``)."""
+    out: list[list[str]] = []
+    part: list[str] = []
+    kept = 0
+    for c in names:
+        if part and kept + held.get(c, 0) > budget:
+            out.append(part)
+            part, kept = [], 0
+        part.append(c)
+        kept += held.get(c, 0)
+    return [*out, part] if part or not out else out
 
 
 def _concat(parts: list[Batch]) -> Batch:

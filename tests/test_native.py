@@ -102,17 +102,22 @@ def test_int64_counts_equal_the_numpy_kernels(x: np.ndarray, raw_edges: list[flo
 def test_float32_readings_equal_the_numpy_path(case: tuple[np.ndarray, np.ndarray]) -> None:
     x, _ = case
     fast = read_float32_roundings(x)
-    slow = _without_native(read_float32_roundings, x)
+    slow = _numpy_only(lambda: read_float32_roundings(x))
     np.testing.assert_array_equal(fast, slow)
 
 
-def _without_native(fn, x):  # type: ignore[no-untyped-def]
-    saved = columns.float32_fractions
+def _numpy_only(fn):  # type: ignore[no-untyped-def]
+    """``fn()`` with the compiled float32 test and index counts off: the numpy paths (a hypothesis test
+    cannot take pytest's function-scoped monkeypatch)."""
+    import kldrift.kernels as kernels
+
+    saved = columns.float32_fractions, kernels.native_index_counts
     columns.float32_fractions = lambda _x: None  # type: ignore[assignment]
+    kernels.native_index_counts = lambda *_a: None  # type: ignore[assignment]
     try:
-        return fn(x)
+        return fn()
     finally:
-        columns.float32_fractions = saved
+        columns.float32_fractions, kernels.native_index_counts = saved
 
 
 def test_a_read_only_or_strided_array_is_counted_like_a_fresh_one() -> None:
@@ -168,23 +173,12 @@ def test_dictionary_counts_equal_numpys(chunk: pa.DictionaryArray, first: int | 
 
     counted = native.index_counts(chunk, first)
     assert counted is not None
-    numpy_counts = _without_native_index(lambda: [index_counts(chunk, 2, s) for s in (0, 1)] + [index_counts(chunk)])
+    numpy_counts = _numpy_only(lambda: [index_counts(chunk, 2, s) for s in (0, 1)] + [index_counts(chunk)])
     if first is None:
         assert counted[0].tolist() == numpy_counts[2].tolist()
     else:  # row 0 belongs to half `first`
         assert counted[first].tolist() == numpy_counts[0].tolist()
         assert counted[1 - first].tolist() == numpy_counts[1].tolist()
-
-
-def _without_native_index(fn):  # type: ignore[no-untyped-def]
-    import kldrift.kernels as kernels
-
-    saved = kernels.native_index_counts
-    kernels.native_index_counts = lambda *_a: None  # type: ignore[assignment]
-    try:
-        return fn()
-    finally:
-        kernels.native_index_counts = saved
 
 
 def test_dictionary_counts_of_other_index_types_go_to_numpy() -> None:

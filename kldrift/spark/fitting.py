@@ -21,7 +21,7 @@ Driver memory: the kept values of one group of columns (64 MiB), the categories 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ from kldrift.histogram import Histogram
 from kldrift.profile import Profile
 from kldrift.redact import redact_url
 from kldrift.roles import ColumnPlan, ColumnStats, plan_columns
-from kldrift.scan import Scan
+from kldrift.scan import Scan, held_groups
 from kldrift.spark.frames import Frames, count_frames, counter_for
 from kldrift.spark.merge import CategoryTotals, category_totals, check_rows, collect, merge
 from kldrift.spark.partials import (
@@ -131,7 +131,7 @@ def fit_frames(
         numbers = {n for n in quantiled if fitter.domains[n] == "number"}
         edges = _pilot_edges(pilot_frames or frames, settings, quantiled, numbers, pilot)
         fitter = _SparkFitter(plan, settings, total, edges, pandas_index=pandas_index)
-    for group in _groups(fitter.names, fitter.held, fitting.HOLD_VALUES):
+    for group in held_groups(fitter.names, fitter.held, fitting.HOLD_VALUES):
         _tally(frames, fitter, group)
         fitter.finish_columns(set(group))  # its kept values go before the next group is collected
     fit = fitter.finish()
@@ -155,20 +155,6 @@ def fit_frames(
     )
 
 
-def _groups(names: Sequence[str], held: Mapping[str, int], budget: int) -> list[list[str]]:
-    """``names`` in groups whose kept values fit ``budget`` (a column over it alone is a group of its own)."""
-    out: list[list[str]] = []
-    part: list[str] = []
-    kept = 0
-    for c in names:
-        if part and kept + held.get(c, 0) > budget:
-            out.append(part)
-            part, kept = [], 0
-        part.append(c)
-        kept += held.get(c, 0)
-    return [*out, part] if part or not out else out
-
-
 def _pilot_edges(
     frames: Frames, settings: Settings, names: list[str], numbers: set[str], ranges: Sequence[tuple[int, int]]
 ) -> dict[str, tuple[float, ...]]:
@@ -178,7 +164,7 @@ def _pilot_edges(
     per_column = pilot_per_column(len(names), settings.binning.sample_size)
     stride = max(1, -(-sum(b - a for a, b in ranges) // per_column))
     out = {}
-    for group in _groups(names, dict.fromkeys(names, per_column), fitting.HOLD_VALUES):
+    for group in held_groups(names, dict.fromkeys(names, per_column), fitting.HOLD_VALUES):
         fn = functools.partial(pilot_partition, layout=frames.layout, names=group, ranges=list(ranges), stride=stride)
         pieces: dict[int, list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]] = {i: [] for i in range(len(group))}
         for r in frames.run(group, fn, PILOT_SCHEMA, with_rows=True).collect():
