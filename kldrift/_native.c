@@ -155,6 +155,123 @@ fail_x:
     return NULL;
 }
 
+/* Per block: the NaN count, the min and max of the other values (inf included: NaN fails every compare, so
+ * it is never picked), the non-NaN values with a fraction, and of those the float32 candidates (low 29
+ * mantissa bits zero: see candidates_block). Four lanes at a time in GCC's vector types (a compare gives a
+ * lane mask; a select is masks and bitwise ors), vector code on every target. */
+typedef double v4d __attribute__((vector_size(32)));
+typedef int64_t v4i __attribute__((vector_size(32)));
+#define SELECT(mask, a, b) ((v4d)(((mask) & (v4i)(a)) | (~(mask) & (v4i)(b))))
+
+typedef struct {
+    double lo, hi;
+    int64_t nan, frac, candidates;
+} stats_t;
+
+VECTOR_CLONES
+static void stats_block(const double *x, Py_ssize_t n, stats_t *st) {
+    const v4d two52 = {TWO52, TWO52, TWO52, TWO52};
+    const v4i abs_bits = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+    const v4i low29 = {LOW29, LOW29, LOW29, LOW29}, zero = {0, 0, 0, 0};
+    v4d l = {st->lo, st->lo, st->lo, st->lo}, h = {st->hi, st->hi, st->hi, st->hi};
+    v4i c = zero, f = zero, w = zero;
+    Py_ssize_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4d v;
+        memcpy(&v, x + i, sizeof v);
+        l = SELECT(v < l, v, l);
+        h = SELECT(v > h, v, h);
+        v4i isnan_ = v != v;
+        v4d a = (v4d)((v4i)v & abs_bits);
+        v4i fraction = ~(a >= two52) & (((a + two52) - two52) != a) & ~isnan_; /* has_fraction, NaN left out */
+        c -= isnan_;
+        f -= fraction;
+        w -= fraction & (((v4i)v & low29) == zero);
+    }
+    for (int j = 0; j < 4; j++) {
+        if (l[j] < st->lo) st->lo = l[j];
+        if (h[j] > st->hi) st->hi = h[j];
+        st->nan += c[j];
+        st->frac += f[j];
+        st->candidates += w[j];
+    }
+    for (; i < n; i++) {
+        double v = x[i];
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        int fraction = has_fraction(v) & (v == v);
+        if (v < st->lo) st->lo = v;
+        if (v > st->hi) st->hi = v;
+        st->nan += v != v;
+        st->frac += fraction;
+        st->candidates += fraction & ((bits & LOW29) == 0);
+    }
+}
+
+/* fit_f64(x, t, out, sample, offset, stride) -> (candidates, nans, lo, hi, taken, fractions): what a
+ * pass of the fit needs of a float64 column, in one pass over it (block by block, each in the L1 cache):
+ * - with t (k thresholds) and out (k + 2 items), the counts in them (as count_f64 without float32 ones);
+ * - with sample, the non-NaN values at offset, offset + stride, ... copied to it (taken of them; it must
+ *   hold every position);
+ * - candidates: as float32_fractions (when some, kldrift reads the column otherwise, and the caller does
+ *   not use these results);
+ * - the NaN count, the min and max of the other values (inf and -inf when none), and the non-NaN values
+ *   with a fraction. */
+static PyObject *fit_f64(PyObject *self, PyObject *args) {
+    PyObject *xo, *to, *outo, *so;
+    Py_ssize_t offset, stride;
+    if (!PyArg_ParseTuple(args, "OOOOnn", &xo, &to, &outo, &so, &offset, &stride)) return NULL;
+    Py_buffer xv, tv, ov, sv;
+    int have_t = to != Py_None, have_s = so != Py_None;
+    if (have_t != (outo != Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "fit_f64: thresholds and out go together");
+        return NULL;
+    }
+    if (get_buffer(xo, &xv, 8, 0, "values") < 0) return NULL;
+    if (have_t && get_buffer(to, &tv, 8, 0, "thresholds") < 0) goto fail_x;
+    if (have_t && get_buffer(outo, &ov, 8, 1, "out") < 0) goto fail_t;
+    if (have_s && get_buffer(so, &sv, 8, 1, "sample") < 0) goto fail_out;
+    Py_ssize_t n = xv.len / 8;
+    int k = have_t ? (int)(tv.len / 8) : 0;
+    if (stride < 1 || offset < 0 || (have_t && (k < 1 || k > MAX_CUTS || ov.len / 8 != k + 2)) ||
+        (have_s && offset < n && sv.len / 8 < (n - offset + stride - 1) / stride)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "fit_f64: 1 to 64 thresholds, out of k + 2 items, a stride of 1 or more, a sample for every position");
+        goto fail_s;
+    }
+    const double *x = (const double *)xv.buf, *t = have_t ? (const double *)tv.buf : NULL;
+    double *sample = have_s ? (double *)sv.buf : NULL;
+    int64_t ge[MAX_CUTS] = {0}, below = 0;
+    stats_t st = {INFINITY, -INFINITY, 0, 0, 0};
+    Py_ssize_t taken = 0, next = offset;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t s = 0; s < n; s += BLOCK) {
+        Py_ssize_t m = n - s < BLOCK ? n - s : BLOCK;
+        const double *xb = x + s;
+        if (have_t) ge_block_f64(xb, m, t, k, ge, &below);
+        stats_block(xb, m, &st);
+        for (; sample && next < s + m; next += stride) {
+            double v = x[next];
+            if (v == v) sample[taken++] = v;
+        }
+    }
+    if (have_t) finish_counts(n, k, ge, below, (int64_t *)ov.buf);
+    Py_END_ALLOW_THREADS
+    if (have_s) PyBuffer_Release(&sv);
+    if (have_t) PyBuffer_Release(&ov), PyBuffer_Release(&tv);
+    PyBuffer_Release(&xv);
+    return Py_BuildValue("LLddnL", (long long)st.candidates, (long long)st.nan, st.lo, st.hi, taken, (long long)st.frac);
+fail_s:
+    if (have_s) PyBuffer_Release(&sv);
+fail_out:
+    if (have_t) PyBuffer_Release(&ov);
+fail_t:
+    if (have_t) PyBuffer_Release(&tv);
+fail_x:
+    PyBuffer_Release(&xv);
+    return NULL;
+}
+
 /* count_i64(x, t, out): int64 values into the bins of int64 thresholds t; no nulls (out[k + 1] = 0). */
 static PyObject *count_i64(PyObject *self, PyObject *args) {
     PyObject *xo, *to, *outo;
@@ -264,6 +381,7 @@ fail_x:
 static PyMethodDef methods[] = {
     {"index_counts", index_counts, METH_VARARGS, "index_counts(indices, validity, bit_offset, first, even, odd): dictionary index counts."},
     {"count_f64", count_f64, METH_VARARGS, "count_f64(x, t, t32, out): float64 values into threshold bins."},
+    {"fit_f64", fit_f64, METH_VARARGS, "fit_f64(x, t, out, sample, offset, stride): a fit's pass over float64 values."},
     {"count_i64", count_i64, METH_VARARGS, "count_i64(x, t, out): int64 values into threshold bins."},
     {"float32_fractions", float32_fractions, METH_O, "float32_fractions(x): values with a fraction and zero low 29 mantissa bits."},
     {NULL, NULL, 0, NULL},

@@ -40,7 +40,7 @@ from kldrift.profile import Profile
 from kldrift.redact import redact_url
 from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, is_calendar_name, select_features
 from kldrift.scan import Scan
-from kldrift.tally import CategoryFit, Counts, NumericFit, TestCounts, TimeFit, merge_close, split_test
+from kldrift.tally import CategoryFit, Counts, NumericFit, NumericPart, TestCounts, TimeFit, merge_close, split_test
 
 __all__ = [
     "KEEP_ALL_VALUES",
@@ -136,21 +136,22 @@ class Fitter:
             and (self.settings.column(n).strategy or self.settings.binning.strategy) == "quantile"
         ]
 
-    def prepared(self, batch: Batch) -> tuple[Batch, dict[str, tuple[np.ndarray[Any, Any], Counts | None]]]:
-        """``batch`` and its numeric columns as numbers with their counts in known cut points: the work that
-        does not depend on row order, done on the thread that decoded the batch (:meth:`Scan.map_batches`)."""
+    def prepared(self, batch: Batch, row0: int | None) -> tuple[Batch, dict[str, NumericPart]]:
+        """``batch`` (its first row the pass's ``row0``; ``None``: not known yet) and what each of its numeric
+        columns adds (:meth:`NumericFit.part`): the work that does not depend on row order, done on the
+        thread that decoded the batch (:meth:`Scan.map_batches`) while its values are in that core's cache."""
+        numeric = [n for n in batch.schema.names if n in self.numeric]
+        return batch, {
+            n: self.numeric[n].part(to_numbers(batch.column(n), native=True), row0, native=True) for n in numeric
+        }
 
-        def one(name: str) -> tuple[np.ndarray[Any, Any], Counts | None]:
-            x, counter = to_numbers(batch.column(name)), self.numeric[name].counter
-            return x, None if counter is None else counter(x)
-
-        return batch, {n: one(n) for n in batch.schema.names if n in self.numeric}
-
-    def add_column(self, name: str, arr: pa.Array | pa.ChunkedArray, row0: int, ready: Any = None) -> None:
+    def add_column(
+        self, name: str, arr: pa.Array | pa.ChunkedArray, row0: int, ready: NumericPart | None = None
+    ) -> None:
         """Thread-safe per column: callers may fan a batch's columns out to threads (``ready``: :meth:`prepared`'s)."""
         if name in self.numeric:
-            x, counted = ready if ready is not None else (to_numbers(arr), None)
-            self.numeric[name].add(x, row0, counted)
+            fit = self.numeric[name]
+            fit.merge(ready if ready is not None else fit.part(to_numbers(arr, native=True), row0, native=True), row0)
         elif name in self.categorical:
             self.categorical[name].add(arr, row0)
         else:
@@ -319,9 +320,12 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
     with ThreadPoolExecutor(workers()) as pool:
         for i, group in enumerate(scan.column_groups(names, held=fitter.held, budget=HOLD_VALUES)):
             row0 = 0
-            for rows, (batch, ready) in scan.map_batches(group, fitter.prepared, lambda b: (b, {})):
-                columns = [batch.column(n) for n in group]
-                list(pool.map(fitter.add_column, group, columns, [row0] * len(group), [ready.get(n) for n in group]))
+            for rows, (batch, ready) in scan.map_batches(group, fitter.prepared, lambda b, _: (b, {})):
+                for name, part in ready.items():  # worked out on the reader thread: only adding is left
+                    fitter.add_column(name, batch.column(name), row0, part)
+                others = [n for n in group if n not in ready]
+                columns = [batch.column(n) for n in others]
+                list(pool.map(fitter.add_column, others, columns, [row0] * len(others)))
                 row0 += rows
                 if on_rows and i == 0:
                     on_rows(rows)

@@ -211,8 +211,8 @@ def count(
     with ThreadPoolExecutor(workers()) as pool:
         for i, group in enumerate(scan.column_groups(counter.columns)):
             # a whole row group is counted on the reader thread that decoded it; glued ones on the pool
-            on_reader = functools.partial(counter.counts_of, columns=set(group))
-            here = functools.partial(counter.counts_of, pool=pool, columns=set(group))
+            on_reader = functools.partial(_counts_of, counter, set(group), None)
+            here = functools.partial(_counts_of, counter, set(group), pool)
             for rows, counts in scan.map_batches(group, on_reader, here):
                 counter.add_counts(counts, rows if i == 0 else 0)
                 if on_batch and i == 0:
@@ -220,3 +220,10 @@ def count(
     if not counter.columns:
         counter.rows = scan.count_rows()
     return counter.histogram()
+
+
+def _counts_of(
+    counter: Counter, columns: Collection[str], pool: ThreadPoolExecutor | None, batch: Batch, _row0: int | None
+) -> list[tuple[str, Counts]]:
+    """:meth:`Counter.counts_of` as :meth:`Scan.map_batches` calls it (counts do not depend on the rows' place)."""
+    return counter.counts_of(batch, pool, columns=columns)

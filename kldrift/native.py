@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["MAX_CUTS", "NATIVE", "count_f64", "count_i64", "float32_fractions", "index_counts"]
+__all__ = ["MAX_CUTS", "NATIVE", "FitPass", "count_f64", "count_i64", "fit_f64", "float32_fractions", "index_counts"]
 
 MAX_CUTS = 64
 """Cut points the compiled kernels take at most (more go to the numpy kernels)."""
@@ -44,6 +44,39 @@ def count_f64(
     out = np.empty(len(thresholds) + 2, np.int64)
     NATIVE.count_f64(np.ascontiguousarray(x), np.ascontiguousarray(thresholds, np.float64), narrow, out)
     return out
+
+
+class FitPass(NamedTuple):
+    """What :func:`fit_f64` saw of a float64 column."""
+
+    candidates: int
+    """Values with a fraction whose low 29 mantissa bits are zero (:func:`float32_fractions`): when some, the
+    column reads otherwise (see :func:`kldrift.columns.read_float32_roundings`) and the rest does not apply."""
+    nans: int
+    lo: float
+    """The least non-NaN value (inf included; inf when none)."""
+    hi: float
+    taken: int
+    """Values copied to the sample."""
+    fractions: int
+    """Non-NaN values that are not whole numbers."""
+
+
+def fit_f64(
+    x: np.ndarray[Any, Any],
+    thresholds: np.ndarray[Any, Any] | None,
+    out: np.ndarray[Any, Any] | None,
+    sample: np.ndarray[Any, Any] | None,
+    offset: int = 0,
+    stride: int = 1,
+) -> FitPass:
+    """One compiled pass of the fit over a float64 ``x``: its counts in ``thresholds`` into ``out`` (as
+    :func:`count_f64`, ``len(thresholds) + 2`` items), its non-NaN values at ``offset``, ``offset + stride``, …
+    copied to ``sample`` (which holds every such position), and what :class:`FitPass` says. Only when
+    :data:`NATIVE` is not ``None``."""
+    assert NATIVE is not None
+    t = None if thresholds is None else np.ascontiguousarray(thresholds, np.float64)
+    return FitPass(*NATIVE.fit_f64(np.ascontiguousarray(x), t, out, sample, offset, stride))
 
 
 def count_i64(x: np.ndarray[Any, Any], thresholds: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.int64]]:

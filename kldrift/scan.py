@@ -144,19 +144,29 @@ class Scan:
         yield from self._glued(self._read(cols, target), target)
 
     def map_batches(
-        self, columns: Sequence[str], fn: Callable[[Batch], Any], here: Callable[[Batch], Any] | None = None
+        self,
+        columns: Sequence[str],
+        fn: Callable[[Batch, int | None], Any],
+        here: Callable[[Batch, int | None], Any] | None = None,
     ) -> Iterator[tuple[int, Any]]:
-        """``(rows, fn(batch))`` for the batches of ``columns``, in order: a row group read whole through a
+        """``(rows, fn(batch, row0))`` for the batches of ``columns``, in order: a row group read whole through a
         thread-safe ``fn`` on the reader thread that decoded it (its values still in that core's cache),
-        glued or streamed batches through ``here`` (default ``fn``) in the caller's thread."""
+        glued or streamed batches through ``here`` (default ``fn``) in the caller's thread. ``row0`` is the
+        scan's row the batch starts at; ``None`` on a reader thread where that is not known ahead (a table
+        whose deleted rows are left out as its files are read)."""
         cols = list(columns)
         here = here or fn
+        row0 = 0
         if self.table is not None:
-            yield from ((batch.num_rows, here(batch)) for batch in self.batches(cols))
+            for batch in self.batches(cols):
+                yield batch.num_rows, here(batch, row0)
+                row0 += batch.num_rows
             return
         target = self.batch_size(len(cols)) // 2
         for item in self._glued(self._read(cols, target, fn), target):
-            yield (item.rows, item.value) if isinstance(item, _Mapped) else (item.num_rows, here(item))
+            rows = item.rows if isinstance(item, _Mapped) else item.num_rows
+            yield rows, item.value if isinstance(item, _Mapped) else here(item, row0)
+            row0 += rows
 
     @staticmethod
     def _glued(parts: Iterator[Batch | _Mapped], target: int) -> Iterator[Batch | _Mapped]:
@@ -182,17 +192,21 @@ class Scan:
         if buf:
             yield _concat(buf)
 
-    def _read(self, cols: list[str], target: int, fn: Callable[[Batch], Any] | None = None) -> Iterator[Any]:
+    def _read(
+        self, cols: list[str], target: int, fn: Callable[[Batch, int | None], Any] | None = None
+    ) -> Iterator[Any]:
         """Row groups in order, read ahead on two reader threads (one row group, or a target's worth);
         with ``fn``, a whole row group of at least ``target`` rows comes back as ``fn``'s result."""
         with ThreadPoolExecutor(2, thread_name_prefix="kldrift-read") as reader:
             pending: deque[tuple[FileInfo, Future[Any], int, int]] = deque()
             in_flight = 0
+            at: int | None = 0 if self.reader is None else None  # the next row group's first row, when known ahead
             for info, task, n, first in self._tasks(cols):
                 if fn is not None and n >= target:
-                    task = functools.partial(self._read_mapped, task, info, cols, first, fn)
+                    task = functools.partial(self._read_mapped, task, info, cols, first, fn, at)
                 pending.append((info, reader.submit(task), n, first))
                 in_flight += n
+                at = None if at is None else at + n
                 while len(pending) > _PREFETCH and in_flight - pending[0][2] >= target:
                     done, fut, m, row = pending.popleft()
                     in_flight -= m
@@ -202,7 +216,13 @@ class Scan:
                 yield from self._drain(done, fut, cols, row)
 
     def _read_mapped(
-        self, task: Callable[[], Any], info: FileInfo, cols: list[str], first: int, fn: Callable[[Batch], Any]
+        self,
+        task: Callable[[], Any],
+        info: FileInfo,
+        cols: list[str],
+        first: int,
+        fn: Callable[[Batch, int | None], Any],
+        row0: int | None,
     ) -> Any:
         """On a reader thread: the row group, conformed, through ``fn`` (errors as the read's: see :meth:`_drain`);
         a streamed one is left to the caller."""
@@ -210,7 +230,7 @@ class Scan:
         if not isinstance(result, pa.Table):
             return result
         part = self._conform(result, cols, info, first)
-        return _Mapped(part.num_rows, fn(part))
+        return _Mapped(part.num_rows, fn(part, row0))
 
     def _tasks(self, cols: list[str]) -> Iterator[tuple[FileInfo, Callable[[], Any], int, int]]:
         """Each row group to read: its file, the read, its rows and the file's row number it starts at."""

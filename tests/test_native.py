@@ -239,3 +239,130 @@ def test_the_portable_build_counts_alike(portable: object, case: tuple[np.ndarra
     portable.count_f64(x, thr, counter._narrow(), out)  # type: ignore[attr-defined]
     assert out.tolist() == _numpy_counts(counter, x).tolist()
     assert portable.float32_fractions(x) == native.float32_fractions(x)  # type: ignore[attr-defined]
+
+
+def _fit_pass_by_numpy(x: np.ndarray, offset: int, stride: int) -> tuple:
+    """What ``fit_f64`` must return, from numpy alone (the counts from the numpy kernels)."""
+    valid = x[~np.isnan(x)]
+    whole = np.isinf(valid) | (valid == np.trunc(np.where(np.isinf(valid), 0, valid)))
+    taken = x[offset::stride]
+    return (
+        _float32_candidates(x),
+        len(x) - len(valid),
+        float(valid.min()) if len(valid) else np.inf,
+        float(valid.max()) if len(valid) else -np.inf,
+        taken[~np.isnan(taken)].tolist(),
+        int(np.count_nonzero(~whole)),
+    )
+
+
+def _float32_candidates(x: np.ndarray) -> int:
+    """Values with a fraction and zero low 29 mantissa bits (hand rule of ``float32_fractions``), in numpy."""
+    bits = x.view(np.uint64)
+    with np.errstate(invalid="ignore"):
+        fraction = ~np.isnan(x) & ~np.isinf(x) & (x != np.trunc(np.where(np.isinf(x), 0, x)))
+    return int(np.count_nonzero(fraction & ((bits & np.uint64(0x1FFFFFFF)) == 0)))
+
+
+@given(columns_and_edges(), st.integers(0, 40), st.integers(1, 30), st.booleans())
+def test_one_pass_of_the_fit_equals_numpy(
+    case: tuple[np.ndarray, np.ndarray], offset: int, stride: int, count: bool
+) -> None:
+    x, edges = case
+    counter = EdgeCounter(edges)
+    thr = counter.thresholds(x.dtype) if count else None
+    out = np.empty(len(edges) + 2, np.int64) if count else None
+    sample = np.full(max(0, -(-(len(x) - offset) // stride)), -7.0)
+    seen = native.fit_f64(x, thr, out, sample, offset, stride)
+    candidates, nans, lo, hi, taken, fractions = _fit_pass_by_numpy(x, offset, stride)
+    assert seen.candidates == candidates == native.float32_fractions(x)
+    assert (seen.nans, seen.fractions) == (nans, fractions)
+    assert (seen.lo, seen.hi) == (lo, hi)  # equal as numbers: -0.0 == 0.0 (see NumericPart.set_bounds)
+    assert sample[: seen.taken].tolist() == taken
+    if out is not None:  # every value compared as the double it is (float32 values: the caller reads otherwise)
+        assert out.tolist() == counter._count(x).tolist()
+
+
+def test_one_pass_of_the_fit_by_hand() -> None:
+    # hand: x = [0.5, nan, 2.0, -inf, 1.25, 3.0], cut point 1.0 -> below 1: 0.5, -inf; at or above: 2, 1.25, 3
+    x = np.array([0.5, np.nan, 2.0, -np.inf, 1.25, 3.0])
+    out = np.empty(3, np.int64)
+    sample = np.empty(3)
+    seen = native.fit_f64(x, np.array([1.0]), out, sample, 1, 2)  # rows 1, 3, 5: nan, -inf, 3.0
+    assert out.tolist() == [2, 3, 1]
+    assert seen == native.FitPass(candidates=2, nans=1, lo=-np.inf, hi=3.0, taken=2, fractions=2)  # 0.5, 1.25
+    assert sample[:2].tolist() == [-np.inf, 3.0]
+    empty = native.fit_f64(np.zeros(0), None, None, None, 0, 1)
+    assert empty == native.FitPass(0, 0, np.inf, -np.inf, 0, 0)
+
+
+def test_the_fit_pass_refuses_what_it_cannot_do() -> None:
+    mod = native.NATIVE
+    assert mod is not None
+    x = np.zeros(10)
+    with pytest.raises(ValueError, match="thresholds and out go together"):
+        mod.fit_f64(x, np.zeros(2), None, None, 0, 1)
+    with pytest.raises(ValueError, match="1 to 64 thresholds"):
+        mod.fit_f64(x, np.zeros(2), np.zeros(3, np.int64), None, 0, 1)  # out must hold k + 2
+    with pytest.raises(ValueError, match="a stride of 1 or more"):
+        mod.fit_f64(x, None, None, None, 0, 0)
+    with pytest.raises(ValueError, match="a sample for every position"):
+        mod.fit_f64(x, None, None, np.zeros(4), 1, 2)  # rows 1, 3, 5, 7, 9: five
+    with pytest.raises(ValueError, match="a stride of 1 or more"):
+        mod.fit_f64(x, None, None, None, -1, 1)
+    with pytest.raises(TypeError, match="8-byte items"):
+        mod.fit_f64(x.astype(np.float32), None, None, None, 0, 1)
+    ro = np.zeros(5)
+    ro.flags.writeable = False
+    with pytest.raises((TypeError, BufferError, ValueError)):
+        mod.fit_f64(x, None, None, ro, 0, 2)  # the sample must be writable
+
+
+@st.composite
+def fitted_batches(draw: st.DrawFn) -> tuple[list[np.ndarray], np.ndarray, int, list[bool]]:
+    """A float64 column cut into batches, cut points, a sampling stride, and which batches' first row is
+    known on the thread that works them out."""
+    x, edges = draw(columns_and_edges())
+    cuts = sorted(draw(st.lists(st.integers(0, len(x)), max_size=4)))
+    parts = [x[a:b] for a, b in zip([0, *cuts], [*cuts, len(x)], strict=True)]
+    return parts, edges, draw(st.sampled_from([1, 3, 25])), draw(st.lists(st.booleans(), min_size=5, max_size=5))
+
+
+@given(fitted_batches(), st.booleans(), st.booleans())
+def test_a_fit_through_the_compiled_pass_equals_the_numpy_fit(
+    case: tuple[list[np.ndarray], np.ndarray, int, list[bool]], pilot: bool, discrete: bool
+) -> None:
+    from kldrift.tally import NumericFit
+
+    parts, edges, stride, known = case
+    fits = [NumericFit(stride, 20 if discrete else -1, tuple(edges) if pilot else None) for _ in range(2)]
+    row0 = 0
+    for i, x in enumerate(parts):
+        where = row0 if known[i % len(known)] else None
+        fits[0].merge(fits[0].part(x, where, native=True), row0)  # compiled where it applies
+        fits[1].add(columns.read_floats(x), row0)  # numpy alone
+        row0 += len(x)
+    fast, slow = fits
+    for attr in ("n", "nulls", "integral", "increasing", "discrete", "discrete_even", "even_nulls"):
+        assert getattr(fast, attr) == getattr(slow, attr), attr
+    assert (fast.vmin, fast.vmax) == (slow.vmin, slow.vmax)
+    assert fast.take_sample().tolist() == slow.take_sample().tolist()
+    if pilot:
+        assert fast.counts is not None
+        assert slow.counts is not None
+        assert fast.counts.tolist() == slow.counts.tolist()
+
+
+@given(columns_and_edges(), st.integers(0, 40), st.integers(1, 30))
+def test_the_portable_build_fits_alike(
+    portable: object, case: tuple[np.ndarray, np.ndarray], offset: int, stride: int
+) -> None:
+    x, edges = case
+    thr = EdgeCounter(edges).thresholds(x.dtype)
+    got = []
+    for mod in (portable, native.NATIVE):
+        out = np.empty(len(thr) + 2, np.int64)
+        sample = np.empty(max(0, -(-(len(x) - offset) // stride)))
+        seen = mod.fit_f64(x, thr, out, sample, offset, stride)  # type: ignore[attr-defined]
+        got.append((seen, out.tolist(), sample[: seen[4]].tolist()))
+    assert got[0] == got[1]

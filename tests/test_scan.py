@@ -295,20 +295,20 @@ def test_map_batches_runs_whole_row_groups_on_the_reader_threads_in_order(tmp_pa
 
     scan = open_source(_mixed_source(tmp_path))
 
-    def where(batch: pa.Table) -> tuple[str, float, float]:
+    def where(batch: pa.Table, row0: int | None) -> tuple[str, float, float, int | None]:
         x = batch.column("x").to_numpy()
-        return threading.current_thread().name, float(x[0]), float(x[-1])
+        return threading.current_thread().name, float(x[0]), float(x[-1]), row0
 
     out = list(scan.map_batches(["x"], where))
-    firsts = [first for _, (_, first, _) in out]
+    firsts = [first for _, (_, first, _, _) in out]
     assert firsts == sorted(firsts)  # in row order, whichever thread counted
     assert sum(rows for rows, _ in out) == scan.count_rows()
     expected = 0.0
-    for rows, (_, first, last) in out:  # no row twice, none left out
-        assert (first, last) == (expected, expected + rows - 1)
+    for rows, (_, first, last, row0) in out:  # no row twice, none left out; x is the row's number
+        assert (first, last, row0) == (expected, expected + rows - 1, expected)
         expected += rows
-    on_reader = [t for _, (t, _, _) in out if t.startswith("kldrift-read")]
-    here = [t for _, (t, _, _) in out if not t.startswith("kldrift-read")]
+    on_reader = [t for _, (t, _, _, _) in out if t.startswith("kldrift-read")]
+    here = [t for _, (t, _, _, _) in out if not t.startswith("kldrift-read")]
     assert len(on_reader) == 3  # the big file's three whole row groups (its 17-row tail is glued)
     assert here == [threading.current_thread().name] * 2  # the glued small files and the tail
 
@@ -327,14 +327,14 @@ def test_counting_on_the_reader_threads_gives_the_counts_of_counting_batches(tmp
 def test_an_arrow_error_of_the_mapped_function_names_the_file(tmp_path: Path) -> None:
     scan = open_source(_mixed_source(tmp_path))
 
-    def broken(batch: pa.Table) -> None:
+    def broken(batch: pa.Table, row0: int | None) -> None:
         raise pa.ArrowInvalid("no such kernel")
 
     with pytest.raises(SourceError, match=r"b\.parquet: cannot read Parquet data: no such kernel"):
-        list(scan.map_batches(["x"], broken, here=lambda b: None))
+        list(scan.map_batches(["x"], broken, here=lambda b, row0: None))
 
-    def refuses(batch: pa.Table) -> None:
+    def refuses(batch: pa.Table, row0: int | None) -> None:
         raise KLDriftError("its own words")
 
     with pytest.raises(KLDriftError, match=r"^its own words$"):  # kldrift's own errors pass unchanged
-        list(scan.map_batches(["x"], refuses, here=lambda b: None))
+        list(scan.map_batches(["x"], refuses, here=lambda b, row0: None))
