@@ -33,7 +33,6 @@ __all__ = [
     "domain_of",
     "float32_values",
     "read_float32_roundings",
-    "read_floats",
     "shortest_floats",
     "sum_by_value",
     "text_forms",
@@ -155,7 +154,11 @@ def read_float32_roundings(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
     >>> read_float32_roundings(np.array([float(np.float32(0.1)), 0.1, 2.5, 1e300])).tolist()
     [0.1, 0.1, 2.5, 1e+300]
+
+    float32 / float16 values are read alike (:func:`shortest_floats`); integers are left as they are.
     """
+    if x.dtype != np.float64:
+        return shortest_floats(x) if x.dtype.kind == "f" else x
     if float32_fractions(x) == 0:  # the compiled test, one pass: no float32 value with a fraction
         return x
     idx = float32_values(x)
@@ -246,17 +249,9 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, *, native: bool = False) -> np.n
     values = arr.to_numpy(zero_copy_only=False)
     if values.dtype.kind in "iu" and values.dtype != np.int64:
         values = values.astype(np.int64)
-    elif not native:
-        values = read_floats(values)
+    elif values.dtype.kind == "f" and not native:
+        values = read_float32_roundings(values)
     return values
-
-
-def read_floats(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """:func:`to_numbers`'s ``native=True`` values as it reads them otherwise: float32 / float16 values, and float64
-    values that are exactly float32 values, as the doubles of their shortest decimals (others unchanged)."""
-    if values.dtype.kind != "f":
-        return values
-    return read_float32_roundings(values) if values.dtype == np.float64 else shortest_floats(values)
 
 
 def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray[Any, Any], int]:

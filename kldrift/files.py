@@ -1,17 +1,18 @@
 """What a scan reads: its files (and a shard's part of one), how a table format reads them, Arrow's messages.
 
-Plain values shared by :mod:`kldrift.scan` and the table readers of :mod:`kldrift.tables`.
+Plain values shared by :mod:`kldrift.scan` and the table readers of :mod:`kldrift.tables`, and how a pass
+groups columns under a budget of values it holds (:func:`held_groups`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pyarrow as pa
 
-__all__ = ["Batch", "FileInfo", "TableFiles", "arrow_msg", "strip_scheme"]
+__all__ = ["Batch", "FileInfo", "TableFiles", "arrow_msg", "held_groups", "strip_scheme"]
 
 Batch = Any  # pa.Table | pa.RecordBatch (pyarrow ships no type hints)
 
@@ -79,3 +80,17 @@ def arrow_msg(exc: BaseException) -> str:
 
 def strip_scheme(path: str) -> str:
     return path.split("://", 1)[1] if "://" in path else path
+
+
+def held_groups(names: Sequence[str], held: Mapping[str, int], budget: int) -> list[list[str]]:
+    """``names`` in groups whose ``held`` values fit ``budget`` (a column over it alone is one; no names: ``[[]]``)."""
+    out: list[list[str]] = []
+    part: list[str] = []
+    kept = 0
+    for c in names:
+        if part and kept + held.get(c, 0) > budget:
+            out.append(part)
+            part, kept = [], 0
+        part.append(c)
+        kept += held.get(c, 0)
+    return [*out, part] if part or not out else out

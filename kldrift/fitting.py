@@ -36,11 +36,12 @@ from kldrift.files import Batch
 from kldrift.filestamps import file_records
 from kldrift.histogram import Histogram, count, workers
 from kldrift.kernels import count_edges, count_sorted, count_values
+from kldrift.numeric_tally import NumericFit, NumericPart
 from kldrift.profile import Profile
 from kldrift.redact import redact_url
 from kldrift.roles import ColumnInfo, ColumnPlan, ColumnStats, classify, is_calendar_name, select_features
 from kldrift.scan import Scan
-from kldrift.tally import CategoryFit, Counts, NumericFit, NumericPart, TestCounts, TimeFit, merge_close, split_test
+from kldrift.tally import CategoryFit, Counts, TestCounts, TimeFit, merge_close, split_test
 
 __all__ = [
     "KEEP_ALL_VALUES",

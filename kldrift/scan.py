@@ -22,12 +22,12 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from kldrift.errors import SourceError
-from kldrift.files import Batch, FileInfo, TableFiles, arrow_msg, strip_scheme
+from kldrift.files import Batch, FileInfo, TableFiles, arrow_msg, held_groups, strip_scheme
 
 if TYPE_CHECKING:
     from kldrift.tables import TableVersion
 
-__all__ = ["Scan", "Source", "held_groups"]
+__all__ = ["Scan", "Source"]
 
 Source = Any  # str | os.PathLike | Sequence[str | os.PathLike] | pa.Table | pandas.DataFrame
 
@@ -154,16 +154,10 @@ class Scan:
         glued or streamed batches through ``here`` (default ``fn``) in the caller's thread. ``row0`` is the
         scan's row the batch starts at; ``None`` on a reader thread where that is not known ahead (a table
         whose deleted rows are left out as its files are read)."""
-        cols = list(columns)
-        here = here or fn
-        row0 = 0
-        if self.table is not None:
-            for batch in self.batches(cols):
-                yield batch.num_rows, here(batch, row0)
-                row0 += batch.num_rows
-            return
+        cols, here, row0 = list(columns), here or fn, 0
         target = self.batch_size(len(cols)) // 2
-        for item in self._glued(self._read(cols, target, fn), target):
+        parts = self.batches(cols) if self.table is not None else self._glued(self._read(cols, target, fn), target)
+        for item in parts:
             rows = item.rows if isinstance(item, _Mapped) else item.num_rows
             yield rows, item.value if isinstance(item, _Mapped) else here(item, row0)
             row0 += rows
@@ -398,20 +392,6 @@ class _Mapped:
 
     rows: int
     value: Any
-
-
-def held_groups(names: Sequence[str], held: Mapping[str, int], budget: int) -> list[list[str]]:
-    """``names`` in groups whose ``held`` values fit ``budget`` (a column over it alone is one; no names: ``[[]]``)."""
-    out: list[list[str]] = []
-    part: list[str] = []
-    kept = 0
-    for c in names:
-        if part and kept + held.get(c, 0) > budget:
-            out.append(part)
-            part, kept = [], 0
-        part.append(c)
-        kept += held.get(c, 0)
-    return [*out, part] if part or not out else out
 
 
 def _concat(parts: list[Batch]) -> Batch:

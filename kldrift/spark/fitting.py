@@ -6,7 +6,7 @@ The steps are those of :func:`kldrift.fitting.fit_profile`, and so are the bins,
 2. for a big reference, the pilot: the same rows (row groups of the files, or slices of a DataFrame's
    rows), every ``stride``-th one, collected to cut provisional quantiles;
 3. one pass a group of columns (at most :data:`~kldrift.fitting.HOLD_VALUES` kept values a group, as
-   kldrift holds at once): each partition runs kldrift's :class:`~kldrift.tally.NumericFit`,
+   kldrift holds at once): each partition runs kldrift's :class:`~kldrift.numeric_tally.NumericFit`,
    :class:`~kldrift.tally.CategoryFit` and :class:`~kldrift.tally.TimeFit` on its rows at their places in
    kldrift's order (even and odd rows, the systematic sample), and the driver merges them. Category
    counts are summed inside Spark; only each column's ``binning.max_categories`` most frequent values
@@ -30,13 +30,14 @@ import pyarrow as pa
 from kldrift import fitting
 from kldrift.binning import BinSpec, FeatureSpec, integer_edges, quantile_edges
 from kldrift.config import Settings
+from kldrift.files import held_groups
 from kldrift.filestamps import file_records
 from kldrift.fitting import PILOT_ROW_GROUPS, Fitter, pilot_per_column, select_features
 from kldrift.histogram import Histogram
 from kldrift.profile import Profile
 from kldrift.redact import redact_url
 from kldrift.roles import ColumnPlan, ColumnStats, plan_columns
-from kldrift.scan import Scan, held_groups
+from kldrift.scan import Scan
 from kldrift.spark.frames import Frames, count_frames, counter_for
 from kldrift.spark.merge import CategoryTotals, category_totals, check_rows, collect, merge
 from kldrift.spark.partials import (

@@ -18,10 +18,11 @@ import numpy as np
 
 from kldrift.config import Settings
 from kldrift.errors import KLDriftError
+from kldrift.numeric_tally import NumericFit
 from kldrift.roles import ColumnStats
 from kldrift.spark.frames import Frames
 from kldrift.spark.partials import NumericPlan, Segment
-from kldrift.tally import NumericFit, TimeFit
+from kldrift.tally import TimeFit
 
 __all__ = ["CategoryTotals", "Collected", "category_totals", "check_rows", "collect", "merge"]
 

@@ -25,8 +25,9 @@ import pyarrow as pa
 from kldrift.binning import BinSpec
 from kldrift.columns import domain_of, to_numbers
 from kldrift.histogram import Counter
+from kldrift.numeric_tally import NumericFit
 from kldrift.scan import Scan
-from kldrift.tally import CategoryFit, NumericFit, TimeFit
+from kldrift.tally import CategoryFit, TimeFit
 
 __all__ = [
     "COUNT_SCHEMA",
