@@ -8,11 +8,11 @@ tolerance of :data:`TOLERANCE` (2**-40), so ``3 * 0.1`` (0.30000000000000004)
 and ``0.3`` — one ulp apart, the same value to the writer — land in the same
 bin. float32 / float16 arrays are counted in their own type against bounds
 chosen so that each value lands where the double of its shortest decimal
-(:func:`~kldrift.columns.shortest_floats`) would: ``float32(0.1)`` is the
+(:func:`~kldrift.floats.shortest_floats`) would: ``float32(0.1)`` is the
 reference's ``0.1``, at the cost of no per-value conversion. A float64 array's
 values that are exactly float32 values (a float32 column written back as
 float64) are counted as that float32 column would be
-(:func:`~kldrift.columns.read_float32_roundings`), where a bound could tell the
+(:func:`~kldrift.floats.read_float32_roundings`), where a bound could tell the
 two readings apart.
 """
 
@@ -26,7 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kldrift.columns import dictionary_texts, float32_values, shortest_floats, sum_by_value, to_text_counts
+from kldrift.columns import dictionary_texts, sum_by_value, to_text_counts
+from kldrift.floats import float32_values, shortest_floats
 from kldrift.native import MAX_CUTS, NATIVE, count_f64, count_i64
 from kldrift.native import index_counts as native_index_counts
 

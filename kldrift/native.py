@@ -51,7 +51,7 @@ class FitPass(NamedTuple):
 
     candidates: int
     """Values with a fraction whose low 29 mantissa bits are zero (:func:`float32_fractions`): when some, the
-    column reads otherwise (see :func:`kldrift.columns.read_float32_roundings`) and the rest does not apply."""
+    column reads otherwise (see :func:`kldrift.floats.read_float32_roundings`) and the rest does not apply."""
     nans: int
     lo: float
     """The least non-NaN value (inf included; inf when none)."""

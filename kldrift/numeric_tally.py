@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from kldrift.columns import read_float32_roundings
+from kldrift.floats import read_float32_roundings
 from kldrift.kernels import EdgeCounter
 from kldrift.native import MAX_CUTS, NATIVE, fit_f64
 from kldrift.roles import ColumnStats

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import kldrift
 from kldrift import cli
-from kldrift.columns import float32_values, read_float32_roundings, shortest_floats
+from kldrift.floats import float32_values, read_float32_roundings, shortest_floats
 from kldrift.kernels import count_edges, count_values
 
 RNG = np.random.default_rng(2020)

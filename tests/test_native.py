@@ -21,8 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from kldrift import columns, native
-from kldrift.columns import read_float32_roundings
+from kldrift import floats, native
+from kldrift.floats import read_float32_roundings
 from kldrift.kernels import EdgeCounter, _by_reading
 
 pytestmark = pytest.mark.skipif(native.NATIVE is None, reason="the compiled kernels are not built here")
@@ -111,13 +111,13 @@ def _numpy_only(fn):  # type: ignore[no-untyped-def]
     cannot take pytest's function-scoped monkeypatch)."""
     import kldrift.kernels as kernels
 
-    saved = columns.float32_fractions, kernels.native_index_counts
-    columns.float32_fractions = lambda _x: None  # type: ignore[assignment]
+    saved = floats.float32_fractions, kernels.native_index_counts
+    floats.float32_fractions = lambda _x: None  # type: ignore[assignment]
     kernels.native_index_counts = lambda *_a: None  # type: ignore[assignment]
     try:
         return fn()
     finally:
-        columns.float32_fractions, kernels.native_index_counts = saved
+        floats.float32_fractions, kernels.native_index_counts = saved
 
 
 def test_a_read_only_or_strided_array_is_counted_like_a_fresh_one() -> None:
@@ -340,7 +340,7 @@ def test_a_fit_through_the_compiled_pass_equals_the_numpy_fit(
     for i, x in enumerate(parts):
         where = row0 if known[i % len(known)] else None
         fits[0].merge(fits[0].part(x, where, native=True), row0)  # compiled where it applies
-        fits[1].add(columns.read_float32_roundings(x), row0)  # numpy alone
+        fits[1].add(read_float32_roundings(x), row0)  # numpy alone
         row0 += len(x)
     fast, slow = fits
     for attr in ("n", "nulls", "integral", "increasing", "discrete", "discrete_even", "even_nulls"):
