@@ -106,9 +106,11 @@ def _to_micros(arr: pa.Array, unit: str) -> pa.Array:
 
 
 def _null_mask(arr: pa.Array) -> np.ndarray[Any, Any] | None:
+    """Which rows of ``arr`` are null (``None``: none), from its validity bitmap (least significant bit first)."""
     if not arr.null_count:
         return None
-    return ~np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+    bits = np.frombuffer(arr.buffers()[0], np.uint8)
+    return ~np.unpackbits(bits, count=arr.offset + len(arr), bitorder="little")[arr.offset :].view(bool)
 
 
 def to_numbers(arr: pa.Array | pa.ChunkedArray, *, native: bool = False) -> np.ndarray[Any, Any]:
@@ -140,13 +142,7 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, *, native: bool = False) -> np.n
         arr = pc.multiply(arr.view(pa.int64()), 1000)
     elif pa.types.is_unsigned_integer(t) and t.bit_width == 64:
         arr = pc.cast(arr, pa.float64(), safe=False)  # hashes above 2**63: doubles, approximately
-    if arr.null_count:
-        # Nulls become NaN in Arrow's own kernels: Array.to_numpy with nulls goes through
-        # pyarrow's pandas conversion, which imports pandas (seconds) in every process.
-        if not pa.types.is_floating(arr.type):
-            arr = pc.cast(arr, pa.float64(), safe=False)  # ids above 2**53 with nulls: nearest doubles
-        arr = pc.fill_null(arr, float("nan") if not pa.types.is_float16(arr.type) else np.float16("nan"))
-    values = numpy_values(arr)
+    values = numpy_values(arr)  # nulls as NaN; ids above 2**53 with nulls: the nearest doubles
     if values.dtype.kind in "iu" and values.dtype != np.int64:
         values = values.astype(np.int64)
     elif values.dtype.kind == "f" and not native:
@@ -155,13 +151,19 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, *, native: bool = False) -> np.n
 
 
 def numpy_values(arr: pa.Array) -> np.ndarray[Any, Any]:
-    """``arr.to_numpy(zero_copy_only=False)``; numbers without nulls as a view of their buffer, not through
-    pyarrow's conversion, which imports pandas on its first call (0.15 s in every process)."""
+    """``arr.to_numpy(zero_copy_only=False)``, numbers read from their buffers: without nulls a view, with
+    nulls a float copy holding NaN for them. pyarrow's conversion (and ``fill_null``, whose scalar argument
+    goes through ``pyarrow.scalar``) imports pandas on its first call: 0.15 s in every process."""
     dtype = _FIXED_WIDTH.get(arr.type)
-    if dtype is None or arr.null_count:
+    if dtype is None:
         return arr.to_numpy(zero_copy_only=False)
     data = arr.buffers()[1]
-    return np.frombuffer(data, dtype, count=arr.offset + len(arr))[arr.offset :] if data else np.zeros(0, dtype)
+    values = np.frombuffer(data, dtype, count=arr.offset + len(arr))[arr.offset :] if data else np.zeros(0, dtype)
+    if not arr.null_count:
+        return values
+    out = values.astype(np.float64 if dtype.kind in "iu" else dtype)  # a copy: Arrow's buffers are read-only
+    out[_null_mask(arr)] = np.nan
+    return out
 
 
 def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray[Any, Any], int]:
