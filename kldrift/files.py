@@ -82,13 +82,14 @@ def strip_scheme(path: str) -> str:
     return path.split("://", 1)[1] if "://" in path else path
 
 
-def held_groups(names: Sequence[str], held: Mapping[str, int], budget: int) -> list[list[str]]:
-    """``names`` in groups whose ``held`` values fit ``budget`` (a column over it alone is one; no names: ``[[]]``)."""
+def held_groups(names: Sequence[str], held: Mapping[str, int], budget: int, most: int = 0) -> list[list[str]]:
+    """``names`` in order, in groups whose ``held`` values fit ``budget`` (a column over it alone is one) of at
+    most ``most`` names (0: any number); no names: ``[[]]``."""
     out: list[list[str]] = []
     part: list[str] = []
     kept = 0
     for c in names:
-        if part and kept + held.get(c, 0) > budget:
+        if part and (kept + held.get(c, 0) > budget or len(part) == most):
             out.append(part)
             part, kept = [], 0
         part.append(c)

@@ -331,8 +331,7 @@ class Scan:
                 start, stop = f.row_groups or (0, md.num_row_groups)
                 widest = max([widest, *(md.row_group(i).num_rows for i in range(start, stop))])
             per_group = max(1, _MAX_ROW_GROUP_BYTES // max(1, widest * 8))
-        groups = [cols[i : i + per_group] for i in range(0, len(cols), per_group)]
-        return [g for group in groups for g in held_groups(group, held, budget)] if held else groups
+        return held_groups(cols, held or {}, budget, per_group)  # both bounds in one greedy pass: fewest groups
 
     def spread(self, n_units: int) -> Scan:
         """A scan of at most ``n_units`` row groups spread evenly over the source (a pilot sample)."""
