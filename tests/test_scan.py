@@ -262,9 +262,12 @@ def test_column_groups_also_keep_the_values_held_within_a_budget(
     # A column over the budget alone is a group of its own; no budget given: the read size alone decides.
     assert scan.column_groups(names, held=held, budget=100) == [["x0"], ["x1"], ["x2"], ["x3"], ["x4"], ["c"]]
     assert scan.column_groups(names) == [names]
-    # Both bounds at once: read size (room for three columns of a 1000-row row group) first, then the budget.
-    monkeypatch.setattr(scan_module, "_MAX_ROW_GROUP_BYTES", 3 * 1000 * 8)
-    assert scan.column_groups(names, held=held, budget=6000) == [["x0", "x1"], ["x2"], ["x3", "x4", "c"]]
+    # Both bounds at once, in one greedy pass: a group closes at the read size (room for four columns of a
+    # 1000-row row group) or before the held column that would pass the budget. Read size first, then the
+    # budget, gave three passes: [x0, x1, x2], [x3] (split off the first four), [x4, c].
+    monkeypatch.setattr(scan_module, "_MAX_ROW_GROUP_BYTES", 4 * 1000 * 8)
+    assert scan.column_groups(names, held=held, budget=9000) == [["x0", "x1", "x2"], ["x3", "x4", "c"]]
+    assert scan.column_groups(names, held=held, budget=6000) == [["x0", "x1"], ["x2", "x3"], ["x4", "c"]]
     # An in-memory table has no row groups to bound, only the budget.
     assert open_source(table).column_groups(names, held=held, budget=9000) == [["x0", "x1", "x2"], ["x3", "x4", "c"]]
 
