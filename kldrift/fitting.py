@@ -141,10 +141,8 @@ class Fitter:
         """``batch`` (its first row the pass's ``row0``; ``None``: not known yet) and what each of its numeric
         columns adds (:meth:`NumericFit.part`): the work that does not depend on row order, done on the
         thread that decoded the batch (:meth:`Scan.map_batches`) while its values are in that core's cache."""
-        numeric = [n for n in batch.schema.names if n in self.numeric]
-        return batch, {
-            n: self.numeric[n].part(to_numbers(batch.column(n), native=True), row0, native=True) for n in numeric
-        }
+        fits = self.numeric
+        return batch, {n: fits[n].part_of(batch.column(n), row0) for n in batch.schema.names if n in fits}
 
     def add_column(
         self, name: str, arr: pa.Array | pa.ChunkedArray, row0: int, ready: NumericPart | None = None
@@ -152,7 +150,7 @@ class Fitter:
         """Thread-safe per column: callers may fan a batch's columns out to threads (``ready``: :meth:`prepared`'s)."""
         if name in self.numeric:
             fit = self.numeric[name]
-            fit.merge(ready if ready is not None else fit.part(to_numbers(arr, native=True), row0, native=True), row0)
+            fit.merge(ready if ready is not None else fit.part_of(arr, row0), row0)
         elif name in self.categorical:
             self.categorical[name].add(arr, row0)
         else:
@@ -317,20 +315,22 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
         pilot = _pilot_edges(scan, settings, quantiled, {n for n in quantiled if fitter.domains[n] == "number"})
         fitter = Fitter(plan, settings, total, pilot, pandas_index=index)
     names = fitter.names
-    row0 = 0
-    with ThreadPoolExecutor(workers()) as pool:
-        for i, group in enumerate(scan.column_groups(names, held=fitter.held, budget=HOLD_VALUES)):
+    groups = scan.column_groups(names, held=fitter.held, budget=HOLD_VALUES)
+    with ThreadPoolExecutor(workers()) as pool, ThreadPoolExecutor(1, thread_name_prefix="kldrift-fit") as finisher:
+        finishing = []
+        for i, group in enumerate(groups):
             row0 = 0
             for rows, (batch, ready) in scan.map_batches(group, fitter.prepared, lambda b, _: (b, {})):
                 for name, part in ready.items():  # worked out on the reader thread: only adding is left
                     fitter.add_column(name, batch.column(name), row0, part)
                 others = [n for n in group if n not in ready]
-                columns = [batch.column(n) for n in others]
-                list(pool.map(fitter.add_column, others, columns, [row0] * len(others)))
+                list(pool.map(fitter.add_column, others, [batch.column(n) for n in others], [row0] * len(others)))
                 row0 += rows
                 if on_rows and i == 0:
                     on_rows(rows)
-            fitter.finish_columns(set(group), pool)  # its kept values go before the next group is read
+            if i + 1 < len(groups):  # cut while the next group is read: its kept values go early in that read
+                finishing.append(finisher.submit(fitter.finish_columns, set(group)))
+        _ = [done.result() for done in finishing]  # (their errors raised here)
         if not names:
             row0 = total
         fit = fitter.finish(pool)

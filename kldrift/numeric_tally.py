@@ -14,7 +14,9 @@ import math
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
+from kldrift.columns import to_numbers
 from kldrift.floats import read_float32_roundings
 from kldrift.kernels import EdgeCounter
 from kldrift.native import MAX_CUTS, NATIVE, fit_f64
@@ -119,6 +121,10 @@ class NumericFit:
         else:
             p.raw = x  # the sample and the even rows wait for the batch's place
         return p
+
+    def part_of(self, arr: pa.Array | pa.ChunkedArray, row0: int | None) -> NumericPart:
+        """:meth:`part` of an Arrow column (read as :func:`~kldrift.columns.to_numbers` reads it)."""
+        return self.part(to_numbers(arr, native=True), row0, native=True)
 
     def _compiled_part(self, x: np.ndarray[Any, Any], row0: int | None) -> NumericPart | None:
         """:meth:`part` of a float64 ``x`` in one compiled pass (:func:`~kldrift.native.fit_f64`); ``None`` where

@@ -21,6 +21,7 @@ from typing import Any
 from kldrift.baseline import Baseline, choose_baseline
 from kldrift.config import JobConfig, Settings, coerce_config
 from kldrift.counting import Counts, count_scan, fit_with_segments, merge_counts, zero_counts
+from kldrift.divergence import prefetch
 from kldrift.errors import OutputError, ProfileError
 from kldrift.filestamps import reference_changed, touched_records, with_content_digests
 from kldrift.findings import RunCheck, SchemaChange, volume_check
@@ -173,6 +174,7 @@ def compare(
     them (``count_s``) and scoring (``score_s``).
     """
     settings = coerce_config(config)
+    prefetch()  # scipy's import runs while the data is read
     t0 = time.perf_counter()
     profile = _reference_profile(reference, settings)
     t1 = time.perf_counter()
@@ -379,6 +381,7 @@ def run(config: JobConfig, interval: Interval, *, on_rows: Progress | None = Non
     A partition that is not there (no folder, no Parquet file, a glob that
     matches nothing) is a run with a ``no_data`` alert, not an error.
     """
+    prefetch()  # scipy's import runs while the data is read
     t0 = time.perf_counter()
     profile = load_or_fit_profile(config, on_rows=on_rows)
     t1 = time.perf_counter()
