@@ -412,3 +412,43 @@ def test_report_rerenders_a_run(capsys: pytest.CaptureFixture[str], job: Path) -
     code, _, err = kl(capsys, "report", "--config", str(job), "--date", QUIET)
     assert code == 2
     assert one_error(err).startswith(f"{run_folder / 'metrics.parquet'}: cannot read saved metrics: ")
+
+
+def test_the_console_script_leaves_at_once_with_its_output_and_exit_code(job: Path) -> None:
+    # entry() ends with os._exit: every byte written must still reach the pipe, and the code the caller.
+    ref, cur = job.parent / "data" / "ref", job.parent / "data" / "cur" / f"dt={DRIFT}"
+    proc = subprocess.run([KLDRIFT, "compare", str(ref), str(cur), "--format", "json"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    report = json.loads(proc.stdout)  # the whole document, not a truncated buffer
+    assert {f["feature"] for f in report["features"]} == {"x", "c", "k"}
+    proc = subprocess.run([KLDRIFT, "compare", str(ref), str(job.parent / "nowhere")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("kldrift: error: ")
+
+
+def test_the_console_script_exits_normally_while_a_thread_works_or_airflow_is_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+    import types
+
+    exits: list[int] = []
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    monkeypatch.setattr(cli.os, "_exit", exits.append)  # the quick way out, recorded instead of taken
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)  # not a daemon: its work must finish
+    worker.start()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            cli.entry()
+    finally:
+        release.set()
+        worker.join()
+    assert stopped.value.code == 3
+    monkeypatch.setitem(sys.modules, "airflow", types.ModuleType("airflow"))  # its exit handlers close sessions
+    with pytest.raises(SystemExit):
+        cli.entry()
+    for module in ("airflow", "pyspark"):  # (other tests of this process may have loaded them)
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    cli.entry()
+    assert exits == [3]
