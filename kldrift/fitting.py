@@ -316,8 +316,7 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
         fitter = Fitter(plan, settings, total, pilot, pandas_index=index)
     names = fitter.names
     groups = scan.column_groups(names, held=fitter.held, budget=HOLD_VALUES)
-    with ThreadPoolExecutor(workers()) as pool, ThreadPoolExecutor(1, thread_name_prefix="kldrift-fit") as finisher:
-        finishing = []
+    with ThreadPoolExecutor(workers()) as pool:
         for i, group in enumerate(groups):
             row0 = 0
             for rows, (batch, ready) in scan.map_batches(group, fitter.prepared, lambda b, _: (b, {})):
@@ -328,9 +327,7 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
                 row0 += rows
                 if on_rows and i == 0:
                     on_rows(rows)
-            if i + 1 < len(groups):  # cut while the next group is read: its kept values go early in that read
-                finishing.append(finisher.submit(fitter.finish_columns, set(group)))
-        _ = [done.result() for done in finishing]  # (their errors raised here)
+            fitter.finish_columns(set(group), pool)  # its kept values go before the next group is read
         if not names:
             row0 = total
         fit = fitter.finish(pool)
