@@ -308,9 +308,7 @@ def fit_profile(scan: Scan, settings: Settings, on_rows: Progress | None = None)
     index = scan.pandas_index()
     fitter = Fitter(plan, settings, total, pandas_index=index)
     if not fitter.sample_is_complete():
-        # Big reference: place provisional cut points from a pilot of a few row groups, so the
-        # one full pass both samples and counts exactly; columns where the pilot misses the
-        # quantiles (checked against the pass's systematic sample) get a second pass.
+        # Big reference: cut points from a pilot, counted exactly in the one pass (see the module's text).
         quantiled = fitter.numeric_quantile_columns()
         pilot = _pilot_edges(scan, settings, quantiled, {n for n in quantiled if fitter.domains[n] == "number"})
         fitter = Fitter(plan, settings, total, pilot, pandas_index=index)
@@ -369,8 +367,7 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[
     """Quantile cut points of each column from a few row groups spread over the reference.
 
     Whole numbers for a column of ``numbers`` whose pilot values are all integers (as the final cut
-    points will be when every value is: see ``Fitter._numeric``). Each group's columns cut on threads.
-    """
+    points will be when every value is: see ``Fitter._numeric``). Sampled on the reader threads, cut on a pool."""
     if not names:
         return {}
     pilot = scan.spread(PILOT_ROW_GROUPS)
@@ -383,14 +380,20 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[
         edges = quantile_edges(values, settings.column(n).bins or settings.binning.bins, overwrite_input=True)
         return integer_edges(edges) if n in numbers and bool(np.array_equal(values, np.floor(values))) else edges
 
+    def taken(arr: pa.Array | pa.ChunkedArray, row0: int) -> np.ndarray[Any, Any]:  # rows 0, stride, ... of all
+        x = to_numbers(arr)[(-row0) % stride :: stride]
+        return x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64)
+
+    def on_reader(batch: Batch, row0: int | None) -> tuple[Batch, dict[str, np.ndarray[Any, Any]]]:  # (see Fitter)
+        return batch, {} if row0 is None else {n: taken(batch.column(n), row0) for n in batch.schema.names}
+
     for group in pilot.column_groups(names, held=dict.fromkeys(names, per_column), budget=HOLD_VALUES):
         samples: dict[str, list[np.ndarray[Any, Any]]] = {n: [] for n in group}
         row0 = 0
-        for batch in pilot.batches(group):
+        for rows, (batch, ready) in pilot.map_batches(group, on_reader):
             for n in group:
-                x = to_numbers(batch.column(n))[(-row0) % stride :: stride]
-                samples[n].append(x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64))
-            row0 += batch.num_rows
+                samples[n].append(ready[n] if n in ready else taken(batch.column(n), row0))
+            row0 += rows
         with ThreadPoolExecutor(workers()) as pool:  # cut, the values released, before the next group is read
             cuts = pool.map(cut, group, [samples.pop(n) for n in group])
             out.update((n, e) for n, e in zip(group, cuts, strict=True) if e)

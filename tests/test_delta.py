@@ -295,3 +295,30 @@ def test_without_the_extra_or_with_a_bad_uri(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setitem(sys.modules, "pyiceberg", None)
     with pytest.raises(SourceError, match=r"needs the iceberg extra \(pyiceberg\): pip install 'kldrift\[iceberg\]'"):
         open_source(kldrift.iceberg("db.t"))
+
+
+def test_a_big_table_fits_through_its_log_as_its_live_files_read_alone(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A table's rows may be left out as its files are read, so a row group worked out on a reader thread
+    # does not know its place in the pass (map_batches gives row0 None): the pilot's and the pass's
+    # samples are taken where the row groups come back in order. The same live rows read as plain
+    # Parquet know their places ahead: both must give the same profile, bins and counts.
+    from kldrift import fitting
+
+    monkeypatch.setattr(fitting, "KEEP_ALL_VALUES", 0)  # the pilot and the sampled pass, as on a big table
+    table = tmp_path / "t"
+    data = trips(rng, 200_000)
+    fare = data.column("fare").to_numpy().copy()
+    fare[rng.random(len(fare)) < 0.02] = np.nan  # nulls: the sample leaves them out
+    data = data.set_column(0, "fare", pa.array(fare, mask=np.isnan(fare)))
+    write_deltalake(table, data, mode="overwrite")
+    DeltaTable(table).delete("zone = 'c'")  # the live rows: a file of their own
+    live = DeltaTable(table).file_uris()
+    assert max(pq.ParquetFile(p).metadata.row_group(0).num_rows for p in live) >= 65_536  # read on the readers
+    config = {"binning": {"sample_size": 5_000}}
+    through_log, alone = fit(str(table), config=config), fit(live, config=config)
+    bins = [[(f.name, f.edges, f.values, f.categories) for f in p.spec.features] for p in (through_log, alone)]
+    assert bins[0] == bins[1]  # (the source types differ: the table's string, the file's string_view)
+    assert through_log.histogram.counts["fare"].tolist() == alone.histogram.counts["fare"].tolist()
+    assert int(through_log.histogram.counts["fare"].sum()) == rows_of(str(table))  # every live row, once
