@@ -19,6 +19,7 @@ Nulls and NaN are the same thing to kldrift: both land in the null bin.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -29,6 +30,8 @@ from kldrift.floats import POW10, read_float32_roundings
 
 __all__ = [
     "Domain",
+    "arrow_mask",
+    "arrow_texts",
     "dictionary_texts",
     "domain_of",
     "numpy_values",
@@ -150,10 +153,11 @@ def to_numbers(arr: pa.Array | pa.ChunkedArray, *, native: bool = False) -> np.n
     return values
 
 
-def numpy_values(arr: pa.Array) -> np.ndarray[Any, Any]:
+def numpy_values(arr: pa.Array, fill: int | None = None) -> np.ndarray[Any, Any]:
     """``arr.to_numpy(zero_copy_only=False)``, numbers read from their buffers: without nulls a view, with
-    nulls a float copy holding NaN for them. pyarrow's conversion (and ``fill_null``, whose scalar argument
-    goes through ``pyarrow.scalar``) imports pandas on its first call: 0.15 s in every process."""
+    nulls a float copy holding NaN for them (or a copy of their own type holding ``fill``). pyarrow's
+    conversion (and ``fill_null``, whose scalar argument goes through ``pyarrow.scalar``) imports pandas
+    on its first call: 0.15 s in every process."""
     dtype = _FIXED_WIDTH.get(arr.type)
     if dtype is None:
         return arr.to_numpy(zero_copy_only=False)
@@ -161,9 +165,26 @@ def numpy_values(arr: pa.Array) -> np.ndarray[Any, Any]:
     values = np.frombuffer(data, dtype, count=arr.offset + len(arr))[arr.offset :] if data else np.zeros(0, dtype)
     if not arr.null_count:
         return values
-    out = values.astype(np.float64 if dtype.kind in "iu" else dtype)  # a copy: Arrow's buffers are read-only
-    out[_null_mask(arr)] = np.nan
+    out = values.astype(np.float64 if dtype.kind in "iu" and fill is None else dtype)  # a copy: Arrow's are read-only
+    out[_null_mask(arr)] = np.nan if fill is None else fill
     return out
+
+
+def arrow_mask(mask: np.ndarray[Any, Any]) -> pa.BooleanArray:
+    """A numpy bool array as an Arrow one, built from its bits: ``pyarrow.array`` imports pandas (0.15 s)."""
+    bits = np.packbits(np.asarray(mask, dtype=bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(bits)])
+
+
+def arrow_texts(texts: Sequence[str]) -> pa.StringArray:
+    """Python strings as an Arrow string array, built from their UTF-8 bytes (see :func:`arrow_mask`)."""
+    data = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(data) + 1, np.int64)
+    np.cumsum([len(b) for b in data], out=offsets[1:])
+    large = pa.Array.from_buffers(
+        pa.large_string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    )
+    return large.cast(pa.string())
 
 
 def to_text_counts(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray[Any, Any], int]:
@@ -268,9 +289,12 @@ def _key(text: str) -> str:
 
 def sum_by_value(values: list[pa.Array], counts: list[np.ndarray[Any, Any]]) -> tuple[pa.Array, np.ndarray[Any, Any]]:
     """Distinct values of the concatenated ``values`` and their summed ``counts``."""
-    table = pa.table({"v": pa.concat_arrays(values), "c": np.concatenate(counts)})
-    agg = table.group_by("v").aggregate([("c", "sum")])
-    return agg.column("v").combine_chunks(), agg.column("c_sum").to_numpy().astype(np.int64)
+    encoded = pa.concat_arrays(values).dictionary_encode()  # distinct values in order of first appearance
+    if encoded.null_count:
+        raise ValueError("sum_by_value: values without nulls expected")
+    total = np.zeros(len(encoded.dictionary), np.int64)
+    np.add.at(total, numpy_values(encoded.indices), np.concatenate(counts).astype(np.int64))
+    return encoded.dictionary, total
 
 
 def _as_text(arr: pa.Array) -> pa.Array:

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from kldrift.binning import BinSpec, FeatureSpec
-from kldrift.columns import domain_of, to_numbers
+from kldrift.columns import arrow_texts, domain_of, to_numbers
 from kldrift.errors import KLDriftError
 from kldrift.files import Batch
 from kldrift.kernels import CategoryCounter, EdgeCounter, count_categories, count_edges, count_values
@@ -119,7 +119,7 @@ def _type_changed(feature: FeatureSpec, t: pa.DataType) -> str:
 
 def _counter_for(feature: FeatureSpec) -> Callable[[pa.ChunkedArray | pa.Array], Counts]:
     if feature.kind == "categorical":
-        return CategoryCounter(pa.array(list(feature.categories), pa.string()))
+        return CategoryCounter(arrow_texts(feature.categories))
     if feature.values is not None:
         values = np.asarray(feature.values, dtype=np.float64)
         return lambda arr: count_values(to_numbers(arr, native=True), values)

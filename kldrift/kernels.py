@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kldrift.columns import dictionary_texts, sum_by_value, to_text_counts
+from kldrift.columns import arrow_mask, dictionary_texts, numpy_values, sum_by_value, to_text_counts
 from kldrift.floats import float32_values, shortest_floats
 from kldrift.native import MAX_CUTS, NATIVE, count_f64, count_i64
 from kldrift.native import index_counts as native_index_counts
@@ -320,7 +320,7 @@ class CategoryCounter:
             return last[1]
         m = len(self.categories)
         texts, is_null = dictionary_texts(dictionary)
-        pos = pc.index_in(texts, value_set=self.categories).fill_null(m).to_numpy(zero_copy_only=False)
+        pos = numpy_values(pc.index_in(texts, value_set=self.categories), fill=m)
         bins = np.append(pos.astype(np.intp), m + 1)
         bins[:-1][is_null] = m + 1
         self._last = (dictionary, bins)
@@ -361,7 +361,7 @@ class DictionaryCounts:
         """Distinct texts of one half's rows (0 even, 1 odd) and their counts, nulls left out."""
         counts = self.counts[half][:-1]
         keep = (counts > 0) & ~self.is_null
-        values, kept = self.texts.filter(pa.array(keep)), counts[keep]
+        values, kept = self.texts.filter(arrow_mask(keep)), counts[keep]
         if self.repeats and len(kept):  # entries of the same text: one value
             return sum_by_value([values], [kept])
         return values, kept

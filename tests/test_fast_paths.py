@@ -142,3 +142,88 @@ def test_quantile_edges_of_an_unsorted_zero_inflated_sample(heavy: float) -> Non
     a = np.where(rng.random(50_000) < 0.4, heavy, rng.gamma(2.0, size=50_000))
     # = the sorted sample's cut points (its heavy value apart: a point bin)
     assert quantile_edges(a, 10) == quantile_edges(np.sort(a), 10, is_sorted=True)
+
+
+# --- numbers from their buffers ------------------------------------------------------------
+
+
+@given(
+    st.sampled_from(
+        [
+            pa.int8(),
+            pa.int16(),
+            pa.int32(),
+            pa.int64(),
+            pa.uint8(),
+            pa.uint32(),
+            pa.float16(),
+            pa.float32(),
+            pa.float64(),
+        ]
+    ),
+    st.lists(st.integers(-100, 100) | st.none(), max_size=70),
+    st.integers(0, 9),
+)
+@SETTINGS
+def test_numbers_read_from_their_buffers_equal_pyarrows_conversion(
+    t: pa.DataType, raw: list[int | None], cut: int
+) -> None:
+    from kldrift.columns import numpy_values
+
+    values = [None if v is None else (abs(v) if pa.types.is_unsigned_integer(t) else v) for v in raw]
+    arr = pa.array(values, pa.int64()).cast(t).slice(min(cut, len(values)))  # an offset into both buffers
+    want = arr.to_numpy(zero_copy_only=False)  # pyarrow's conversion: nulls as NaN, floats for ints with nulls
+    got = numpy_values(arr)
+    assert got.dtype == (np.float64 if arr.null_count and want.dtype.kind in "iu" else want.dtype)
+    np.testing.assert_array_equal(got, want.astype(got.dtype))
+
+
+def test_a_compare_never_imports_pandas(tmp_path: Any) -> None:
+    # pyarrow's to_numpy, pyarrow.scalar and pyarrow.array import pandas on their first call (0.15 s a
+    # process): a compare of numbers with nulls, integers and categories must not need it.
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(3)
+    n = 5_000
+    x = rng.normal(0, 1, n)
+    table = pa.table(
+        {
+            "x": pa.array(x, mask=rng.random(n) < 0.1),
+            "k": pa.array(rng.integers(0, 9, n), mask=rng.random(n) < 0.1),
+            "c": pa.array(rng.choice(["a", "b", "c"], n)).dictionary_encode(),
+        }
+    )
+    for name in ("ref", "cur"):
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+    code = (
+        "import sys, kldrift; kldrift.compare(sys.argv[1], sys.argv[2]).to_dict(); "
+        "print(sorted(m for m in sys.modules if m == 'pandas' or m.startswith('pandas.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]", out.stdout[:200]
+
+
+def test_arrow_arrays_built_from_buffers_equal_pyarrows() -> None:
+    from kldrift.columns import arrow_mask, arrow_texts, numpy_values, sum_by_value
+
+    texts = ["a", "é", "", "x" * 300, "日本"]
+    assert arrow_texts(texts).equals(pa.array(texts, pa.string()))
+    assert arrow_texts([]).equals(pa.array([], pa.string()))
+    mask = np.array([True, False, True, True, False, False, False, False, True])
+    assert arrow_mask(mask).equals(pa.array(mask))
+    idx = pa.array([2, None, 0], pa.int32())
+    assert numpy_values(idx, fill=9).tolist() == [2, 9, 0]  # nulls as the fill, in the array's own type
+    assert numpy_values(idx, fill=9).dtype == np.int32
+    # hand: b appears twice (3 + 4), a once (1), in order of first appearance
+    values, counts = sum_by_value([pa.array(["b", "a"]), pa.array(["b"])], [np.array([3, 1]), np.array([4])])
+    assert (values.to_pylist(), counts.tolist()) == (["b", "a"], [7, 1])
+    with pytest.raises(ValueError, match="values without nulls expected"):
+        sum_by_value([pa.array(["b", None])], [np.array([1, 2])])
