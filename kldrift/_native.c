@@ -16,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <float.h>
 #include <math.h>
@@ -30,30 +31,66 @@
 #define VECTOR_CLONES
 #endif
 
-/* Per cut point, the values of x[0:n] at or above it (ge), and those below t[0]. */
-VECTOR_CLONES
-static void ge_block_f64(const double *x, Py_ssize_t n, const double *t, int k, int64_t *ge, int64_t *below) {
-    for (int j = 0; j < k; j++) {
-        const double tj = t[j];
-        int64_t c = 0;
-        for (Py_ssize_t i = 0; i < n; i++) c += x[i] >= tj;
-        ge[j] += c;
-    }
-    const double t0 = t[0];
-    int64_t b = 0;
-    for (Py_ssize_t i = 0; i < n; i++) b += x[i] < t0;
-    *below += b;
-}
+typedef double v4d __attribute__((vector_size(32)));
+typedef int64_t v4i __attribute__((vector_size(32)));
 
-VECTOR_CLONES
-static void ge_block_i64(const int64_t *x, Py_ssize_t n, const int64_t *t, int k, int64_t *ge) {
-    for (int j = 0; j < k; j++) {
-        const int64_t tj = t[j];
-        int64_t c = 0;
-        for (Py_ssize_t i = 0; i < n; i++) c += x[i] >= tj;
-        ge[j] += c;
+/* ge_sweep_<T><G>(x, n4, t, ge, below): per cut point of t[0:G], the values of x[0:n4] at or above it
+ * (ge), and, when below is not NULL, those below t[0]; n4 a multiple of 4. Four lanes at a time, each value
+ * loaded once and compared with every cut point held in registers, one accumulator a cut point (a compare
+ * gives a lane mask of -1: subtracting it counts). Against one pass a cut point over an L1 block this is
+ * 2x faster (9 cut points: 1.29 -> 0.66 ns a value alone on a core, this machine's AMD EPYC). */
+#define GE_SWEEP(T, V, G)                                                                                      \
+    VECTOR_CLONES                                                                                              \
+    static void ge_sweep_##T##G(const T *x, Py_ssize_t n4, const T *t, int64_t *ge, int64_t *below) {          \
+        V tv[G];                                                                                               \
+        v4i acc[G], b = {0, 0, 0, 0};                                                                          \
+        for (int j = 0; j < G; j++) {                                                                          \
+            tv[j] = (V){t[j], t[j], t[j], t[j]};                                                               \
+            acc[j] = b;                                                                                        \
+        }                                                                                                      \
+        if (below) {                                                                                           \
+            for (Py_ssize_t i = 0; i < n4; i += 4) {                                                           \
+                V v;                                                                                           \
+                memcpy(&v, x + i, sizeof v);                                                                   \
+                _Pragma("GCC unroll 8") for (int j = 0; j < G; j++) acc[j] -= (v4i)(v >= tv[j]);               \
+                b -= (v4i)(v < tv[0]);                                                                         \
+            }                                                                                                  \
+            *below += b[0] + b[1] + b[2] + b[3];                                                               \
+        } else {                                                                                               \
+            for (Py_ssize_t i = 0; i < n4; i += 4) {                                                           \
+                V v;                                                                                           \
+                memcpy(&v, x + i, sizeof v);                                                                   \
+                _Pragma("GCC unroll 8") for (int j = 0; j < G; j++) acc[j] -= (v4i)(v >= tv[j]);               \
+            }                                                                                                  \
+        }                                                                                                      \
+        for (int j = 0; j < G; j++) ge[j] += acc[j][0] + acc[j][1] + acc[j][2] + acc[j][3];                    \
     }
-}
+#define GE_SWEEPS(T, V)                                                                                        \
+    GE_SWEEP(T, V, 1) GE_SWEEP(T, V, 2) GE_SWEEP(T, V, 3) GE_SWEEP(T, V, 4) GE_SWEEP(T, V, 5) GE_SWEEP(T, V, 6) \
+    GE_SWEEP(T, V, 7) GE_SWEEP(T, V, 8)                                                                        \
+    typedef void (*ge_sweep_##T##_fn)(const T *, Py_ssize_t, const T *, int64_t *, int64_t *);                 \
+    static const ge_sweep_##T##_fn GE_SWEEPS_##T[9] = {NULL,            ge_sweep_##T##1, ge_sweep_##T##2,      \
+                                                       ge_sweep_##T##3, ge_sweep_##T##4, ge_sweep_##T##5,      \
+                                                       ge_sweep_##T##6, ge_sweep_##T##7, ge_sweep_##T##8};     \
+    /* Per cut point of t[0:k], the values of x[0:n] at or above it (ge), and those below t[0] (below, when   \
+     * not NULL): the cut points split evenly into sweeps of at most 8, the last n % 4 values one by one. */  \
+    static void ge_block_##T(const T *x, Py_ssize_t n, const T *t, int k, int64_t *ge, int64_t *below) {       \
+        Py_ssize_t n4 = n & ~(Py_ssize_t)3;                                                                    \
+        int sweeps = (k + 7) / 8;                                                                              \
+        for (int s = 0, j0 = 0; s < sweeps; s++) {                                                             \
+            int g = (k - j0 + sweeps - s - 1) / (sweeps - s);                                                  \
+            GE_SWEEPS_##T[g](x, n4, t + j0, ge + j0, s == 0 ? below : NULL);                                   \
+            j0 += g;                                                                                           \
+        }                                                                                                      \
+        for (Py_ssize_t i = n4; i < n; i++) {                                                                  \
+            for (int j = 0; j < k; j++) ge[j] += x[i] >= t[j];                                                 \
+            if (below) *below += x[i] < t[0];                                                                  \
+        }                                                                                                      \
+    }
+
+typedef double f64;
+GE_SWEEPS(f64, v4d)
+GE_SWEEPS(int64_t, v4i)
 
 /* Whether x is not a whole number (NaN passes too: callers test x == x): below 2**52 in magnitude, adding and taking away 2**52
  * rounds it to a whole number, itself only when it is one; from 2**52 on (and inf) every double is whole.
@@ -159,8 +196,6 @@ fail_x:
  * it is never picked), the non-NaN values with a fraction, and of those the float32 candidates (low 29
  * mantissa bits zero: see candidates_block). Four lanes at a time in GCC's vector types (a compare gives a
  * lane mask; a select is masks and bitwise ors), vector code on every target. */
-typedef double v4d __attribute__((vector_size(32)));
-typedef int64_t v4i __attribute__((vector_size(32)));
 #define SELECT(mask, a, b) ((v4d)(((mask) & (v4i)(a)) | (~(mask) & (v4i)(b))))
 
 typedef struct {
@@ -289,7 +324,7 @@ static PyObject *count_i64(PyObject *self, PyObject *args) {
     const int64_t *x = (const int64_t *)xv.buf, *t = (const int64_t *)tv.buf;
     int64_t ge[MAX_CUTS] = {0};
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t s = 0; s < n; s += BLOCK) ge_block_i64(x + s, n - s < BLOCK ? n - s : BLOCK, t, k, ge);
+    for (Py_ssize_t s = 0; s < n; s += BLOCK) ge_block_int64_t(x + s, n - s < BLOCK ? n - s : BLOCK, t, k, ge, NULL);
     finish_counts(n, k, ge, (int64_t)n - ge[0], (int64_t *)ov.buf);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&ov);
@@ -322,6 +357,49 @@ static PyObject *float32_fractions(PyObject *self, PyObject *arg) {
  * dictionary indices, then nulls (a null row, or validity bit 0), the rows alternating between the two
  * count arrays, row 0 to `even` when first is 0, to `odd` when 1 (pass the same array twice for one).
  * Each count array holds nd + 1 items; an index outside [0, nd) is a ValueError (a corrupt array). */
+/* Rows x[0:n] into four count arrays by row number mod 4 (s[i & 3]): consecutive rows of one category add
+ * to different arrays, so no increment waits for the one before it (0.9 -> 0.43 ns a row, measured); valid
+ * rows by their index, null ones (validity bit 0, from bit off) to nd. Whole bytes of valid rows go four at a
+ * time. Returns the first valid row whose index is outside [0, nd), or -1. */
+#define ONE_ROW(i)                                                                                             \
+    do {                                                                                                       \
+        Py_ssize_t b_ = off + (i);                                                                             \
+        uint32_t v_ = (uint32_t)x[i];                                                                          \
+        int ok_ = !valid || ((valid[b_ >> 3] >> (b_ & 7)) & 1);                                                \
+        if (ok_ && v_ >= lim) return (i);                                                                      \
+        s[(i) & 3][ok_ ? v_ : (uint32_t)nd]++;                                                                 \
+    } while (0)
+
+static Py_ssize_t four_rows(const int32_t *x, Py_ssize_t i, uint32_t lim, int64_t *const *s) {
+    uint32_t a = (uint32_t)x[i], b = (uint32_t)x[i + 1], c = (uint32_t)x[i + 2], d = (uint32_t)x[i + 3];
+    if ((a >= lim) | (b >= lim) | (c >= lim) | (d >= lim)) return a >= lim ? i : b >= lim ? i + 1 : c >= lim ? i + 2 : i + 3;
+    s[i & 3][a]++, s[(i + 1) & 3][b]++, s[(i + 2) & 3][c]++, s[(i + 3) & 3][d]++;
+    return -1;
+}
+
+static Py_ssize_t index_rows(const int32_t *x, const uint8_t *valid, Py_ssize_t off, Py_ssize_t n, Py_ssize_t nd,
+                             int64_t *const *s) {
+    const uint32_t lim = (uint32_t)nd;
+    Py_ssize_t i = 0, bad;
+    if (!valid) {
+        for (; i + 4 <= n; i += 4)
+            if ((bad = four_rows(x, i, lim, s)) >= 0) return bad;
+    } else {
+        for (; i < n && ((off + i) & 7); i++) ONE_ROW(i);
+        for (; i + 8 <= n; i += 8) {
+            if (valid[(off + i) >> 3] == 0xFF) {
+                if ((bad = four_rows(x, i, lim, s)) >= 0 || (bad = four_rows(x, i + 4, lim, s)) >= 0) return bad;
+            } else {
+                for (Py_ssize_t j = i; j < i + 8; j++) ONE_ROW(j);
+            }
+        }
+    }
+    for (; i < n; i++) ONE_ROW(i);
+    return -1;
+}
+
+#define SPLIT_MAX 65536 /* dictionaries of at most this many entries get four private count arrays (2 MiB) */
+
 static PyObject *index_counts(PyObject *self, PyObject *args) {
     PyObject *xo, *vo, *ao, *bo;
     Py_ssize_t bit_offset;
@@ -343,19 +421,16 @@ static PyObject *index_counts(PyObject *self, PyObject *args) {
     int64_t *out[2] = {(int64_t *)av.buf, (int64_t *)bv.buf};
     Py_ssize_t bad = -1;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t *o = out[(i + first) & 1];
-        Py_ssize_t b = bit_offset + i;
-        if (valid && !((valid[b >> 3] >> (b & 7)) & 1)) {
-            o[nd]++;
-            continue;
-        }
-        int32_t v = x[i];
-        if (v < 0 || v >= nd) {
-            bad = i;
-            break;
-        }
-        o[v]++;
+    /* Row i counts to out[(i + first) & 1]: four private arrays, added there at the end, or (a big
+     * dictionary, or no memory) the two themselves, each twice. */
+    int64_t *sub = nd + 1 <= SPLIT_MAX ? calloc(4 * (size_t)(nd + 1), sizeof(int64_t)) : NULL;
+    int64_t *s[4];
+    for (int j = 0; j < 4; j++) s[j] = sub ? sub + j * (nd + 1) : out[(j + first) & 1];
+    bad = index_rows(x, valid, bit_offset, n, nd, s);
+    if (sub) {
+        for (int j = 0; j < 4; j++)
+            for (Py_ssize_t k = 0; k <= nd; k++) out[(j + first) & 1][k] += s[j][k];
+        free(sub);
     }
     Py_END_ALLOW_THREADS
     if (bad >= 0) {

@@ -205,6 +205,46 @@ def test_an_index_outside_the_dictionary_is_an_error() -> None:
         mod.index_counts(x.astype(np.int64), None, 0, 0, np.zeros(3, np.int64), np.zeros(3, np.int64))
 
 
+@pytest.mark.parametrize("nd", [1, 3, 70_000], ids=["1 entry", "3 entries", "a dictionary past the split counts"])
+def test_dictionary_counts_four_rows_at_a_time_match_bincount(nd: int) -> None:
+    # Rows go four at a time to four count arrays (whole bytes of valid rows), the rest one by one; a
+    # dictionary of more than 65,536 entries counts straight into the two halves. Oracle: np.bincount.
+    rng = np.random.default_rng(nd)
+    n = 10_007
+    idx = (rng.zipf(1.5, n) - 1) % nd  # runs of one entry: what the split is for
+    nulls = rng.random(n) < 0.05
+    entries = pa.array([str(i) for i in range(nd)])
+    arr = pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32), mask=nulls), entries)
+    for start, length in [(0, n), (3, n - 3), (8, 4_000), (13, 1), (5, 0), (1, 9_000)]:
+        chunk = arr.slice(start, length)
+        rows = slice(start, start + length)
+        x, null = idx[rows], nulls[rows]
+        for first in (0, 1):
+            halves = native.index_counts(chunk, first)
+            assert halves is not None
+            for half in (0, 1):  # row 0 belongs to half `first`
+                mine = (np.arange(length) + first) % 2 == half
+                want = [*np.bincount(x[mine & ~null], minlength=nd).tolist(), int((mine & null).sum())]
+                assert halves[half].tolist() == want, (start, length, first, half)
+        whole = native.index_counts(chunk)  # no halves
+        no_nulls = native.index_counts(pa.DictionaryArray.from_arrays(pa.array(x.astype(np.int32)), chunk.dictionary))
+        assert whole is not None
+        assert no_nulls is not None
+        assert whole[0].tolist() == [*np.bincount(x[~null], minlength=nd).tolist(), int(null.sum())]
+        assert no_nulls[0].tolist() == [*np.bincount(x, minlength=nd).tolist(), 0]
+
+
+@pytest.mark.parametrize("with_nulls", [False, True])
+def test_an_index_outside_the_dictionary_is_found_at_every_place_of_a_group(with_nulls: bool) -> None:
+    for at in range(16):  # each lane of the four-row and eight-row groups, and the rows after them
+        idx = np.zeros(19, np.int32)
+        idx[at] = 7
+        mask = (np.arange(19) == 17) if with_nulls else None  # a null in the last byte: rows one by one there
+        chunk = pa.DictionaryArray.from_arrays(pa.array(idx, mask=mask), pa.array(["a", "b"]), safe=False)
+        with pytest.raises(ValueError, match=f"index 7 at row {at} is outside the dictionary of 2"):
+            native.index_counts(chunk)
+
+
 @pytest.fixture(scope="module")
 def portable() -> object:
     """The kernels compiled without the AVX2 clones (KLDRIFT_NO_CLONES): the plain C every CPU runs,
@@ -239,6 +279,37 @@ def test_the_portable_build_counts_alike(portable: object, case: tuple[np.ndarra
     portable.count_f64(x, thr, counter._narrow(), out)  # type: ignore[attr-defined]
     assert out.tolist() == _numpy_counts(counter, x).tolist()
     assert portable.float32_fractions(x) == native.float32_fractions(x)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("build", ["native", "portable"])
+def test_every_split_of_the_cut_points_into_sweeps_counts_alike(build: str, portable: object) -> None:
+    # The kernels compare a value with up to 8 cut points at once, the cut points split evenly into sweeps
+    # (9 -> 5 + 4, 64 -> 8 x 8), the last n % 4 values one by one. Every k from 1 to 64 and lengths around
+    # a block of 512 and a vector of 4, against an oracle that shares no code with them: searchsorted.
+    mod = native.NATIVE if build == "native" else portable
+    rng = np.random.default_rng(22)
+    for k in range(1, 65):
+        t = np.unique(rng.normal(0, 1, k))
+        while len(t) < k:  # (ties are not drawn from a normal, but be sure)
+            t = np.unique(np.concatenate([t, rng.normal(0, 1, k - len(t))]))
+        for n in (0, 1, 3, 4, 5, 511, 512, 513, 1031):
+            x = np.concatenate([t, rng.normal(0, 1, n)])[:n]  # values on the cut points too
+            x[:: max(1, n // 3)] = np.nan if n > 7 else x[:: max(1, n // 3)]
+            valid = x[~np.isnan(x)]
+            at_or_above = len(valid) - np.searchsorted(np.sort(valid), t, side="left")
+            want = [len(valid) - at_or_above[0], *(at_or_above[:-1] - at_or_above[1:]), at_or_above[-1], n - len(valid)]
+            out = np.empty(k + 2, np.int64)
+            mod.count_f64(x, t, None, out)  # type: ignore[attr-defined]
+            assert out.tolist() == want, (k, n)
+            out[:] = -1
+            mod.fit_f64(x, t, out, None, 0, 1)  # type: ignore[attr-defined]
+            assert out.tolist() == want, (k, n)
+            xi = np.round(np.nan_to_num(x) * 1000).astype(np.int64)
+            ti = np.unique(np.round(t * 1000).astype(np.int64))
+            at_or_above = n - np.searchsorted(np.sort(xi), ti, side="left")
+            out = np.empty(len(ti) + 2, np.int64)
+            mod.count_i64(xi, ti, out)  # type: ignore[attr-defined]
+            assert out.tolist() == [n - at_or_above[0], *(at_or_above[:-1] - at_or_above[1:]), at_or_above[-1], 0]
 
 
 def _fit_pass_by_numpy(x: np.ndarray, offset: int, stride: int) -> tuple:
