@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -452,3 +453,19 @@ def test_the_console_script_exits_normally_while_a_thread_works_or_airflow_is_lo
         monkeypatch.delitem(sys.modules, module, raising=False)
     cli.entry()
     assert exits == [3]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_the_console_script_starts_no_idle_blas_threads() -> None:
+    # numpy's and scipy's OpenBLAS start a thread per core when loaded, spinning idle for a while.
+    threads = (
+        "import os, numpy, scipy.special; "
+        "print(len(os.listdir('/proc/self/task')), os.environ.get('OPENBLAS_NUM_THREADS'))"
+    )
+    code = f"import kldrift.cli as c\ndef main():\n    {threads}\n    return 0\nc.main = main\nc.entry()"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    run = functools.partial(subprocess.run, capture_output=True, text=True, check=True)
+    assert run([sys.executable, "-c", code], env=env).stdout.split() == ["1", "1"]  # the main thread alone
+    if (os.cpu_count() or 1) > 1:  # what it saves: the same imports without entry() start more
+        assert int(run([sys.executable, "-c", threads], env=env).stdout.split()[0]) > 1
+    assert run([sys.executable, "-c", code], env={**env, "OPENBLAS_NUM_THREADS": "2"}).stdout.split()[1] == "2"
