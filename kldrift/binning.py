@@ -232,29 +232,29 @@ def quantile_edges(
     other values (rain on 68 % of hours instead of 7 %) hides in a bin shared
     with it.
 
-    An unsorted ``sample`` is not sorted: only the values the quantiles read are put in
-    their places (``numpy.partition``, about half a sort), in place with ``overwrite_input``.
+    An unsorted ``sample`` is sorted first, in place with ``overwrite_input``: numpy's vectorised sort
+    takes less time than ``numpy.partition`` at the 2 (bins - 1) order statistics the quantiles read
+    (400,000 doubles, 10 bins: 4.4 ms against 10.8; an integer column's values, 1.4 against 9.6), and
+    leaves the ties to binary searches.
     """
     if len(sample) == 0 or bins < 2:
         return ()
-    edges = _plain_quantile_edges(sample, bins, is_sorted=is_sorted, overwrite_input=overwrite_input)
+    if not is_sorted and overwrite_input:
+        sample.sort()
+    elif not is_sorted:
+        sample = np.sort(sample)
+    edges = _plain_quantile_edges(sample, bins)
     n = len(sample)
 
     def ties(v: float) -> int:
-        if is_sorted:
-            return int(np.searchsorted(sample, v, "right") - np.searchsorted(sample, v, "left"))
-        return int(np.count_nonzero(sample == v))
+        return int(np.searchsorted(sample, v, "right") - np.searchsorted(sample, v, "left"))
 
     heavy = [v for v in edges if ties(v) >= n / bins]
     if not heavy:
         return edges
     rest = sample[~np.isin(sample, heavy)]
     points = [e for v in heavy for e in point_edges(v)]
-    inner = (
-        _plain_quantile_edges(rest, max(2, bins - len(heavy)), is_sorted=is_sorted, overwrite_input=True)
-        if len(rest)
-        else ()
-    )
+    inner = _plain_quantile_edges(rest, max(2, bins - len(heavy))) if len(rest) else ()
     return _dedupe(np.array(sorted({*points, *inner})))
 
 
@@ -277,27 +277,12 @@ def integer_edges(edges: Sequence[float]) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _plain_quantile_edges(
-    a: np.ndarray[Any, Any], bins: int, *, is_sorted: bool = True, overwrite_input: bool = False
-) -> tuple[float, ...]:
+def _plain_quantile_edges(a: np.ndarray[Any, Any], bins: int) -> tuple[float, ...]:
+    """The 1/bins … (bins-1)/bins quantiles of the ascending ``a``, finite and deduplicated."""
     qs = np.arange(1, bins) / bins
-    if not is_sorted:
-        # The order statistics that sorted_quantiles reads, each in its sorted place: the same values.
-        kth = quantile_positions(len(a), qs)
-        if overwrite_input:
-            a.partition(kth)
-        else:
-            a = np.partition(a, kth)
     with np.errstate(invalid="ignore"):
         edges = sorted_quantiles(a, qs)
     return _dedupe(np.unique(edges[np.isfinite(edges)]))
-
-
-def quantile_positions(n: int, qs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """The positions of an ascending array of ``n`` values that :func:`sorted_quantiles` reads for ``qs``."""
-    virtual = (n - 1) * qs
-    previous = np.floor(virtual).astype(np.intp)
-    return np.unique(np.concatenate((np.minimum(previous, n - 1), np.minimum(previous + 1, n - 1))))
 
 
 def _dedupe(edges: np.ndarray[Any, Any]) -> tuple[float, ...]:
