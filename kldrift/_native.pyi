@@ -2,6 +2,8 @@
 
 from typing import Any
 
+SIMD: str  # "avx2": 4-lane kernels on a CPU that has it; "portable": 2 lanes (SSE2, NEON)
+
 def count_f64(x: Any, t: Any, t32: Any | None, out: Any, /) -> None: ...
 def count_i64(x: Any, t: Any, out: Any, /) -> None: ...
 def fit_f64(
