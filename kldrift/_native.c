@@ -3,8 +3,9 @@
  * The numpy kernels of kldrift/kernels.py compare a column once per cut point, each time
  * writing a bool array and counting it, and test a float64 column for float32 values in
  * three more passes. These do the same work in one pass over a block that stays in the L1
- * cache: per block, every cut point's compare counts (the compiler vectorises each: AVX2
- * where the CPU has it, chosen at load time), the null count and the float32 candidates.
+ * cache: per block, every cut point's compare counts (each value loaded once and compared
+ * with up to 8 cut points in vector registers: 4 lanes with AVX2 where the CPU has it, 2
+ * elsewhere, chosen at load time), the null count and the float32 candidates.
  * The results are the numpy kernels' to the bit (tests/test_native.py checks both on the
  * same data; KLDRIFT_NATIVE=0 turns this module off).
  *
