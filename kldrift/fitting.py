@@ -34,6 +34,7 @@ from kldrift.columns import Domain, domain_of, to_numbers
 from kldrift.config import Settings
 from kldrift.files import Batch
 from kldrift.filestamps import file_records
+from kldrift.floats import read_float32_roundings
 from kldrift.histogram import Histogram, count, workers
 from kldrift.kernels import count_edges, count_sorted, count_values
 from kldrift.numeric_tally import NumericFit, NumericPart
@@ -364,10 +365,9 @@ def pilot_per_column(n_numeric: int, sample_size: int) -> int:
 
 
 def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[str]) -> dict[str, tuple[float, ...]]:
-    """Quantile cut points of each column from a few row groups spread over the reference.
-
-    Whole numbers for a column of ``numbers`` whose pilot values are all integers (as the final cut
-    points will be when every value is: see ``Fitter._numeric``). Sampled on the reader threads, cut on a pool."""
+    """Quantile cut points of each column from a few row groups spread over the reference, sampled on the reader
+    threads (its floats read as kldrift reads them once taken, not before) and cut on a pool; whole numbers for
+    a column of ``numbers`` whose pilot values are all integers (as the final ones will be: ``Fitter._numeric``)."""
     if not names:
         return {}
     pilot = scan.spread(PILOT_ROW_GROUPS)
@@ -381,7 +381,7 @@ def _pilot_edges(scan: Scan, settings: Settings, names: list[str], numbers: set[
         return integer_edges(edges) if n in numbers and bool(np.array_equal(values, np.floor(values))) else edges
 
     def taken(arr: pa.Array | pa.ChunkedArray, row0: int) -> np.ndarray[Any, Any]:  # rows 0, stride, ... of all
-        x = to_numbers(arr)[(-row0) % stride :: stride]
+        x = read_float32_roundings(to_numbers(arr, native=True)[(-row0) % stride :: stride])
         return x[~np.isnan(x)] if x.dtype.kind == "f" else x.astype(np.float64)
 
     def on_reader(batch: Batch, row0: int | None) -> tuple[Batch, dict[str, np.ndarray[Any, Any]]]:  # (see Fitter)

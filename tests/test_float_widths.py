@@ -129,3 +129,28 @@ def test_random_float32_values_either_side_widened_score_exactly_zero(values: np
         assert b.reference == b.current, f
         if f.n_current:
             assert f.kl == 0.0, f
+
+
+def test_a_sampled_fit_cuts_a_float32_column_and_its_float64_copy_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A big reference's cut points come from a pilot of a few row groups, taken every stride-th row and read
+    # as kldrift reads floats: the float64 copy of a float32 column must get the float32 column's cut points.
+    from kldrift import fitting
+
+    monkeypatch.setattr(fitting, "KEEP_ALL_VALUES", 0)  # the pilot and sampled path at this small size
+    # decimals (a float32 value is not its double), drawn so that the pass confirms the pilot's cut points
+    values = np.random.default_rng(1).normal(0, 1, 200_000).round(3)
+    tables = {
+        "narrow": pa.table({"v": values.astype(np.float32)}),
+        "wide": pa.table({"v": values.astype(np.float32).astype(np.float64)}),
+        "decimals": pa.table({"v": values}),  # what both stand for: each float32 value's shortest decimal
+    }
+    cfg = {"binning": {"sample_size": 16_384}}
+    edges = {
+        name: kldrift.fit(write_parquet(tmp_path / f"{name}.parquet", t, row_group_size=5_000), config=cfg)
+        .features["v"]
+        .edges
+        for name, t in tables.items()
+    }
+    assert edges["narrow"] == edges["wide"] == edges["decimals"]
